@@ -1,0 +1,123 @@
+"""Well-known identifiers and service facts the project depends on.
+
+Everything here comes from ``shared/reference`` (Microsoft's public documentation and the
+Business Central base application).  Facts that no primary source confirmed are kept in this one
+module and marked ``UNCONFIRMED`` so that a correction is a one-line change with an obvious home.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- Business Central integration -------------------------------------------------------------
+
+SALES_INTEGRATION_SOLUTION: Final = "MicrosoftDynamicsNavIntegration"
+BASE_INTEGRATION_SOLUTION: Final = "bcbi_CdsBaseIntegration"
+
+#: Root-business-unit role ids Business Central looks roles up by.
+INTEGRATION_ADMINISTRATOR_ROLE_ID: Final = "8c8d4f51-a72b-e511-80d9-3863bb349780"
+INTEGRATION_USER_ROLE_ID: Final = "6f960e32-a72b-e511-80d9-3863bb349780"
+BASE_INTEGRATION_ROLE_ID: Final = "a2b18661-9ff5-e911-a812-000d3a0b9028"
+#: UNCONFIRMED: Business Central never references the Product Availability User role by id, so no
+#: fixed id is known.  The role is found by name in the root business unit and, when we create it,
+#: gets an id of our own choosing (stable across environments so that stacks agree).
+PRODUCT_AVAILABILITY_USER_ROLE_ID: Final[str | None] = None
+
+SYSTEM_ADMINISTRATOR_TEMPLATE_ID: Final = "627090ff-40a3-4053-8790-584edc5be201"
+SYSTEM_CUSTOMIZER_TEMPLATE_ID: Final = "119f245c-3cc8-4b62-b31c-d1a046ced15d"
+
+#: Dataverse access modes (systemuser.accessmode).
+ACCESS_MODE_READ_WRITE: Final = 0
+ACCESS_MODE_NON_INTERACTIVE: Final = 4
+
+# --- Entra ID / Microsoft Graph ----------------------------------------------------------------
+
+DATAVERSE_RESOURCE_APP_ID: Final = "00000007-0000-0000-c000-000000000000"
+DATAVERSE_USER_IMPERSONATION_SCOPE_ID: Final = "78ce3f0f-a1ce-49c2-8cde-64b5c0896db4"
+POWER_PLATFORM_API_APP_ID: Final = "8578e004-a5c6-46e7-913e-12f58912df43"
+FEDERATED_TOKEN_AUDIENCE: Final = "api://AzureADTokenExchange"
+GITHUB_ACTIONS_ISSUER: Final = "https://token.actions.githubusercontent.com"
+
+#: SKU part number -> skuId.  Only the ids confirmed in shared/reference are listed; the tenant's
+#: own ``subscribedSkus`` is the source of truth and wins whenever credentials are present.  Stack
+#: config can add or override entries (``skuIds``) for part numbers not listed here, e.g.
+#: D365_SALES_PRO, DYN365_SALES_PREMIUM, DYN365_ENTERPRISE_PLAN1 (ids UNCONFIRMED, not listed).
+SKU_IDS: Final[dict[str, str]] = {
+    "DYN365_ENTERPRISE_SALES": "1e1a282c-9c54-43a2-9310-98ef728faace",
+    "DYN365_ENTERPRISE_SALES_CUSTOMERSERVICE": "8edc2cf8-6438-4fa9-b6e3-aa1660c640cc",
+    "DYN365_ENTERPRISE_TEAM_MEMBERS": "8e7a3d30-d97d-43ab-837c-d7701cef83dc",
+    "DYN365_BUSCENTRAL_ESSENTIAL": "2880026b-2b0c-4251-8656-5d41ff11e3aa",
+}
+
+AUTHORITY_HOSTS: Final[dict[str, str]] = {
+    "public": "https://login.microsoftonline.com",
+    "usgov": "https://login.microsoftonline.us",
+    "china": "https://login.chinacloudapi.cn",
+}
+
+# --- Dataverse privilege names -----------------------------------------------------------------
+
+PRIVILEGE_VERBS: Final = ("Create", "Read", "Write", "Delete", "Append", "AppendTo", "Assign", "Share")
+DEPTHS: Final = ("Basic", "Local", "Deep", "Global")
+
+#: Table logical name -> privilege stem, where the stem is not simply the schema name.
+PRIVILEGE_STEM_EXCEPTIONS: Final[dict[str, str]] = {
+    "systemuser": "User",
+    "salesorder": "Order",
+    "annotation": "Note",
+    "incident": "Incident",
+    "activitypointer": "Activity",
+    "savedquery": "Query",
+    "attribute": "Attribute",
+    "relationship": "Relationship",
+    "appmodule": "AppModule",
+    "msdyn_postconfig": "msdyn_PostConfig",
+}
+
+#: Table logical name -> schema name (the privilege stem unless an exception above applies).
+TABLE_SCHEMA_NAMES: Final[dict[str, str]] = {
+    "account": "Account",
+    "actioncard": "ActionCard",
+    "connection": "Connection",
+    "contact": "Contact",
+    "opportunity": "Opportunity",
+    "post": "Post",
+    "userentityuisettings": "UserEntityUISettings",
+    "invoice": "Invoice",
+    "product": "Product",
+    "dynamicproperty": "DynamicProperty",
+    "dynamicpropertyassociation": "DynamicPropertyAssociation",
+    "dynamicpropertyoptionsetitem": "DynamicPropertyOptionSetItem",
+    "quote": "Quote",
+    "transactioncurrency": "TransactionCurrency",
+    "organization": "Organization",
+    "role": "Role",
+    "usersettings": "UserSettings",
+    "pluginassembly": "PluginAssembly",
+    "plugintype": "PluginType",
+    "sdkmessage": "SdkMessage",
+    "sdkmessageprocessingstep": "SdkMessageProcessingStep",
+    "sdkmessageprocessingstepimage": "SdkMessageProcessingStepImage",
+    "webresource": "WebResource",
+    "systemform": "SystemForm",
+    # UNCONFIRMED: the exact casing of the Business Central solution's custom tables' privilege
+    # stems.  Custom tables keep their schema-name casing; lower case is what the reference shows.
+    "nav_connection": "nav_connection",
+    "nav_accountstatistics": "nav_accountstatistics",
+}
+
+#: Privileges that belong to no table (name -> the only depth it allows).
+TABLELESS_PRIVILEGES: Final[dict[str, str]] = {
+    "prvActOnBehalfOfAnotherUser": "Global",
+}
+
+
+def privilege_stem(table: str) -> str:
+    """The privilege stem of a table's logical name (``salesorder`` -> ``Order``)."""
+    if table in PRIVILEGE_STEM_EXCEPTIONS:
+        return PRIVILEGE_STEM_EXCEPTIONS[table]
+    if table in TABLE_SCHEMA_NAMES:
+        return TABLE_SCHEMA_NAMES[table]
+    # Unknown tables: custom tables keep their schema name; we only know the logical name, so the
+    # logical name is the best guess and the run-time catalog lookup rejects it if it is wrong.
+    return table
