@@ -20,7 +20,9 @@ INTEGRATION_USER_ROLE_ID: Final = "6f960e32-a72b-e511-80d9-3863bb349780"
 BASE_INTEGRATION_ROLE_ID: Final = "a2b18661-9ff5-e911-a812-000d3a0b9028"
 #: UNCONFIRMED: Business Central never references the Product Availability User role by id, so no
 #: fixed id is known.  The role is found by name in the root business unit and, when we create it,
-#: gets an id of our own choosing (stable across environments so that stacks agree).
+#: gets an id of our own choosing (stable across environments so that stacks agree): the role file
+#: has no `id`, and infra.model.roles.derived_role_id derives uuid5(DERIVED_ROLE_ID_NAMESPACE,
+#: 'product availability user') = 3d3860f5-d4cc-58c7-9d2c-ed57d6eabcc6 (also used by the stand-in).
 PRODUCT_AVAILABILITY_USER_ROLE_ID: Final[str | None] = None
 
 SYSTEM_ADMINISTRATOR_TEMPLATE_ID: Final = "627090ff-40a3-4053-8790-584edc5be201"
@@ -109,6 +111,86 @@ TABLE_SCHEMA_NAMES: Final[dict[str, str]] = {
 #: Privileges that belong to no table (name -> the only depth it allows).
 TABLELESS_PRIVILEGES: Final[dict[str, str]] = {
     "prvActOnBehalfOfAnotherUser": "Global",
+}
+
+
+# --- Role files and the solution stand-in (infra.model) ------------------------------------------
+
+#: Namespace of the role ids we derive ourselves (uuid5(namespace, role name folded to lower case)).
+#: Used for roles with no known fixed id -- today only Product Availability User.  UNCONFIRMED that
+#: Microsoft's solution ships that role with a fixed id at all; if it does, put the id in the role
+#: file and the derived id is no longer used.  Never change this value: it would change the id of
+#: every derived role and make every stack replace those roles.
+DERIVED_ROLE_ID_NAMESPACE: Final = "0c6f2f0e-5b8e-4d0a-9d5e-b5c5a1e4f7a1"
+
+#: Unique name and publisher prefix of our stand-in solution (solution/standin).  It is not
+#: Microsoft's package; it may only be imported into the local emulator.
+STANDIN_SOLUTION_UNIQUE_NAME: Final = "bcsales_IntegrationStandIn"
+STANDIN_PUBLISHER_PREFIX: Final = "bcs"
+
+#: Verbs a table's privileges exist for, where not all eight do (reference: "Organization has only
+#: Read, Write, AppendTo").  Checked offline by the role-file loader.
+TABLE_VERBS: Final[dict[str, tuple[str, ...]]] = {
+    "organization": ("Read", "Write", "AppendTo"),
+}
+
+#: Depths a table's privileges allow, where known offline (reference: "User Entity UI Settings
+#: allows Basic only").  Everything else is checked at run time against the privilege catalog.
+TABLE_DEPTHS: Final[dict[str, tuple[str, ...]]] = {
+    "userentityuisettings": ("Basic",),
+}
+
+#: Table logical name -> display name a Dynamics administrator recognises (security-role editor).
+TABLE_DISPLAY_NAMES: Final[dict[str, str]] = {
+    "account": "Account",
+    "actioncard": "Action Card",
+    "activitypointer": "Activity",
+    "annotation": "Note",
+    "appmodule": "Model-driven App",
+    "attribute": "Field",
+    "connection": "Connection",
+    "contact": "Contact",
+    "dynamicproperty": "Property",
+    "dynamicpropertyassociation": "Property Association",
+    "dynamicpropertyoptionsetitem": "Property Option Set Item",
+    "incident": "Case",
+    "invoice": "Invoice",
+    "msdyn_postconfig": "Post Configuration",
+    "nav_accountstatistics": "Business Central Account Statistics",
+    "nav_connection": "Business Central Connection",
+    "opportunity": "Opportunity",
+    "organization": "Organization",
+    "pluginassembly": "Plug-in Assembly",
+    "plugintype": "Plug-in Type",
+    "post": "Post",
+    "product": "Product",
+    "quote": "Quote",
+    "relationship": "Relationship",
+    "role": "Security Role",
+    "salesorder": "Order",
+    "savedquery": "View",
+    "sdkmessage": "SDK Message",
+    "sdkmessageprocessingstep": "SDK Message Processing Step",
+    "sdkmessageprocessingstepimage": "SDK Message Processing Step Image",
+    "systemform": "System Form",
+    "systemuser": "User",
+    "transactioncurrency": "Currency",
+    "userentityuisettings": "User Entity UI Settings",
+    "usersettings": "User Settings",
+    "webresource": "Web Resource",
+}
+
+#: Table-less privilege name -> display name.
+TABLELESS_DISPLAY_NAMES: Final[dict[str, str]] = {
+    "prvActOnBehalfOfAnotherUser": "Act on Behalf of Another User",
+}
+
+#: Depth -> the words the security-role editor uses.
+DEPTH_DISPLAY_NAMES: Final[dict[str, str]] = {
+    "Basic": "User (Basic)",
+    "Local": "Business Unit (Local)",
+    "Deep": "Parent: Child Business Units (Deep)",
+    "Global": "Organization (Global)",
 }
 
 

@@ -1,0 +1,109 @@
+"""Run the emulator as a subprocess and read its admin API (request log, counters, faults).
+
+Why a subprocess for the benchmark: an in-process emulator would share the GIL and the event loop
+with the measuring code, and its own CPU time would blur the wall-time figure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One logged request (the fields of the emulator's RequestRecord we use)."""
+
+    method: str
+    path: str
+    query: str
+    status: int
+    started: float
+    ended: float
+    fault: str | None
+
+    @property
+    def is_dataverse(self) -> bool:
+        return self.path.startswith("/api/data/")
+
+    @property
+    def is_write(self) -> bool:
+        return self.method in ("POST", "PATCH", "PUT", "DELETE")
+
+
+class EmulatorProcess:
+    """``python -m tests.emulator`` with the given knobs; stop() ends exactly that process."""
+
+    def __init__(self, *, latency_ms: float = 0, import_seconds: float = 0.2,
+                 state_dir: Path | None = None, extra_args: list[str] | None = None) -> None:
+        self._tmp = None if state_dir else tempfile.TemporaryDirectory(prefix="bench-emu-")
+        self.state_dir = state_dir or Path(self._tmp.name)  # type: ignore[union-attr]
+        args = [sys.executable, "-m", "tests.emulator", "--port", "0", "--state", str(self.state_dir),
+                "--latency-ms", str(latency_ms), "--import-seconds", str(import_seconds)]
+        args += extra_args or []
+        self.stderr_path = self.state_dir / "emulator.stderr"
+        self._stderr = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=self._stderr,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().decode().strip()
+        if not line.startswith("{"):
+            self.stop()
+            raise RuntimeError(f"emulator did not start: {line!r}; see {self.stderr_path}")
+        self.urls: dict[str, Any] = json.loads(line)
+        self.base = self.urls["environment_url"].rstrip("/")
+        self.http = httpx.Client(base_url=self.base, verify=self.urls["ca_bundle"], timeout=60)
+
+    # -- admin API ----------------------------------------------------------------------------
+
+    def requests(self) -> list[Request]:
+        data = self.http.get("/_emulator/requests").raise_for_status().json()
+        rows = data.get("requests", data) if isinstance(data, dict) else data
+        return [Request(r["method"], r["path"], r.get("query", ""), int(r["status"]),
+                        float(r["started"]), float(r["ended"]), r.get("fault")) for r in rows]
+
+    def clear_log(self) -> None:
+        self.http.delete("/_emulator/requests").raise_for_status()
+
+    def counters(self) -> dict[str, Any]:
+        return self.http.get("/_emulator/counters").raise_for_status().json()
+
+    def add_fault(self, **rule: Any) -> None:
+        self.http.post("/_emulator/faults", json=rule).raise_for_status()
+
+    def clear_faults(self) -> None:
+        self.http.delete("/_emulator/faults").raise_for_status()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        self._stderr.close()
+        if hasattr(self, "http"):
+            self.http.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def __enter__(self) -> "EmulatorProcess":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

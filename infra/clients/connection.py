@@ -1,0 +1,124 @@
+"""Where the services live: a non-secret, picklable description of one environment.
+
+A :class:`Connection` is stored in Pulumi state as the ``connection`` input of every dynamic
+resource, so it must never hold a credential; credentials are resolved from settings / the
+environment at operation time (:mod:`infra.clients.credentials`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from infra.clients.errors import ConfigurationError
+
+__all__ = ["Connection", "require_https", "AUTHORITY_ALIASES"]
+
+#: Short names accepted for ``authority_host``.
+AUTHORITY_ALIASES: dict[str, str] = {
+    "public": "https://login.microsoftonline.com",
+    "usgov": "https://login.microsoftonline.us",
+    "china": "https://login.chinacloudapi.cn",
+}
+
+#: Hosts where msal's instance discovery is meaningful; anything else gets it turned off.
+MICROSOFT_AUTHORITY_HOSTS = frozenset(
+    {
+        "login.microsoftonline.com",
+        "login.microsoft.com",
+        "login.windows.net",
+        "sts.windows.net",
+        "login.microsoftonline.us",
+        "login.chinacloudapi.cn",
+    }
+)
+
+
+def require_https(url: str, what: str) -> str:
+    """Return ``url`` without a trailing slash; refuse anything but an absolute https URL.
+
+    Raised before any request is made, so a typo such as ``http://`` never sends a token in
+    clear text.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigurationError(f"{what} is empty; expected an https:// URL")
+    url = url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "https" or not parts.hostname:
+        raise ConfigurationError(
+            f"{what} must be an absolute https:// URL, got {url!r} (plain http and other schemes are refused)"
+        )
+    return url
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One Dataverse environment plus the Entra / Graph endpoints of its tenant."""
+
+    environment_url: str
+    tenant_id: str
+    authority_host: str = "https://login.microsoftonline.com"
+    graph_url: str = "https://graph.microsoft.com"
+    graph_resource: str = "https://graph.microsoft.com"
+    ca_bundle: str | None = None
+
+    def __post_init__(self) -> None:
+        host = AUTHORITY_ALIASES.get(str(self.authority_host).strip().lower(), self.authority_host)
+        object.__setattr__(self, "authority_host", require_https(host, "connection.authority_host"))
+        object.__setattr__(self, "environment_url", require_https(self.environment_url, "connection.environment_url"))
+        object.__setattr__(self, "graph_url", require_https(self.graph_url, "connection.graph_url"))
+        object.__setattr__(self, "graph_resource", require_https(self.graph_resource, "connection.graph_resource"))
+        tenant = str(self.tenant_id or "").strip()
+        if not tenant or "/" in tenant:
+            raise ConfigurationError(
+                f"connection.tenant_id must be a tenant id or domain, got {self.tenant_id!r}"
+            )
+        object.__setattr__(self, "tenant_id", tenant)
+        if self.ca_bundle is not None and not str(self.ca_bundle).strip():
+            object.__setattr__(self, "ca_bundle", None)
+
+    # --- derived values ---------------------------------------------------------------------
+
+    @property
+    def authority(self) -> str:
+        """``https://<host>/<tenant>`` -- what msal wants."""
+        return f"{self.authority_host}/{self.tenant_id}"
+
+    @property
+    def is_microsoft_authority(self) -> bool:
+        return (urlsplit(self.authority_host).hostname or "").lower() in MICROSOFT_AUTHORITY_HOSTS
+
+    @property
+    def dataverse_scope(self) -> str:
+        return f"{self.environment_url}/.default"
+
+    @property
+    def graph_scope(self) -> str:
+        return f"{self.graph_resource}/.default"
+
+    @property
+    def dataverse_api_url(self) -> str:
+        return f"{self.environment_url}/api/data/v9.2"
+
+    # --- (de)serialisation: the `connection` input of dynamic resources ---------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Connection":
+        if isinstance(d, Connection):
+            return d
+        if not isinstance(d, Mapping):
+            raise ConfigurationError(f"connection must be a mapping, got {type(d).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigurationError(
+                f"connection has unknown keys {unknown}; allowed: {sorted(known)}"
+            )
+        missing = [k for k in ("environment_url", "tenant_id") if not d.get(k)]
+        if missing:
+            raise ConfigurationError(f"connection is missing {missing}")
+        return cls(**{k: v for k, v in d.items() if v is not None or k == "ca_bundle"})

@@ -1,0 +1,232 @@
+"""Microsoft Graph client: licences (subscribedSkus, licenseDetails) and users, with ``$batch``.
+
+Graph's ``$batch`` is JSON with at most 20 requests; larger lists are chunked.  A sub-request
+that comes back throttled (429) is re-sent on its own through :class:`ServiceHttp`, so there is
+still exactly one retry loop in the clients layer.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+from urllib.parse import quote as urlquote
+
+from infra.clients.connection import Connection
+from infra.clients.credentials import CredentialSettings, TokenCredential, resolve_credential
+from infra.clients.errors import NotFoundError, ServiceError, error_from_response
+from infra.clients.http import DEFAULT_MAX_CONCURRENCY, RetryPolicy, ServiceHttp, Timeouts, get_service_http
+from infra.clients.redact import logger
+
+__all__ = ["GraphClient", "SubscribedSku", "GraphUser", "LicenseDetail", "GraphBatchResponse", "GRAPH_BATCH_LIMIT"]
+
+GRAPH_BATCH_LIMIT = 20
+_USER_SELECT = "id,userPrincipalName,displayName,mail,usageLocation,accountEnabled"
+
+
+@dataclass(frozen=True)
+class SubscribedSku:
+    sku_id: str
+    sku_part_number: str
+    enabled: int
+    consumed: int
+    capability_status: str | None = None
+    service_plan_ids: tuple[str, ...] = ()
+
+    @property
+    def free(self) -> int:
+        """Seats not yet assigned: ``prepaidUnits.enabled - consumedUnits``."""
+        return self.enabled - self.consumed
+
+
+@dataclass(frozen=True)
+class GraphUser:
+    id: str
+    user_principal_name: str
+    display_name: str | None = None
+    mail: str | None = None
+    usage_location: str | None = None
+    account_enabled: bool | None = None
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "GraphUser":
+        return cls(str(d.get("id", "")).lower(), str(d.get("userPrincipalName", "")), d.get("displayName"),
+                   d.get("mail"), d.get("usageLocation"), d.get("accountEnabled"))
+
+
+@dataclass(frozen=True)
+class LicenseDetail:
+    id: str
+    sku_id: str
+    sku_part_number: str
+    service_plan_ids: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "LicenseDetail":
+        return cls(str(d.get("id", "")), str(d.get("skuId", "")).lower(), str(d.get("skuPartNumber", "")),
+                   tuple(str(p.get("servicePlanId", "")).lower() for p in d.get("servicePlans") or ()))
+
+
+@dataclass(frozen=True)
+class GraphBatchResponse:
+    id: str
+    status: int
+    headers: Mapping[str, str]
+    body: Any
+
+
+_CLIENTS: dict[tuple[Any, ...], "GraphClient"] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+class GraphClient:
+    """Graph v1.0 as one identity.  Thread-safe; get it with :meth:`for_connection`."""
+
+    def __init__(self, connection: Connection, credential: TokenCredential | None = None, *,
+                 max_concurrency: int = DEFAULT_MAX_CONCURRENCY, retry: RetryPolicy | None = None,
+                 timeouts: Timeouts | None = None, http: ServiceHttp | None = None) -> None:
+        self.connection = connection
+        self.credential = credential or resolve_credential(connection)
+        self.http = http or get_service_http(
+            f"{connection.graph_url}/v1.0", self.credential, connection.graph_scope, service="graph",
+            ca_bundle=connection.ca_bundle, max_concurrency=max_concurrency, retry=retry, timeouts=timeouts,
+            default_headers={"Accept": "application/json"},
+        )
+
+    @classmethod
+    def for_connection(cls, connection: Connection | Mapping[str, Any], credential: TokenCredential | None = None, *,
+                       settings: CredentialSettings | None = None, env: Mapping[str, str] | None = None,
+                       **kwargs: Any) -> "GraphClient":
+        conn = connection if isinstance(connection, Connection) else Connection.from_dict(connection)
+        cred = credential or resolve_credential(conn, settings, env)
+        key = (conn, cred.cache_key, tuple(sorted(kwargs.items())))
+        with _CLIENTS_LOCK:
+            client = _CLIENTS.get(key)
+            if client is None:
+                client = _CLIENTS[key] = cls(conn, cred, **kwargs)
+            return client
+
+    def __repr__(self) -> str:
+        return f"GraphClient({self.connection.graph_url!r}, {self.credential.identity!r})"
+
+    def __reduce__(self) -> Any:
+        raise TypeError("GraphClient must not be pickled; create it at operation time with for_connection()")
+
+    # --- low level --------------------------------------------------------------------------
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        response = self.http.request("GET", path, params=params)
+        return response.json() if response.content else None
+
+    def get_all(self, path: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        data = self.get(path, params) or {}
+        while True:
+            rows.extend(data.get("value", []))
+            next_link = data.get("@odata.nextLink")
+            if not next_link:
+                return rows
+            data = self.get(next_link) or {}
+
+    def batch(self, requests: Sequence[Mapping[str, Any]]) -> list[GraphBatchResponse]:
+        """Run requests (``{"method", "url", ["body"], ["headers"]}``) through ``$batch``, 20 at a time.
+
+        Results come back in request order.  Throttled sub-requests are re-sent individually
+        (with the normal retry policy); other failures are returned as they are, for the
+        caller to interpret per item.
+        """
+        out: list[GraphBatchResponse] = []
+        for start in range(0, len(requests), GRAPH_BATCH_LIMIT):
+            chunk = list(requests[start:start + GRAPH_BATCH_LIMIT])
+            payload = {"requests": [
+                {"id": str(i), "method": r.get("method", "GET").upper(), "url": r["url"],
+                 **({"body": r["body"], "headers": {"Content-Type": "application/json", **r.get("headers", {})}}
+                    if r.get("body") is not None else ({"headers": r["headers"]} if r.get("headers") else {}))}
+                for i, r in enumerate(chunk)
+            ]}
+            only_reads = all(r.get("method", "GET").upper() == "GET" for r in chunk)
+            response = self.http.request("POST", "$batch", json=payload, idempotent=only_reads)
+            by_id = {str(r.get("id")): r for r in (response.json() or {}).get("responses", [])}
+            for i, r in enumerate(chunk):
+                item = by_id.get(str(i))
+                if item is None:
+                    raise ServiceError(response.status_code, "batch_incomplete",
+                                       f"$batch answer has no response for request {i}", service="graph")
+                status = int(item.get("status", 0))
+                if status == 429:
+                    logger.info("graph $batch: sub-request %s throttled; re-sending it on its own", r["url"])
+                    single = self.http.request(r.get("method", "GET").upper(), r["url"].lstrip("/"),
+                                               json=r.get("body"), ok_statuses=range(400, 600),
+                                               idempotent=r.get("method", "GET").upper() == "GET")
+                    body = single.json() if single.content else None
+                    out.append(GraphBatchResponse(str(i), single.status_code, dict(single.headers), body))
+                    continue
+                out.append(GraphBatchResponse(str(i), status, item.get("headers") or {}, item.get("body")))
+        return out
+
+    # --- licences ---------------------------------------------------------------------------
+
+    def subscribed_skus(self) -> list[SubscribedSku]:
+        rows = self.get_all("subscribedSkus")
+        return [
+            SubscribedSku(
+                sku_id=str(r.get("skuId", "")).lower(),
+                sku_part_number=str(r.get("skuPartNumber", "")),
+                enabled=int((r.get("prepaidUnits") or {}).get("enabled") or 0),
+                consumed=int(r.get("consumedUnits") or 0),
+                capability_status=r.get("capabilityStatus"),
+                service_plan_ids=tuple(str(p.get("servicePlanId", "")).lower() for p in r.get("servicePlans") or ()),
+            )
+            for r in rows
+        ]
+
+    def sku_ids(self) -> dict[str, str]:
+        """SKU part number -> skuId for the tenant."""
+        return {s.sku_part_number: s.sku_id for s in self.subscribed_skus()}
+
+    def free_seats(self) -> dict[str, int]:
+        """SKU part number -> seats still free."""
+        return {s.sku_part_number: s.free for s in self.subscribed_skus()}
+
+    def license_details(self, user: str) -> list[LicenseDetail]:
+        return [LicenseDetail.from_json(r) for r in self.get_all(f"users/{_user_key(user)}/licenseDetails")]
+
+    def license_details_many(self, users: Iterable[str]) -> dict[str, list[LicenseDetail] | None]:
+        """licenseDetails for many users in ``$batch`` requests; ``None`` for users that do not exist."""
+        keys = list(dict.fromkeys(users))
+        results = self.batch([{"method": "GET", "url": f"/users/{_user_key(u)}/licenseDetails"} for u in keys])
+        out: dict[str, list[LicenseDetail] | None] = {}
+        for user, res in zip(keys, results):
+            out[user] = _batch_value(res, lambda b: [LicenseDetail.from_json(x) for x in b.get("value", [])])
+        return out
+
+    # --- users ------------------------------------------------------------------------------
+
+    def get_user(self, user: str) -> GraphUser | None:
+        """A user by object id or UPN; ``None`` if there is no such user."""
+        try:
+            return GraphUser.from_json(self.get(f"users/{_user_key(user)}", {"$select": _USER_SELECT}))
+        except NotFoundError:
+            return None
+
+    def get_users(self, users: Iterable[str]) -> dict[str, GraphUser | None]:
+        """Many users (ids or UPNs) in ``$batch`` requests of 20."""
+        keys = list(dict.fromkeys(users))
+        results = self.batch([{"method": "GET", "url": f"/users/{_user_key(u)}?$select={_USER_SELECT}"} for u in keys])
+        return {u: _batch_value(r, GraphUser.from_json) for u, r in zip(keys, results)}
+
+
+def _user_key(user: str) -> str:
+    user = str(user).strip()
+    if not user:
+        raise ValueError("user id / UPN is empty")
+    return urlquote(user, safe="@.-_")
+
+
+def _batch_value(res: GraphBatchResponse, convert: Any) -> Any:
+    if res.status == 404:
+        return None
+    if res.status >= 400:
+        raise error_from_response(res.status, res.body if isinstance(res.body, (dict, str)) else None,
+                                  service="graph", method="POST", url="$batch")
+    return convert(res.body or {})

@@ -1,0 +1,234 @@
+"""The Entra side: integration user, licences, app registration, CI trust, optional client secret.
+
+``identityMode: create`` manages all of it with pulumi-azuread; ``existing`` (another team owns
+Entra, and the local stack) registers no azuread resource and takes the object ids / client id from
+config, so the Sales side is the same graph either way.
+
+Client secret rotation is deterministic: the secret belongs to a *rotation period* -- period
+``k`` covers the days ``[EPOCH + k*N, EPOCH + (k+1)*N)`` with ``N = clientSecretRotationDays``.
+The period label goes into ``rotate_when_changed`` and the secret expires ``2*N`` days after its
+period starts.  So every run inside one period plans no change; the first ``pulumi up`` after a
+boundary replaces the secret (create-before-delete) and the ``clientSecret`` output carries the new
+value; if nobody runs ``up`` for a whole extra period the old secret still works until it expires.
+No time provider plugin and no state outside Pulumi are involved.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Mapping
+
+import pulumi
+import pulumi_azuread as azuread
+import pulumi_random as random
+
+from infra import facts
+from infra.program.config import StackSettings
+
+__all__ = [
+    "ROTATION_EPOCH",
+    "IntegrationIdentity",
+    "IntegrationIdentityArgs",
+    "RotationPeriod",
+    "rotation_period",
+    "resource_slug",
+]
+
+#: Day 0 of the rotation calendar (a fixed date, so periods are the same on every machine).
+ROTATION_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class RotationPeriod:
+    index: int
+    start: datetime
+    end_date: datetime  # when a secret issued in this period expires
+
+    @property
+    def label(self) -> str:
+        return f"{self.start:%Y-%m-%d}/{(self.end_date - self.start).days // 2}d"
+
+    @property
+    def end_date_rfc3339(self) -> str:
+        return self.end_date.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def rotation_period(now: datetime, days: int) -> RotationPeriod:
+    """The rotation period ``now`` falls in, for a rotation every ``days`` days."""
+    if days < 1:
+        raise ValueError("rotation days must be positive")
+    elapsed = (now.astimezone(UTC) - ROTATION_EPOCH).days
+    index = elapsed // days
+    start = ROTATION_EPOCH + timedelta(days=index * days)
+    return RotationPeriod(index=index, start=start, end_date=start + timedelta(days=2 * days))
+
+
+def resource_slug(upn: str) -> str:
+    """A readable, stable resource name part for a user: ``sales01@contoso.example`` -> ``sales01-contoso-example``."""
+    return re.sub(r"[^a-z0-9]+", "-", upn.lower()).strip("-")
+
+
+@dataclass
+class IntegrationIdentityArgs:
+    """Inputs of :class:`IntegrationIdentity`.
+
+    ``sku_ids`` is the SKU table after the seat preflight (tenant ids win); ``now`` fixes the
+    rotation period (the program passes the current time, tests a fixed one).
+    """
+
+    settings: StackSettings
+    sku_ids: Mapping[str, str]
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+class IntegrationIdentity(pulumi.ComponentResource):
+    """Entra identities Business Central's connection to Sales relies on."""
+
+    integration_user_object_id: pulumi.Output[str]
+    integration_user_upn: pulumi.Output[str]
+    integration_user_password: pulumi.Output[str] | None
+    client_id: pulumi.Output[str] | None
+    client_secret: pulumi.Output[str] | None
+    salespeople_object_ids: dict[str, pulumi.Output[str]]
+    #: UPN -> the licence resource of that user (for depends_on on the Sales side).
+    licences: dict[str, pulumi.Resource]
+    #: Resources the application user waits for (the service principal).
+    application_dependencies: list[pulumi.Resource]
+
+    def __init__(self, name: str, args: IntegrationIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("bc-sales:identity:IntegrationIdentity", name, None, opts)
+        s = args.settings
+        self.licences = {}
+        self.application_dependencies = []
+        self.integration_user_password = None
+        self.client_id = None
+        self.client_secret = None
+        if s.identity_mode == "existing":
+            self._existing(s)
+        else:
+            self._create(s, args)
+        outputs: dict[str, object] = {
+            "integrationUserObjectId": self.integration_user_object_id,
+            "integrationUserUpn": self.integration_user_upn,
+            "salespeopleObjectIds": self.salespeople_object_ids,
+        }
+        if self.client_id is not None:
+            outputs["clientId"] = self.client_id
+        self.register_outputs(outputs)
+
+    # --- existing: ids from config, nothing registered -----------------------------------------
+
+    def _existing(self, s: StackSettings) -> None:
+        assert s.integration_user.object_id is not None  # enforced by the config checks
+        self.integration_user_object_id = pulumi.Output.from_input(s.integration_user.object_id)
+        self.integration_user_upn = pulumi.Output.from_input(s.integration_user.user_principal_name)
+        self.salespeople_object_ids = {
+            p.user_principal_name: pulumi.Output.from_input(str(p.object_id)) for p in s.salespeople
+        }
+        if s.application_client_id:
+            self.client_id = pulumi.Output.from_input(s.application_client_id)
+
+    # --- create: the full Entra side ---------------------------------------------------------
+
+    def _create(self, s: StackSettings, args: IntegrationIdentityArgs) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        kept = pulumi.ResourceOptions(
+            parent=self, protect=s.protect_identity, retain_on_delete=s.retain_identity_on_delete
+        )
+        user_cfg = s.integration_user
+
+        # A stable generated password: RandomPassword keeps its result in (encrypted) state, so it
+        # does not change from run to run; the user never signs in interactively.
+        password = random.RandomPassword(
+            "integration-user-password",
+            length=32, special=True, min_lower=2, min_upper=2, min_numeric=2, min_special=2,
+            override_special="!#%*()-_=+[]{}:?",
+            opts=child,
+        )
+        user = azuread.User(
+            "integration-user",
+            user_principal_name=user_cfg.user_principal_name,
+            display_name=user_cfg.display_name,
+            mail_nickname=user_cfg.user_principal_name.split("@", 1)[0],
+            usage_location=user_cfg.usage_location,
+            password=pulumi.Output.secret(password.result),
+            force_password_change=False,
+            disable_password_expiration=True,
+            account_enabled=True,
+            opts=kept,
+        )
+        self.integration_user_object_id = user.object_id
+        self.integration_user_upn = user.user_principal_name
+        self.integration_user_password = pulumi.Output.secret(password.result)
+        self.licences[user_cfg.user_principal_name] = azuread.UserLicense(
+            "licence-integration-user",
+            user_object_id=user.object_id,
+            sku_id=args.sku_ids[user_cfg.license_sku],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[user]),
+        )
+
+        self.salespeople_object_ids = {}
+        for person in s.salespeople:
+            if person.object_id:
+                object_id: pulumi.Output[str] = pulumi.Output.from_input(person.object_id)
+            else:
+                object_id = azuread.get_user_output(
+                    user_principal_name=person.user_principal_name,
+                    opts=pulumi.InvokeOutputOptions(parent=self),
+                ).object_id
+            self.salespeople_object_ids[person.user_principal_name] = object_id
+            if person.license_sku:
+                self.licences[person.user_principal_name] = azuread.UserLicense(
+                    f"licence-{resource_slug(person.user_principal_name)}",
+                    user_object_id=object_id,
+                    sku_id=args.sku_ids[person.license_sku],
+                    opts=child,
+                )
+
+        app = azuread.Application(
+            "app",
+            display_name=s.application_display_name,
+            sign_in_audience="AzureADMyOrg",
+            required_resource_accesses=[
+                azuread.ApplicationRequiredResourceAccessArgs(
+                    resource_app_id=facts.DATAVERSE_RESOURCE_APP_ID,
+                    resource_accesses=[
+                        azuread.ApplicationRequiredResourceAccessResourceAccessArgs(
+                            id=facts.DATAVERSE_USER_IMPERSONATION_SCOPE_ID, type="Scope"
+                        )
+                    ],
+                )
+            ],
+            opts=kept,
+        )
+        service_principal = azuread.ServicePrincipal(
+            "app-service-principal", client_id=app.client_id, opts=kept
+        )
+        self.client_id = app.client_id
+        self.application_dependencies = [service_principal]
+
+        for cred_name, subject in s.ci_subjects:
+            azuread.ApplicationFederatedIdentityCredential(
+                f"ci-{cred_name}",
+                application_id=app.id,
+                display_name=f"github-{cred_name}".replace("/", "-")[:120],
+                description=f"GitHub Actions: {subject}",
+                audiences=[facts.FEDERATED_TOKEN_AUDIENCE],
+                issuer=facts.GITHUB_ACTIONS_ISSUER,
+                subject=subject,
+                opts=child,
+            )
+
+        if s.client_secret:
+            period = rotation_period(args.now, s.client_secret_rotation_days)
+            secret = azuread.ApplicationPassword(
+                "client-secret",
+                application_id=app.id,
+                display_name=f"pulumi rotation {period.label}",
+                end_date=period.end_date_rfc3339,
+                rotate_when_changed={"rotationPeriod": period.label},
+                opts=child,
+            )
+            self.client_secret = pulumi.Output.secret(secret.value)

@@ -1,0 +1,292 @@
+"""The Sales side: preflight -> solution -> the three roles -> user access -> application user.
+
+:func:`plan_sales` turns the stack settings, the package manifest and the role files into plain
+provider inputs (a :class:`SalesPlan`).  The :class:`SalesIntegration` component registers those
+inputs as resources with explicit ``depends_on`` (roles after the solution; access after licences
+and roles); the end-to-end test feeds the *same* plan to the providers through the harness, so the
+program and the test cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+
+from infra.clients.connection import Connection
+from infra.model.roles import RoleSpec
+from infra.model.solution_package import PackageInfo
+from infra.program.config import StackSettings
+from infra.program.identity import resource_slug
+
+__all__ = [
+    "ROLE_KEYS",
+    "INTEGRATION_USER_ROLES",
+    "SALESPERSON_EXTRA_ROLES",
+    "APPLICATION_USER_ROLES",
+    "RoleRef",
+    "RolePlan",
+    "AccessPlan",
+    "ApplicationUserPlan",
+    "SalesPlan",
+    "SalesIntegration",
+    "SalesIntegrationArgs",
+    "connection_for",
+    "plan_sales",
+    "resolve_roles",
+]
+
+#: Our three roles: plan key -> role name in roles/*.yaml.
+ROLE_KEYS: dict[str, str] = {
+    "integration-administrator": "Integration Administrator",
+    "integration-user": "Integration User",
+    "product-availability-user": "Product Availability User",
+}
+INTEGRATION_USER_ROLES = ("integration-administrator", "integration-user")
+SALESPERSON_EXTRA_ROLES = ("product-availability-user",)
+#: Business Central's server-to-server application user works like the integration user.
+APPLICATION_USER_ROLES = ("integration-administrator", "integration-user")
+
+
+@dataclass(frozen=True)
+class RoleRef:
+    """A reference to one of our roles by plan key; resolved to its SecurityRole's ``role_id``."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class RolePlan:
+    key: str
+    resource_name: str
+    name: str
+    role_id: str | None
+    privileges: Mapping[str, str]
+    delete_on_destroy: bool
+
+
+@dataclass(frozen=True)
+class AccessPlan:
+    resource_name: str
+    user_principal_name: str
+    object_id: Any  # str, or pulumi.Output[str] in identityMode create
+    roles: tuple[RoleRef | str, ...]  # our roles by reference, Sales roles by name
+    integration_user: bool
+
+
+@dataclass(frozen=True)
+class ApplicationUserPlan:
+    resource_name: str
+    application_id: Any  # str or pulumi.Output[str]
+    roles: tuple[RoleRef | str, ...]
+    delete_on_destroy: bool
+
+
+@dataclass(frozen=True)
+class SalesPlan:
+    connection: Connection
+    solution: dict[str, Any]  # SolutionImportArgs keywords except connection
+    roles: tuple[RolePlan, ...]
+    accesses: tuple[AccessPlan, ...]  # integration user first, then salespeople
+    application_user: ApplicationUserPlan | None = None
+
+    @property
+    def connection_input(self) -> dict[str, Any]:
+        return self.connection.to_dict()
+
+
+def connection_for(settings: StackSettings) -> Connection:
+    return Connection(
+        environment_url=settings.environment_url,
+        tenant_id=settings.tenant_id,
+        authority_host=settings.authority_host,
+        graph_url=settings.graph_url,
+        ca_bundle=settings.ca_bundle or None,
+    )
+
+
+def _role_spec(specs: Sequence[RoleSpec], name: str) -> RoleSpec:
+    for spec in specs:
+        if spec.name == name:
+            return spec
+    raise ValueError(
+        f"roles/: no role file declares {name!r} (found: {', '.join(s.name for s in specs) or 'none'})"
+    )
+
+
+def plan_sales(
+    settings: StackSettings,
+    package: PackageInfo,
+    roles: Sequence[RoleSpec],
+    *,
+    integration_user_object_id: Any,
+    salespeople_object_ids: Mapping[str, Any],
+    application_client_id: Any | None,
+) -> SalesPlan:
+    """Provider inputs for the whole Sales side (object ids may be Outputs or plain strings)."""
+    connection = connection_for(settings)
+    solution = {
+        "package_path": str(package.path),
+        "unique_name": package.unique_name,
+        "version": package.version,
+        "managed": package.managed,
+        "sha256": package.sha256,
+        "overwrite_unmanaged_customizations": settings.solution_overwrite_unmanaged,
+        "publish_workflows": settings.solution_publish_workflows,
+        "uninstall_on_delete": settings.solution_uninstall_on_delete,
+        "timeout_seconds": settings.solution_import_timeout_seconds,
+    }
+    role_plans = tuple(
+        RolePlan(
+            key=key,
+            resource_name=f"role-{key}",
+            name=spec.name,
+            role_id=spec.role_id,
+            privileges=dict(spec.privileges),
+            delete_on_destroy=settings.delete_roles_on_destroy,
+        )
+        for key, spec in ((k, _role_spec(roles, n)) for k, n in ROLE_KEYS.items())
+    )
+    accesses = [
+        AccessPlan(
+            resource_name="access-integration-user",
+            user_principal_name=settings.integration_user.user_principal_name,
+            object_id=integration_user_object_id,
+            roles=tuple(RoleRef(k) for k in INTEGRATION_USER_ROLES),
+            integration_user=True,
+        )
+    ]
+    for person in settings.salespeople:
+        names = tuple(dict.fromkeys(person.roles))  # keep order, drop repeats
+        accesses.append(
+            AccessPlan(
+                resource_name=f"access-{resource_slug(person.user_principal_name)}",
+                user_principal_name=person.user_principal_name,
+                object_id=salespeople_object_ids[person.user_principal_name],
+                roles=names + tuple(RoleRef(k) for k in SALESPERSON_EXTRA_ROLES),
+                integration_user=False,
+            )
+        )
+    app_user = None
+    if settings.application_user and application_client_id is not None:
+        app_user = ApplicationUserPlan(
+            resource_name="application-user",
+            application_id=application_client_id,
+            roles=tuple(RoleRef(k) for k in APPLICATION_USER_ROLES),
+            delete_on_destroy=settings.delete_application_user_on_destroy,
+        )
+    return SalesPlan(connection, solution, role_plans, tuple(accesses), app_user)
+
+
+def resolve_roles(refs: Sequence[RoleRef | str], role_ids: Mapping[str, Any]) -> list[Any]:
+    """Our roles -> their ids (Outputs in the program, strings in tests); Sales role names stay names."""
+    return [role_ids[r.key] if isinstance(r, RoleRef) else r for r in refs]
+
+
+@dataclass
+class SalesIntegrationArgs:
+    """Inputs of :class:`SalesIntegration`.
+
+    ``licences`` maps a user's UPN to the resource that licenses it (empty in identityMode
+    existing); ``application_dependencies`` are what the application user waits for (the service
+    principal of the app registration).
+    """
+
+    plan: SalesPlan
+    licences: Mapping[str, pulumi.Resource] = field(default_factory=dict)
+    application_dependencies: Sequence[pulumi.Resource] = ()
+
+
+class SalesIntegration(pulumi.ComponentResource):
+    """Dataverse resources, registered in the order the integration needs them."""
+
+    role_ids: dict[str, pulumi.Output[str]]
+    installed_version: pulumi.Output[str]
+    solution_id: pulumi.Output[str]
+    integration_user_systemuser_id: pulumi.Output[str]
+    application_user_id: pulumi.Output[str] | None
+
+    def __init__(self, name: str, args: SalesIntegrationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("bc-sales:sales:SalesIntegration", name, None, opts)
+        from infra.providers.application_user import ApplicationUser, ApplicationUserArgs
+        from infra.providers.preflight import Preflight, PreflightArgs
+        from infra.providers.security_role import SecurityRole, SecurityRoleArgs
+        from infra.providers.solution_import import SolutionImport, SolutionImportArgs
+        from infra.providers.user_access import UserAccess, UserAccessArgs
+
+        plan = args.plan
+        conn = plan.connection_input
+
+        preflight = Preflight("preflight", PreflightArgs(connection=conn), pulumi.ResourceOptions(parent=self))
+        solution = SolutionImport(
+            "solution",
+            SolutionImportArgs(connection=conn, **plan.solution),
+            pulumi.ResourceOptions(parent=self, depends_on=[preflight]),
+        )
+        roles: dict[str, Any] = {}
+        for role in plan.roles:
+            roles[role.key] = SecurityRole(
+                role.resource_name,
+                SecurityRoleArgs(
+                    connection=conn,
+                    name=role.name,
+                    role_id=role.role_id,
+                    privileges=dict(role.privileges),
+                    delete_on_destroy=role.delete_on_destroy,
+                ),
+                pulumi.ResourceOptions(parent=self, depends_on=[solution]),
+            )
+        self.role_ids = {plan_role.name: roles[plan_role.key].role_id for plan_role in plan.roles}
+        role_ids_by_key = {key: r.role_id for key, r in roles.items()}
+
+        integration_access = None
+        for access in plan.accesses:
+            waits: list[pulumi.Resource] = [roles[r.key] for r in access.roles if isinstance(r, RoleRef)]
+            if access.user_principal_name in args.licences:
+                waits.append(args.licences[access.user_principal_name])
+            if access.integration_user is False and integration_access is not None:
+                # Salespeople come after the integration user: the connection works first.
+                waits.append(integration_access)
+            resource = UserAccess(
+                access.resource_name,
+                UserAccessArgs(
+                    connection=conn,
+                    object_id=access.object_id,
+                    roles=resolve_roles(access.roles, role_ids_by_key),
+                    integration_user=access.integration_user,
+                ),
+                pulumi.ResourceOptions(parent=self, depends_on=waits),
+            )
+            if access.integration_user:
+                integration_access = resource
+                self.integration_user_systemuser_id = resource.systemuser_id
+
+        self.application_user_id = None
+        if plan.application_user is not None:
+            app_plan = plan.application_user
+            waits = [roles[r.key] for r in app_plan.roles if isinstance(r, RoleRef)]
+            waits += list(args.application_dependencies)
+            app_user = ApplicationUser(
+                app_plan.resource_name,
+                ApplicationUserArgs(
+                    connection=conn,
+                    application_id=app_plan.application_id,
+                    roles=resolve_roles(app_plan.roles, role_ids_by_key),
+                    delete_on_destroy=app_plan.delete_on_destroy,
+                ),
+                pulumi.ResourceOptions(parent=self, depends_on=waits),
+            )
+            self.application_user_id = app_user.systemuser_id
+
+        self.installed_version = solution.installed_version
+        self.solution_id = solution.solution_id
+        outputs: dict[str, Any] = {
+            "roleIds": self.role_ids,
+            "installedVersion": self.installed_version,
+            "integrationUserSystemUserId": self.integration_user_systemuser_id,
+        }
+        if self.application_user_id is not None:
+            outputs["applicationUserId"] = self.application_user_id
+        self.register_outputs(outputs)

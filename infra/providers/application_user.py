@@ -1,0 +1,199 @@
+"""ApplicationUser: the server-to-server user Business Central signs in as, with its roles.
+
+Business Central itself looks for exactly one ``systemuser`` whose ``applicationid`` is its app
+registration's client id and refuses when there are two, so this resource adopts the single
+active one or creates it (non-interactive, root business unit) and fails on duplicates.
+
+"Clearing" a blocking user: Dataverse keeps a disabled application user (a soft delete) for the
+same client id, and such a row blocks creating a new one.  When no active user exists but a
+disabled one does, we re-enable that row (``isdisabled`` false, ``accessmode`` 4) and adopt it
+instead of creating a second row; its old role assignments are left alone and only the declared
+roles are added (removal stays limited to roles this resource manages).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import pulumi
+import pulumi.dynamic
+from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
+
+from infra import facts
+from infra.clients.errors import AmbiguousOutcomeError, ConflictError, NotFoundError
+from infra.providers.base import (
+    DataverseProvider, FieldRule, ProviderFailure, client_for, connection_of, is_guid, is_unknown,
+    norm_guid, progress, strip_internal, user_errors,
+)
+from infra.providers.preflight import ensure_preflight
+from infra.providers.role_assignment import (
+    assign_roles, canonical_roles, live_assignment, roles_failures, user_field, user_id_of,
+)
+
+__all__ = ["ApplicationUser", "ApplicationUserArgs", "ApplicationUserProvider", "find_or_create_app_user"]
+
+
+def _disabled(user: Any) -> bool:
+    return bool(user_field(user, "is_disabled", "isdisabled", default=False))
+
+
+def find_or_create_app_user(client: Any, app_id: str, label: str) -> tuple[Any, bool]:
+    """(systemuser, created).  Adopt the single active user, re-enable a disabled one, or create."""
+    users = client.find_users_by_application_id(app_id)
+    active = [u for u in users if not _disabled(u)]
+    if len(active) > 1:
+        raise ProviderFailure(
+            f"{label}: {len(active)} active application users exist for client id {app_id} "
+            f"({', '.join(user_id_of(u) for u in active)}); Business Central refuses this too. "
+            "Disable all but one in the Power Platform admin center and run again.")
+    if active:
+        progress(f"{label}: adopting application user {user_id_of(active[0])}")
+        return active[0], False
+    if users:
+        blocked = users[0]
+        progress(f"{label}: re-enabling disabled application user {user_id_of(blocked)} that "
+                 "would block creating a new one")
+        client.update_user(user_id_of(blocked), {"isdisabled": False,
+                                                 "accessmode": facts.ACCESS_MODE_NON_INTERACTIVE})
+        return client.get_user(user_id_of(blocked)), False
+    root_bu = norm_guid(str(client.root_business_unit().business_unit_id))
+    progress(f"{label}: creating application user in the root business unit")
+    try:
+        return client.create_application_user(app_id, root_bu), True
+    except AmbiguousOutcomeError:
+        # The create may have happened: look before anything else (never a blind retry).
+        again = [u for u in client.find_users_by_application_id(app_id) if not _disabled(u)]
+        if len(again) == 1:
+            progress(f"{label}: the create's answer was lost but the user exists; adopting it")
+            return again[0], True
+        raise
+    except ConflictError:
+        # Created by an earlier attempt whose answer was lost, or concurrently: adopt it.
+        again = [u for u in client.find_users_by_application_id(app_id) if not _disabled(u)]
+        if len(again) == 1:
+            return again[0], False
+        raise
+
+
+class ApplicationUserProvider(DataverseProvider):
+    resource_label = "ApplicationUser"
+    fields = (FieldRule("application_id", replace=True), FieldRule("roles"),
+              FieldRule("delete_on_destroy"))
+
+    def validate(self, news: Mapping[str, Any]) -> list[CheckFailure]:
+        failures: list[CheckFailure] = []
+        app_id = news.get("application_id")
+        if not is_unknown(app_id) and not is_guid(app_id):
+            failures.append(CheckFailure(
+                "application_id", f"application_id must be the app registration's client id (a GUID), got {app_id!r}"))
+        failures += roles_failures(news.get("roles"))
+        return failures
+
+    def canonical(self, news: dict[str, Any]) -> dict[str, Any]:
+        out = dict(news)
+        if is_guid(news.get("application_id")):
+            out["application_id"] = norm_guid(news["application_id"])
+        out["roles"] = canonical_roles(news.get("roles") or [])
+        out["delete_on_destroy"] = bool(news.get("delete_on_destroy", False))
+        return out
+
+    def equal(self, name: str, old: Any, new: Any) -> bool:
+        if name == "roles":
+            return sorted(old or []) == sorted(new or [])
+        return old == new
+
+    def _outs(self, props: Mapping[str, Any], user: Any, created: bool, outcome: Any) -> dict[str, Any]:
+        return {**strip_internal(props), "systemuser_id": user_id_of(user), "created": created,
+                "role_ids": outcome.role_ids, "role_map": outcome.role_map,
+                "managed_role_ids": outcome.managed_role_ids}
+
+    @user_errors("ApplicationUser")
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        label = f"application user for {props['application_id']}"
+        client = client_for(props)
+        ensure_preflight(connection_of(props), client)
+        user, created = find_or_create_app_user(client, props["application_id"], label)
+        outcome = assign_roles(client, user, props["roles"], [], label)
+        outs = self._outs(props, user, created, outcome)
+        return CreateResult(outs["systemuser_id"], outs)
+
+    @user_errors("ApplicationUser")
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        label = f"application user for {news['application_id']}"
+        if sorted(olds.get("roles") or []) == news["roles"]:
+            return UpdateResult({**olds, **strip_internal(news)})
+        client = client_for(news)
+        ensure_preflight(connection_of(news), client)
+        try:
+            user = client.get_user(id_)
+        except NotFoundError:
+            user = None
+        if user is None:
+            raise ProviderFailure(f"{label}: systemuser {id_} no longer exists; run `pulumi refresh`")
+        outcome = assign_roles(client, user, news["roles"], olds.get("managed_role_ids") or [], label)
+        return UpdateResult(self._outs(news, user, bool(olds.get("created")), outcome))
+
+    @user_errors("ApplicationUser")
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        client = client_for(props)
+        try:
+            user = client.get_user(id_)
+        except NotFoundError:
+            user = None
+        if user is None or _disabled(user):
+            return ReadResult("", {})
+        refs, ids, managed = live_assignment(client, id_, props.get("role_map") or {},
+                                             props.get("managed_role_ids") or [])
+        outs = {**strip_internal(props), "roles": refs, "role_ids": ids, "managed_role_ids": managed}
+        inputs = {"connection": props["connection"], "application_id": props["application_id"],
+                  "roles": refs, "delete_on_destroy": bool(props.get("delete_on_destroy", False))}
+        return ReadResult(id_, outs, inputs)
+
+    @user_errors("ApplicationUser")
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        """Keeps the user by default.  With delete_on_destroy, a user this stack created is
+        disabled after its managed roles are removed (Dataverse does not hard-delete active
+        application users); an adopted user is never touched."""
+        label = f"application user for {props.get('application_id')}"
+        if not props.get("delete_on_destroy"):
+            progress(f"{label}: left in place with its roles (delete_on_destroy is false)")
+            return
+        if not props.get("created"):
+            progress(f"{label}: left in place (adopted, not created by this stack)")
+            return
+        client = client_for(props)
+        ensure_preflight(connection_of(props), client)
+        try:
+            current = {norm_guid(str(r.role_id)) for r in client.user_roles(id_)}
+            for rid in sorted(set(props.get("managed_role_ids") or []) & current):
+                client.disassociate_role(id_, rid)
+            client.update_user(id_, {"isdisabled": True})
+        except NotFoundError:
+            progress(f"{label}: systemuser {id_} already gone")
+            return
+        progress(f"{label}: disabled systemuser {id_}")
+
+
+@dataclass
+class ApplicationUserArgs:
+    connection: Mapping[str, Any]
+    application_id: Any
+    roles: Sequence[Any]
+    delete_on_destroy: bool = False
+
+
+class ApplicationUser(pulumi.dynamic.Resource, module="dataverse", name="ApplicationUser"):
+    """The single application user for an app registration's client id, with its roles."""
+
+    systemuser_id: pulumi.Output[str]
+    role_ids: pulumi.Output[list]
+    created: pulumi.Output[bool]
+    provider_class = ApplicationUserProvider
+
+    def __init__(self, name: str, args: ApplicationUserArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        props = {"connection": args.connection, "application_id": args.application_id,
+                 "roles": args.roles, "delete_on_destroy": args.delete_on_destroy,
+                 "systemuser_id": None, "role_ids": None, "managed_role_ids": None,
+                 "role_map": None, "created": None}
+        super().__init__(ApplicationUserProvider(), name, props, opts)

@@ -1,0 +1,149 @@
+"""Preflight: the deploying identity must hold System Administrator and System Customizer.
+
+Why: Business Central's own setup requires both roles for the account that imports the
+integration solution, and a deployment that fails half-way for lack of a privilege leaves a
+half-configured environment.  So every writing provider calls :func:`ensure_preflight` before
+its first write and check() calls it in preview when credentials are present.  The result is
+cached per process and per (connection, identity): it costs its two requests once per host.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import pulumi
+import pulumi.dynamic
+from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
+
+from infra import facts
+from infra.clients.connection import Connection
+from infra.clients.errors import ClientError
+from infra.providers.base import (
+    DataverseProvider, ProviderFailure, client_for, connection_of, progress, strip_internal,
+    user_errors,
+)
+
+__all__ = ["Preflight", "PreflightArgs", "PreflightProvider", "PreflightResult", "PreflightError",
+           "ensure_preflight", "run_preflight", "clear_preflight_cache"]
+
+REQUIRED_TEMPLATES: dict[str, str] = {
+    facts.SYSTEM_ADMINISTRATOR_TEMPLATE_ID: "System Administrator",
+    facts.SYSTEM_CUSTOMIZER_TEMPLATE_ID: "System Customizer",
+}
+
+
+class PreflightError(ProviderFailure):
+    """The deploying identity lacks a required role; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class PreflightResult:
+    caller_user_id: str
+    business_unit_id: str
+    identity: str
+    role_names: tuple[str, ...]
+
+
+_CACHE: dict[tuple[Connection, str], PreflightResult] = {}
+_LOCK = threading.Lock()
+
+
+def clear_preflight_cache() -> None:
+    with _LOCK:
+        _CACHE.clear()
+
+
+def _identity(client: Any) -> str:
+    ident = getattr(client, "identity", None)
+    if ident is None:
+        cred = getattr(client, "credential", None)
+        ident = getattr(cred, "identity", None)
+    return str(ident or "the deploying identity")
+
+
+def run_preflight(client: Any, connection: Connection) -> PreflightResult:
+    """WhoAmI + the caller's roles; raise PreflightError naming what is missing."""
+    who = client.whoami()
+    user_id = str(who.user_id)
+    roles = client.user_roles(user_id)
+    templates = {str(r.role_template_id or "").lower() for r in roles}
+    missing = [name for tid, name in REQUIRED_TEMPLATES.items() if tid not in templates]
+    identity = _identity(client)
+    if missing:
+        raise PreflightError(
+            f"preflight failed: {identity} (systemuser {user_id}) in {connection.environment_url} "
+            f"lacks the {' and '.join(missing)} security role"
+            f"{'s' if len(missing) > 1 else ''} (role template "
+            f"{', '.join(t for t, n in REQUIRED_TEMPLATES.items() if n in missing)}); assign "
+            f"{'them' if len(missing) > 1 else 'it'} to this identity in the environment and run again. "
+            "Nothing was changed."
+        )
+    return PreflightResult(user_id, str(who.business_unit_id), identity,
+                           tuple(sorted(str(r.name) for r in roles)))
+
+
+def ensure_preflight(connection: Connection, client: Any | None = None) -> PreflightResult:
+    """Run the preflight once per process for this connection and identity (cached)."""
+    client = client if client is not None else client_for({"connection": connection.to_dict()})
+    key = (connection, _identity(client))
+    cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
+    with _LOCK:
+        cached = _CACHE.get(key)
+        if cached is None:
+            cached = run_preflight(client, connection)
+            _CACHE[key] = cached
+            progress(f"preflight passed: {cached.identity} holds System Administrator and "
+                     f"System Customizer in {connection.environment_url}")
+    return cached
+
+
+# --- the Preflight resource -----------------------------------------------------------------
+
+
+@dataclass
+class PreflightArgs:
+    connection: Mapping[str, Any]
+
+
+class PreflightProvider(DataverseProvider):
+    """A resource other resources can depend on so a refusal shows before any of them runs."""
+
+    resource_label = "Preflight"
+
+    def _outs(self, props: Mapping[str, Any], result: PreflightResult) -> dict[str, Any]:
+        return {**strip_internal(props), "caller_user_id": result.caller_user_id,
+                "identity": result.identity}
+
+    @user_errors("preflight")
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        result = ensure_preflight(connection_of(props))
+        return CreateResult(result.caller_user_id, self._outs(props, result))
+
+    @user_errors("preflight")
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(self._outs(news, ensure_preflight(connection_of(news))))
+
+    @user_errors("preflight")
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        result = ensure_preflight(connection_of(props))
+        outs = self._outs(props, result)
+        return ReadResult(result.caller_user_id, outs, {"connection": props["connection"]})
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        return None
+
+
+class Preflight(pulumi.dynamic.Resource, module="dataverse", name="Preflight"):
+    """Fails the deployment early when the deploying identity lacks the admin roles."""
+
+    caller_user_id: pulumi.Output[str]
+    identity: pulumi.Output[str]
+    provider_class = PreflightProvider
+
+    def __init__(self, name: str, args: PreflightArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(PreflightProvider(), name,
+                         {"connection": args.connection, "caller_user_id": None, "identity": None}, opts)

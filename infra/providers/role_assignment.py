@@ -1,0 +1,222 @@
+"""Role assignment shared by UserAccess and ApplicationUser.
+
+Why one module: both resources hold "this user has these roles" and must agree on how a role
+reference (a role id or a role name) becomes the role to associate -- the copy that lives in the
+user's business unit -- and on which roles they may remove: only those the resource itself
+manages (``managed_role_ids``), never roles someone else assigned.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+from pulumi.dynamic import CheckFailure
+
+from infra import facts
+from infra.clients.errors import NotFoundError
+from infra.providers.base import ProviderFailure, is_guid, is_unknown, norm_guid, progress
+
+__all__ = ["RoleAssignment", "roles_failures", "canonical_roles", "resolve_roles", "assign_roles",
+           "wait_for_user", "user_field", "role_field", "live_assignment"]
+
+#: At most this many requests in flight inside one operation (the host runs 4 operations).
+PARALLEL = 4
+
+
+def user_field(user: Any, *names: str, default: Any = None) -> Any:
+    for name in names:
+        if hasattr(user, name):
+            return getattr(user, name)
+    return default
+
+
+def user_id_of(user: Any) -> str:
+    return norm_guid(str(user_field(user, "systemuser_id", "user_id", "id")))
+
+
+def role_field(role: Any, *names: str, default: Any = None) -> Any:
+    return user_field(role, *names, default=default)
+
+
+def role_id_of(role: Any) -> str:
+    return norm_guid(str(role.role_id))
+
+
+def role_bu_of(role: Any) -> str:
+    return norm_guid(str(role_field(role, "business_unit_id")))
+
+
+def role_template_of(role: Any) -> str:
+    return str(role.role_template_id or "").lower()
+
+
+def role_root_of(role: Any) -> str:
+    root = role.parent_root_role_id
+    return norm_guid(str(root)) if root else role_id_of(role)
+
+
+# --- inputs ---------------------------------------------------------------------------------
+
+
+def roles_failures(value: Any, *, allow_empty: bool = False) -> list[CheckFailure]:
+    if is_unknown(value):
+        return []
+    if not isinstance(value, (list, tuple)):
+        return [CheckFailure("roles", "roles must be a list of role ids or role names")]
+    if not value and not allow_empty:
+        return [CheckFailure("roles", "roles is empty: declare at least one role (id or name)")]
+    bad = [repr(v) for v in value if not is_unknown(v) and (not isinstance(v, str) or not v.strip())]
+    if bad:
+        return [CheckFailure("roles", f"role references must be non-empty strings, got {', '.join(bad)}")]
+    return []
+
+
+def canonical_roles(value: Sequence[Any]) -> list[Any]:
+    """Role references as a sorted set (ids lower-cased) so reordering is not a change."""
+    if any(is_unknown(v) for v in value):
+        return list(value)
+    return sorted({norm_guid(v) if is_guid(v) else v.strip() for v in value})
+
+
+# --- users ------------------------------------------------------------------------------------
+
+
+def wait_for_user(client: Any, object_id: str, timeout_s: float, label: str) -> Any:
+    """The systemuser for an Entra object id, waiting with backoff up to ``timeout_s``."""
+    deadline = time.monotonic() + max(0.0, timeout_s)
+    delay = 1.0
+    waited = False
+    while True:
+        user = client.find_user_by_object_id(object_id)
+        if user is not None:
+            if waited:
+                progress(f"{label}: systemuser {user_id_of(user)} appeared")
+            return user
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ProviderFailure(
+                f"{label}: Entra user {object_id} has no systemuser in the environment after "
+                f"{timeout_s:.0f}s. Likely causes: no Dynamics 365 licence yet (or it was assigned "
+                "minutes ago and is still propagating); the user is not a member of the "
+                "environment's security group; the user is disabled or blocked from sign-in. "
+                "Fix the cause and run again (or raise wait_timeout_seconds).")
+        if not waited:
+            progress(f"{label}: waiting up to {timeout_s:.0f}s for the systemuser of {object_id}")
+            waited = True
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, 15.0)
+
+
+# --- roles ------------------------------------------------------------------------------------
+
+
+def resolve_roles(client: Any, refs: Iterable[str], root_bu: str | None, label: str) -> dict[str, Any]:
+    """ref -> role (root business unit); unknown refs all reported at once, before any write."""
+    refs = list(refs)
+
+    def one(ref: str) -> tuple[str, Any, str | None]:
+        if is_guid(ref):
+            role = client.get_role(norm_guid(ref))
+            return ref, role, None if role is not None else f"no role with id {ref}"
+        assert root_bu is not None
+        found = client.find_roles(name=ref, business_unit_id=root_bu)
+        if len(found) == 1:
+            return ref, found[0], None
+        if not found:
+            return ref, None, f"no role named {ref!r} in the root business unit"
+        return ref, None, f"{len(found)} roles named {ref!r} in the root business unit; use its id"
+
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        results = list(pool.map(one, refs))
+    problems = [p for _, _, p in results if p]
+    if problems:
+        raise ProviderFailure(f"{label}: {'; '.join(problems)} -- nothing was changed")
+    return {ref: role for ref, role, _ in results}
+
+
+def refuse_system_administrator(roles: Mapping[str, Any], label: str) -> None:
+    admin = [ref for ref, role in roles.items()
+             if role_template_of(role) == facts.SYSTEM_ADMINISTRATOR_TEMPLATE_ID]
+    if admin:
+        raise ProviderFailure(
+            f"{label}: the integration user must not hold the System Administrator role "
+            f"({', '.join(admin)}); Business Central refuses such a connection. Remove it from roles.")
+
+
+@dataclass(frozen=True)
+class RoleAssignment:
+    """What one resource assigned: ref -> assigned role id (the copy in the user's BU)."""
+
+    role_map: dict[str, str]
+    managed_role_ids: list[str]
+    added: list[str]
+    removed: list[str]
+
+    @property
+    def role_ids(self) -> list[str]:
+        return sorted(set(self.role_map.values()))
+
+
+def _bu_copies(client: Any, roles: Mapping[str, Any], user_bu: str, label: str) -> dict[str, str]:
+    """ref -> id of the role copy in ``user_bu`` (the role itself when it lives there)."""
+    need = {ref: role for ref, role in roles.items() if role_bu_of(role) != user_bu}
+    out = {ref: role_id_of(role) for ref, role in roles.items() if ref not in need}
+
+    def one(item: tuple[str, Any]) -> tuple[str, Any]:
+        ref, role = item
+        return ref, client.find_role_copy(role_root_of(role), user_bu)
+
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        for ref, copy in pool.map(one, need.items()):
+            if copy is None:
+                raise ProviderFailure(
+                    f"{label}: role {ref!r} has no copy in the user's business unit {user_bu}; "
+                    "Dataverse copies root roles into child business units automatically, so the "
+                    "role may still be being created -- run again shortly")
+            out[ref] = role_id_of(copy)
+    return out
+
+
+def _associate_all(client: Any, user_id: str, add: Sequence[str], remove: Sequence[str]) -> None:
+    """Several associations go as one $batch change set (the client falls back to one call)."""
+    if add:
+        client.batch_associate(user_id, add)
+    if remove:
+        client.batch_disassociate(user_id, remove)
+
+
+def assign_roles(client: Any, user: Any, refs: Sequence[str], previously_managed: Iterable[str],
+                 label: str, *, refuse_admin: bool = False, root_bu: str | None = None) -> RoleAssignment:
+    """Give ``user`` exactly the declared roles (BU-correct copies) and drop the ones we managed
+    before but no longer declare.  Every reference is resolved before the first write."""
+    user_id = user_id_of(user)
+    user_bu = norm_guid(str(user_field(user, "business_unit_id")))
+    needs_root = any(not is_guid(r) for r in refs)
+    if needs_root and root_bu is None:
+        root_bu = norm_guid(str(client.root_business_unit().business_unit_id))
+    roles = resolve_roles(client, refs, root_bu, label)
+    if refuse_admin:
+        refuse_system_administrator(roles, label)
+    role_map = _bu_copies(client, roles, user_bu, label)
+    current = {role_id_of(r) for r in client.user_roles(user_id)}
+    desired = set(role_map.values())
+    add = sorted(desired - current)
+    remove = sorted((set(previously_managed) - desired) & current)
+    if add or remove:
+        progress(f"{label}: assigning {len(add)} role(s), removing {len(remove)} "
+                 f"on systemuser {user_id}")
+        _associate_all(client, user_id, add, remove)
+    return RoleAssignment(dict(sorted(role_map.items())), sorted(desired), add, remove)
+
+
+def live_assignment(client: Any, user_id: str, role_map: Mapping[str, str],
+                    managed: Iterable[str]) -> tuple[list[str], list[str], list[str]]:
+    """(declared refs still assigned, role ids still assigned, managed ids still assigned)."""
+    current = {role_id_of(r) for r in client.user_roles(user_id)}
+    refs = sorted(ref for ref, rid in role_map.items() if rid in current)
+    ids = sorted({rid for rid in role_map.values() if rid in current})
+    still = sorted(set(managed) & current)
+    return refs, ids, still

@@ -1,0 +1,374 @@
+"""SolutionImport: bring the integration solution to the declared version, forward only.
+
+State holds the unique name, version, managed flag and the package's SHA-256 -- never the
+bytes.  The package is streamed to StageSolution (the client base64-encodes from the file), so a
+100 MB package never sits in memory twice.  Import and uninstall are long-running asynchronous
+operations polled with a short, capped interval: the deployment notices the end within about a
+second while the request count stays low.  The start of an import is never retried blindly: after
+an ambiguous outcome we look for a running solution operation or the installed version first.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import pulumi
+import pulumi.dynamic
+from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
+
+from infra.clients.errors import AmbiguousOutcomeError, NotFoundError
+from infra.providers.base import (
+    DataverseProvider, FieldRule, ProviderFailure, client_for, connection_of, is_unknown, progress,
+    strip_internal, user_errors,
+)
+from infra.providers.preflight import ensure_preflight
+
+__all__ = ["SolutionImport", "SolutionImportArgs", "SolutionImportProvider", "parse_version",
+           "install_solution", "wait_for_operation", "PollPolicy"]
+
+RUNNING_STATUS = {0, 10, 20, 21, 22}
+SUCCEEDED, FAILED, CANCELED = 30, 31, 32
+
+
+def parse_version(version: str) -> tuple[int, ...]:
+    parts = str(version).strip().split(".")
+    if not 2 <= len(parts) <= 4 or not all(p.isdigit() for p in parts):
+        raise ValueError(f"{version!r} is not a solution version (major.minor[.build[.revision]])")
+    nums = [int(p) for p in parts]
+    return tuple(nums + [0] * (4 - len(nums)))
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """Adaptive polling: quick at first, then every ``cap`` seconds (end noticed within ~cap)."""
+
+    first: float = 0.5
+    factor: float = 1.5
+    cap: float = 1.0
+
+    def delays(self):
+        delay = self.first
+        while True:
+            yield delay
+            delay = min(self.cap, delay * self.factor)
+
+
+POLL = PollPolicy()
+
+
+def _status(op: Any) -> int:
+    return int(op.status_code)
+
+
+def _op_id(job: Any) -> str:
+    return str(job.async_operation_id)
+
+
+def wait_for_operation(client: Any, op_id: str, timeout_s: float, label: str, what: str,
+                       policy: PollPolicy = POLL) -> Any:
+    """Poll an async operation until it ends; return it.  Raises on failure / time-out."""
+    start = time.monotonic()
+    last_report = start
+    polls = 0
+    for delay in policy.delays():
+        op = client.get_async_operation(op_id)
+        polls += 1
+        status = _status(op)
+        if status not in RUNNING_STATUS:
+            elapsed = time.monotonic() - start
+            progress(f"{label}: {what} ended after {elapsed:.1f}s ({polls} status checks)")
+            if status == SUCCEEDED:
+                return op
+            message = op.friendly_message or op.message or ""
+            state = {FAILED: "failed", CANCELED: "was canceled"}.get(status, f"ended with status {status}")
+            raise ProviderFailure(f"{label}: {what} {state}: {message}".rstrip(": "))
+        now = time.monotonic()
+        if now - start > timeout_s:
+            raise ProviderFailure(
+                f"{label}: {what} still running after {timeout_s:.0f}s (async operation {op_id}); "
+                "it continues in the environment -- run again later and the provider will pick it up")
+        if now - last_report >= 10:
+            progress(f"{label}: {what} running for {now - start:.0f}s")
+            last_report = now
+        time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def _installed(client: Any, unique_name: str) -> Any | None:
+    sol = client.find_solution(unique_name)
+    if sol is None:
+        return None
+    if not sol.installed_on:
+        return None
+    return sol
+
+
+def _import_failure_details(client: Any, job: Any) -> str:
+    key = getattr(job, "import_job_key", None)
+    if not key:
+        return ""
+    try:
+        result = client.solution_import_result(key)
+    except Exception:  # noqa: BLE001 - the details are a courtesy; the failure is already known
+        return ""
+    errors = list(result.errors)
+    return f"; import errors: {'; '.join(map(str, errors))}" if errors else ""
+
+
+def _start_import(client: Any, inputs: Mapping[str, Any], stage: Any, upgrade: bool, label: str) -> Any:
+    upload_id = stage.upload_id
+    try:
+        if upgrade:
+            progress(f"{label}: starting stage-and-upgrade")
+            return client.stage_and_upgrade_async(
+                upload_id, overwrite_unmanaged=bool(inputs.get("overwrite_unmanaged_customizations", True)),
+                publish_workflows=bool(inputs.get("publish_workflows", True)))
+        progress(f"{label}: starting import")
+        return client.import_solution_async(
+            upload_id, overwrite_unmanaged=bool(inputs.get("overwrite_unmanaged_customizations", True)),
+            publish_workflows=bool(inputs.get("publish_workflows", True)))
+    except AmbiguousOutcomeError:
+        # Never start a second import blindly: find the one we may have started.
+        running = client.find_running_solution_operations()
+        if running:
+            progress(f"{label}: the import start's answer was lost; following running operation "
+                     f"{_op_id(running[0])}")
+            return running[0]
+        sol = _installed(client, inputs["unique_name"])
+        if sol is not None and parse_version(sol.version) >= parse_version(inputs["version"]):
+            return None  # it already finished
+        raise ProviderFailure(
+            f"{label}: the import start got no answer and no running import or installed version "
+            f"{inputs['version']} was found; nothing else was attempted -- run again") from None
+
+
+def _stage(client: Any, inputs: Mapping[str, Any], label: str) -> Any:
+    from infra.model.solution_package import open_package
+
+    progress(f"{label}: staging package {Path(inputs['package_path']).name}")
+    with open_package(inputs["package_path"]) as stream:
+        stage = client.stage_solution(stream)
+    status = stage.status
+    missing = list(stage.missing_dependencies)
+    if status != "Passed" or missing:
+        deps = "; ".join(
+            f"{d.get('RequiredComponentSchemaName') or d.get('RequiredComponentDisplayName') or d} "
+            f"from solution {d.get('RequiredSolutionName', '?')}" for d in missing)
+        results = [r.get("ErrorText") or r.get("Message") or str(r) for r in stage.validation_results
+                   if str(r.get("ResultType", "Error")).lower() != "success"]
+        raise ProviderFailure(
+            f"{label}: staging failed (status {status})"
+            + (f"; missing dependencies: {deps}" if missing else "")
+            + (f"; validation: {'; '.join(map(str, results))}" if results else "")
+            + " -- install the required solutions first; nothing was imported")
+    return stage
+
+
+def install_solution(client: Any, inputs: Mapping[str, Any], label: str) -> tuple[Any, bool]:
+    """Bring the solution to ``inputs['version']``.  Returns (solution row, adopted)."""
+    unique_name, version = inputs["unique_name"], inputs["version"]
+    managed = bool(inputs.get("managed"))
+    installed = _installed(client, unique_name)
+    if installed is not None:
+        have = parse_version(installed.version)
+        want = parse_version(version)
+        if have == want:
+            progress(f"{label}: version {version} already installed; adopting")
+            return installed, True
+        if have > want:
+            raise ProviderFailure(
+                f"{label}: the environment has version {installed.version}, newer than the package's "
+                f"{version}; deployments move forward -- put the newer package in solution/ "
+                "(nothing was changed)")
+    upgrade = managed and installed is not None
+    stage = _stage(client, inputs, label)
+    job = _start_import(client, inputs, stage, upgrade, label)
+    if job is not None:
+        try:
+            wait_for_operation(client, _op_id(job), float(inputs.get("timeout_seconds", 3600)), label,
+                               "stage-and-upgrade" if upgrade else "import")
+        except ProviderFailure as exc:
+            raise ProviderFailure(f"{exc}{_import_failure_details(client, job)}") from None
+    if not managed:
+        progress(f"{label}: publishing customizations")
+        client.publish_all()
+    sol = _installed(client, unique_name)
+    if sol is None:
+        raise ProviderFailure(f"{label}: import reported success but {unique_name} is not installed")
+    return sol, False
+
+
+class SolutionImportProvider(DataverseProvider):
+    resource_label = "SolutionImport"
+    fields = (FieldRule("unique_name", replace=True), FieldRule("version"), FieldRule("managed"),
+              FieldRule("sha256"), FieldRule("package_path"),
+              FieldRule("overwrite_unmanaged_customizations"), FieldRule("publish_workflows"),
+              FieldRule("uninstall_on_delete"), FieldRule("timeout_seconds"))
+
+    def validate(self, news: Mapping[str, Any]) -> list[CheckFailure]:
+        failures: list[CheckFailure] = []
+        for key in ("unique_name", "version", "sha256", "package_path"):
+            if not is_unknown(news.get(key)) and not isinstance(news.get(key), str):
+                failures.append(CheckFailure(key, f"{key} is required (a string), got {news.get(key)!r}"))
+        if failures:
+            return failures
+        try:
+            parse_version(news["version"])
+        except ValueError as exc:
+            failures.append(CheckFailure("version", str(exc)))
+        sha = news["sha256"]
+        if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha.lower()):
+            failures.append(CheckFailure("sha256", f"sha256 must be 64 hex characters, got {sha!r}"))
+        path = Path(news["package_path"])
+        if not path.exists():
+            failures.append(CheckFailure("package_path", f"package not found: {path}"))
+        timeout = news.get("timeout_seconds", 3600)
+        if not isinstance(timeout, (int, float)) or timeout <= 0:
+            failures.append(CheckFailure("timeout_seconds", f"must be a positive number, got {timeout!r}"))
+        if not failures:
+            failures += self._package_failures(news)
+        return failures
+
+    @staticmethod
+    def _package_failures(news: Mapping[str, Any]) -> list[CheckFailure]:
+        """The manifest must match the declared identity; the stand-in stays in the emulator."""
+        from infra.model.solution_package import PackageError, assert_importable, read_package
+
+        try:
+            info = read_package(news["package_path"])
+        except PackageError as exc:
+            return [CheckFailure("package_path", str(exc))]
+        failures = []
+        for key, actual in (("unique_name", info.unique_name), ("version", info.version),
+                            ("managed", info.managed)):
+            if key in news and news[key] != actual and not (key == "managed" and bool(news[key]) == actual):
+                failures.append(CheckFailure(key, f"{key} {news[key]!r} does not match the package manifest ({actual!r})"))
+        if info.sha256 != str(news["sha256"]).lower():
+            failures.append(CheckFailure("sha256", f"sha256 does not match the package ({info.sha256})"))
+        conn = news.get("connection") or {}
+        if isinstance(conn, Mapping) and isinstance(conn.get("environment_url"), str):
+            try:
+                assert_importable(info, conn["environment_url"])
+            except PackageError as exc:
+                failures.append(CheckFailure("package_path", str(exc)))
+        return failures
+
+    def canonical(self, news: dict[str, Any]) -> dict[str, Any]:
+        out = dict(news)
+        out["sha256"] = str(news["sha256"]).lower()
+        out["managed"] = bool(news.get("managed", False))
+        out.setdefault("overwrite_unmanaged_customizations", True)
+        out.setdefault("publish_workflows", True)
+        out["uninstall_on_delete"] = bool(news.get("uninstall_on_delete", False))
+        out["timeout_seconds"] = news.get("timeout_seconds", 3600)
+        return out
+
+    def equal(self, name: str, old: Any, new: Any) -> bool:
+        if name == "timeout_seconds":
+            return float(old or 3600) == float(new or 3600)
+        return old == new
+
+    def _outs(self, props: Mapping[str, Any], sol: Any, adopted: bool) -> dict[str, Any]:
+        return {**strip_internal(props), "solution_id": str(sol.solution_id),
+                "installed_version": str(sol.version), "adopted": adopted}
+
+    def _label(self, props: Mapping[str, Any]) -> str:
+        return f"solution {props['unique_name']} {props['version']}"
+
+    def _install(self, props: Mapping[str, Any]) -> tuple[Any, bool]:
+        from infra.model.solution_package import PackageError, assert_importable, read_package
+
+        label = self._label(props)
+        connection = connection_of(props)
+        try:
+            info = read_package(props["package_path"])
+            assert_importable(info, connection.environment_url)
+        except PackageError as exc:
+            raise ProviderFailure(f"{label}: {exc}") from None
+        if info.sha256 != props["sha256"]:
+            raise ProviderFailure(f"{label}: the package changed since preview (sha256 {info.sha256}); "
+                                  "run the deployment again")
+        client = client_for(props)
+        ensure_preflight(connection, client)
+        return install_solution(client, props, label)
+
+    @user_errors("SolutionImport")
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        sol, adopted = self._install(props)
+        return CreateResult(str(sol.solution_id), self._outs(props, sol, adopted))
+
+    @user_errors("SolutionImport")
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        if (olds.get("version") == news["version"] and olds.get("sha256") == news["sha256"]
+                and olds.get("managed") == news["managed"]):
+            return UpdateResult({**olds, **strip_internal(news)})
+        sol, adopted = self._install(news)
+        return UpdateResult(self._outs(news, sol, adopted))
+
+    @user_errors("SolutionImport")
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        client = client_for(props)
+        sol = _installed(client, props["unique_name"])
+        if sol is None:
+            return ReadResult("", {})
+        outs = {**strip_internal(props), "solution_id": str(sol.solution_id),
+                "installed_version": str(sol.version),
+                "managed": bool(sol.is_managed)}
+        inputs = {k: v for k, v in strip_internal(props).items()
+                  if k not in ("solution_id", "installed_version", "adopted")}
+        if str(sol.version) != props.get("version"):
+            progress(f"solution {props['unique_name']}: installed version is {sol.version}, "
+                     f"state says {props.get('version')}")
+            inputs["version"] = str(sol.version)
+            outs["version"] = str(sol.version)
+        inputs["managed"] = outs["managed"]
+        return ReadResult(str(sol.solution_id), outs, inputs)
+
+    @user_errors("SolutionImport")
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        label = f"solution {props.get('unique_name')}"
+        if not props.get("uninstall_on_delete"):
+            progress(f"{label}: left installed (uninstall_on_delete is false)")
+            return
+        client = client_for(props)
+        ensure_preflight(connection_of(props), client)
+        if _installed(client, props["unique_name"]) is None:
+            progress(f"{label}: already uninstalled")
+            return
+        progress(f"{label}: uninstalling")
+        try:
+            job = client.uninstall_solution_async(props["unique_name"])
+        except NotFoundError:
+            return
+        wait_for_operation(client, _op_id(job), float(props.get("timeout_seconds", 3600)), label, "uninstall")
+
+
+@dataclass
+class SolutionImportArgs:
+    connection: Mapping[str, Any]
+    package_path: Any
+    unique_name: Any
+    version: Any
+    managed: Any
+    sha256: Any
+    overwrite_unmanaged_customizations: bool = True
+    publish_workflows: bool = True
+    uninstall_on_delete: bool = False
+    timeout_seconds: float = 3600
+
+
+class SolutionImport(pulumi.dynamic.Resource, module="dataverse", name="SolutionImport"):
+    """A Dataverse solution installed at (at least) the package's version."""
+
+    solution_id: pulumi.Output[str]
+    installed_version: pulumi.Output[str]
+    provider_class = SolutionImportProvider
+
+    def __init__(self, name: str, args: SolutionImportArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        props = {k: getattr(args, k) for k in SolutionImportArgs.__dataclass_fields__}
+        props["package_path"] = str(props["package_path"]) if isinstance(props["package_path"], Path) else props["package_path"]
+        props.update({"solution_id": None, "installed_version": None, "adopted": None})
+        super().__init__(SolutionImportProvider(), name, props, opts)

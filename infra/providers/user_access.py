@@ -1,0 +1,193 @@
+"""UserAccess: a person's (or the integration user's) roles in Sales.
+
+One resource per user carries all of that user's roles, so a change shows as one line per role
+and a user needs one provider operation, not one per role.  The user is identified by the Entra
+object id; Dataverse creates the systemuser only after the licence propagates, so create waits
+with a bound and then names the likely causes.  The integration user is switched to
+non-interactive access mode with ``isintegrationuser`` and may never hold System Administrator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import pulumi
+import pulumi.dynamic
+from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
+
+from infra import facts
+from infra.clients.errors import NotFoundError
+from infra.providers.base import (
+    DataverseProvider, FieldRule, ProviderFailure, client_for, connection_of, is_guid, is_unknown,
+    norm_guid, progress, strip_internal, user_errors,
+)
+from infra.providers.preflight import ensure_preflight
+from infra.providers.role_assignment import (
+    assign_roles, canonical_roles, live_assignment, roles_failures, user_field, user_id_of,
+    wait_for_user,
+)
+
+__all__ = ["UserAccess", "UserAccessArgs", "UserAccessProvider", "ensure_integration_mode"]
+
+
+def is_integration_mode(user: Any) -> bool:
+    return (int(user_field(user, "access_mode", "accessmode", default=0) or 0) == facts.ACCESS_MODE_NON_INTERACTIVE
+            and bool(user_field(user, "is_integration_user", "isintegrationuser", default=False)))
+
+
+def ensure_integration_mode(client: Any, user: Any, label: str) -> None:
+    """PATCH accessmode 4 + isintegrationuser only when not already so (no needless write)."""
+    if is_integration_mode(user):
+        return
+    progress(f"{label}: setting non-interactive access mode and isintegrationuser")
+    client.update_user(user_id_of(user), {"accessmode": facts.ACCESS_MODE_NON_INTERACTIVE,
+                                          "isintegrationuser": True})
+
+
+def _refuse_disabled(user: Any, label: str) -> None:
+    if user_field(user, "is_disabled", "isdisabled", default=False):
+        raise ProviderFailure(
+            f"{label}: systemuser {user_id_of(user)} is disabled in the environment (blocked sign-in, "
+            "removed licence or removed from the environment's security group); enable it and run again")
+
+
+class UserAccessProvider(DataverseProvider):
+    resource_label = "UserAccess"
+    fields = (FieldRule("object_id", replace=True), FieldRule("roles"), FieldRule("integration_user"),
+              FieldRule("wait_timeout_seconds"))
+
+    def validate(self, news: Mapping[str, Any]) -> list[CheckFailure]:
+        failures: list[CheckFailure] = []
+        oid = news.get("object_id")
+        if not is_unknown(oid) and not is_guid(oid):
+            failures.append(CheckFailure("object_id", f"object_id must be the user's Entra object id (a GUID), got {oid!r}"))
+        failures += roles_failures(news.get("roles"))
+        timeout = news.get("wait_timeout_seconds", 600)
+        if not is_unknown(timeout) and (not isinstance(timeout, (int, float)) or timeout < 0 or timeout > 86400):
+            failures.append(CheckFailure("wait_timeout_seconds", f"must be 0-86400 seconds, got {timeout!r}"))
+        return failures
+
+    def canonical(self, news: dict[str, Any]) -> dict[str, Any]:
+        out = dict(news)
+        out["object_id"] = norm_guid(news["object_id"]) if is_guid(news.get("object_id")) else news.get("object_id")
+        out["roles"] = canonical_roles(news.get("roles") or [])
+        out["integration_user"] = bool(news.get("integration_user", False))
+        out["wait_timeout_seconds"] = news.get("wait_timeout_seconds", 600)
+        return out
+
+    def equal(self, name: str, old: Any, new: Any) -> bool:
+        if name == "wait_timeout_seconds":
+            return float(old if old is not None else 600) == float(new if new is not None else 600)
+        if name == "roles":
+            return sorted(old or []) == sorted(new or [])
+        return old == new
+
+    def _apply(self, client: Any, user: Any, props: Mapping[str, Any], managed: Sequence[str],
+               label: str) -> dict[str, Any]:
+        _refuse_disabled(user, label)
+        integration = bool(props.get("integration_user"))
+        outcome = assign_roles(client, user, props["roles"], managed, label, refuse_admin=integration)
+        if integration:
+            ensure_integration_mode(client, user, label)
+        return {**strip_internal(props), "systemuser_id": user_id_of(user),
+                "business_unit_id": norm_guid(str(user_field(user, "business_unit_id"))),
+                "role_ids": outcome.role_ids, "role_map": outcome.role_map,
+                "managed_role_ids": outcome.managed_role_ids}
+
+    @user_errors("UserAccess")
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        label = f"user access for {props['object_id']}"
+        client = client_for(props)
+        ensure_preflight(connection_of(props), client)
+        user = wait_for_user(client, props["object_id"], float(props.get("wait_timeout_seconds", 600)), label)
+        outs = self._apply(client, user, props, [], label)
+        return CreateResult(outs["systemuser_id"], outs)
+
+    @user_errors("UserAccess")
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        label = f"user access for {news['object_id']}"
+        same = (sorted(olds.get("roles") or []) == news["roles"]
+                and bool(olds.get("integration_user")) == news["integration_user"])
+        if same:  # only wait_timeout_seconds / connection details changed
+            return UpdateResult({**olds, **strip_internal(news)})
+        client = client_for(news)
+        ensure_preflight(connection_of(news), client)
+        try:
+            user = client.get_user(id_)
+        except NotFoundError:
+            user = None
+        if user is None:
+            raise ProviderFailure(f"{label}: systemuser {id_} no longer exists; run `pulumi refresh`")
+        return UpdateResult(self._apply(client, user, news, olds.get("managed_role_ids") or [], label))
+
+    @user_errors("UserAccess")
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        client = client_for(props)
+        try:
+            user = client.get_user(id_)
+        except NotFoundError:
+            user = None
+        if user is None:
+            return ReadResult("", {})
+        refs, ids, managed = live_assignment(client, id_, props.get("role_map") or {},
+                                             props.get("managed_role_ids") or [])
+        integration = bool(props.get("integration_user")) and is_integration_mode(user)
+        outs = {**strip_internal(props), "roles": refs, "role_ids": ids, "managed_role_ids": managed,
+                "integration_user": integration,
+                "business_unit_id": norm_guid(str(user_field(user, "business_unit_id")))}
+        inputs = {"connection": props["connection"], "object_id": props["object_id"], "roles": refs,
+                  "integration_user": integration,
+                  "wait_timeout_seconds": props.get("wait_timeout_seconds", 600)}
+        return ReadResult(id_, outs, inputs)
+
+    @user_errors("UserAccess")
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        """Removes the roles this resource manages; the systemuser itself belongs to Entra."""
+        label = f"user access for {props.get('object_id')}"
+        managed = props.get("managed_role_ids") or []
+        if not managed:
+            return
+        client = client_for(props)
+        ensure_preflight(connection_of(props), client)
+        try:
+            current = {norm_guid(str(r.role_id)) for r in client.user_roles(id_)}
+        except NotFoundError:
+            progress(f"{label}: systemuser {id_} is gone; nothing to remove")
+            return
+        remove = sorted(set(managed) & current)
+        if remove:
+            progress(f"{label}: removing {len(remove)} role(s) from systemuser {id_}")
+        for rid in remove:
+            try:
+                client.disassociate_role(id_, rid)
+            except NotFoundError:
+                pass
+
+
+@dataclass
+class UserAccessArgs:
+    """``roles``: role ids (usually SecurityRole outputs) or role names (root business unit)."""
+
+    connection: Mapping[str, Any]
+    object_id: Any
+    roles: Sequence[Any]
+    integration_user: bool = False
+    wait_timeout_seconds: float = 600
+
+
+class UserAccess(pulumi.dynamic.Resource, module="dataverse", name="UserAccess"):
+    """The declared Sales roles of one Entra user (and integration-user settings)."""
+
+    systemuser_id: pulumi.Output[str]
+    role_ids: pulumi.Output[list]
+    managed_role_ids: pulumi.Output[list]
+    provider_class = UserAccessProvider
+
+    def __init__(self, name: str, args: UserAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        props = {"connection": args.connection, "object_id": args.object_id, "roles": args.roles,
+                 "integration_user": args.integration_user,
+                 "wait_timeout_seconds": args.wait_timeout_seconds,
+                 "systemuser_id": None, "role_ids": None, "managed_role_ids": None,
+                 "role_map": None, "business_unit_id": None}
+        super().__init__(UserAccessProvider(), name, props, opts)

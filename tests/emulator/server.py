@@ -1,0 +1,241 @@
+"""Serving: uvicorn over HTTPS on 127.0.0.1 in a background thread, and the ``Emulator`` handle."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from .certs import ensure_tls
+from .context import EmulatorContext, EmulatorUrls, ServiceProtection, Settings
+from .core import EmulatorCore
+from .faults import FaultSet
+from .graph_store import GraphStore
+from .log import RequestRecord
+from .oidc import EXCHANGE_AUDIENCE
+from .seed import load_seed
+
+SNAPSHOT_INTERVAL_S = 0.25
+
+
+class _Server(uvicorn.Server):
+    """uvicorn.Server whose main loop wakes on an event, so stop() takes milliseconds, not 0.1 s ticks."""
+
+    def __init__(self, config: uvicorn.Config, core: EmulatorCore) -> None:
+        super().__init__(config)
+        self.core = core
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.wake: asyncio.Event | None = None
+
+    async def main_loop(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.wake = asyncio.Event()
+        counter = 0
+        while not self.should_exit:
+            try:
+                await asyncio.wait_for(self.wake.wait(), SNAPSHOT_INTERVAL_S)
+            except asyncio.TimeoutError:
+                pass
+            counter += 1
+            self.core.flush()
+            if await self.on_tick(counter):
+                break
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Drop idle keep-alive connections at once: a TLS close would wait for clients that never read."""
+        for conn in list(self.server_state.connections):
+            cycle = getattr(conn, "cycle", None)
+            transport = getattr(conn, "transport", None)
+            if transport is not None and (cycle is None or getattr(cycle, "response_complete", False)):
+                transport.abort()
+        for _ in range(3):  # let connection_lost run so uvicorn does not poll for 0.1 s
+            await asyncio.sleep(0)
+        await super().shutdown(sockets=sockets)
+
+    def request_stop(self) -> None:
+        self.should_exit = True
+        if self.loop is not None and self.wake is not None:
+            self.loop.call_soon_threadsafe(self.wake.set)
+
+
+class Emulator:
+    """A running emulator (in-process). Use ``Emulator.start(...)``; always ``stop()`` it."""
+
+    def __init__(self, core: EmulatorCore, server: _Server, thread: threading.Thread, port: int) -> None:
+        self._core = core
+        self._server = server
+        self._thread = thread
+        self.port = port
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    @classmethod
+    def start(cls, seed: Any = None, *, latency_ms: float = 0, import_seconds: float = 0.2,
+              provisioning_delay_s: float = 0.0, token_lifetime_s: int = 3600,
+              service_protection: bool | ServiceProtection = False, state_dir: str | Path | None = None,
+              snapshot: bool = False, fault_seed: int = 0, port: int = 0, tls_dir: str | Path | None = None,
+              ) -> "Emulator":
+        """Start serving on https://127.0.0.1:<port> (port 0 = a free port) and return when ready.
+
+        TLS files go to ``tls_dir``, else ``state_dir``, else one process-wide temp dir (so the
+        CA is made once per test session). ``service_protection=True`` = production limits.
+        """
+        sp = ServiceProtection() if service_protection is True else (service_protection or None)
+        settings = Settings(latency_ms=latency_ms, import_seconds=import_seconds,
+                            provisioning_delay_s=provisioning_delay_s, token_lifetime_s=token_lifetime_s,
+                            service_protection=sp, fault_seed=fault_seed, snapshot=snapshot)
+        sdir = Path(state_dir).resolve() if state_dir is not None else None
+        if sdir is not None:
+            sdir.mkdir(parents=True, exist_ok=True)
+        if snapshot and sdir is None:
+            raise ValueError("snapshot=True needs a state_dir to write the snapshot to")
+        tls = ensure_tls(Path(tls_dir) if tls_dir is not None else sdir)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            sock.close()
+            raise OSError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+        real_port = sock.getsockname()[1]
+        host = f"https://127.0.0.1:{real_port}"
+        seed_data = load_seed(seed)
+        tenant_id = seed_data["tenant"]["id"]
+        urls = EmulatorUrls(authority_host=host, tenant_id=tenant_id, authority=f"{host}/{tenant_id}",
+                            graph_url=host, environment_url=host, ca_bundle=str(tls.ca_bundle))
+        try:
+            core = EmulatorCore(seed=seed_data, settings=settings, state_dir=sdir, urls=urls)
+        except BaseException:
+            sock.close()
+            raise
+        config = uvicorn.Config(core.app, ssl_certfile=str(tls.cert_chain), ssl_keyfile=str(tls.private_key),
+                                log_config=None, log_level="warning", access_log=False, lifespan="off",
+                                http="h11", loop="asyncio", timeout_keep_alive=30, backlog=2048,
+                                timeout_graceful_shutdown=2)
+        server = _Server(config, core)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"emulator-{real_port}", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                sock.close()
+                raise RuntimeError("emulator failed to start (see stderr)")
+            time.sleep(0.002)
+        emu = cls(core, server, thread, real_port)
+        emu._sock = sock
+        return emu
+
+    def stop(self) -> None:
+        """Stop serving, write the snapshot if enabled, release the port. Idempotent."""
+        if self._thread.is_alive():
+            self._server.request_stop()
+            self._thread.join(10)
+        self._core.flush(force=True)
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self) -> "Emulator":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- state and observability -------------------------------------------------------------------
+    @property
+    def ctx(self) -> EmulatorContext:
+        return self._core.ctx
+
+    @property
+    def urls(self) -> EmulatorUrls:
+        return self._core.ctx.urls
+
+    @property
+    def settings(self) -> Settings:
+        """Live knobs: changing e.g. ``emu.settings.latency_ms`` affects the next request."""
+        return self._core.settings
+
+    @property
+    def seed(self) -> dict[str, Any]:
+        return self._core.seed
+
+    @property
+    def graph(self) -> GraphStore:
+        return self._core.ctx.graph
+
+    @property
+    def dataverse(self) -> Any:
+        """The Dataverse store (``ctx.dataverse``), or None when the Dataverse surface is absent."""
+        return self._core.ctx.dataverse
+
+    @property
+    def faults(self) -> FaultSet:
+        assert self._core.ctx.faults is not None
+        return self._core.ctx.faults
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        assert self._core.ctx.log is not None
+        return self._core.ctx.log.records
+
+    def counters(self) -> dict[str, Any]:
+        assert self._core.ctx.log is not None
+        return self._core.ctx.log.counters()
+
+    def clear_log(self) -> None:
+        assert self._core.ctx.log is not None
+        self._core.ctx.log.clear()
+
+    def reset(self) -> None:
+        """Back to the seed state (Graph + Dataverse), empty log, no faults."""
+        self._core.reset()
+
+    def snapshot(self) -> bool:
+        """Write the snapshot now; False when snapshots are off."""
+        return self._core.flush(force=True)
+
+    # -- identities --------------------------------------------------------------------------------
+    def app(self, name: str) -> dict[str, Any]:
+        """The seed's app registration called ``name`` (deployer, limited, business-central)."""
+        for app in self.seed["apps"]:
+            if app["name"] == name or app["client_id"] == name:
+                return app
+        raise KeyError(f"no app {name!r} in the seed; known: {[a['name'] for a in self.seed['apps']]}")
+
+    def app_certificate(self, name: str = "deployer") -> tuple[Path, str]:
+        """(PEM path with private key + certificate, SHA-1 thumbprint hex) of an app's first certificate."""
+        from .entra import load_certificate  # local import: entra pulls in Starlette routing
+        import base64
+        app = self.app(name)
+        if not app["certificates"]:
+            raise KeyError(f"app {name!r} has no certificate in the seed")
+        path = (Path(self.seed["_base_dir"]) / app["certificates"][0]).resolve()
+        sha1 = load_certificate(str(path)).sha1
+        return path, base64.urlsafe_b64decode(sha1 + "=" * (-len(sha1) % 4)).hex()
+
+    def issue_federated_token(self, subject: str, audience: str = EXCHANGE_AUDIENCE, issuer: str | None = None,
+                              lifetime_s: int = 600) -> str:
+        """A workload-identity JWT from a test OIDC issuer (default: GitHub's issuer URL)."""
+        return self._core.oidc.issue(subject, audience, issuer, lifetime_s=lifetime_s, now=self.ctx.clock())
+
+    @property
+    def oidc_request_url(self) -> str:
+        """Like ACTIONS_ID_TOKEN_REQUEST_URL: append ``&audience=...``."""
+        return f"{self.urls.authority_host}/_emulator/oidc/token?api-version=2.0"
+
+    def oidc_request_token(self, subject: str | None = None) -> str:
+        """A seed request token (like ACTIONS_ID_TOKEN_REQUEST_TOKEN), for ``subject`` if given."""
+        for issuer in self.seed.get("oidc_issuers", []):
+            for rt in issuer.get("request_tokens", []):
+                if subject is None or rt["subject"] == subject:
+                    return str(rt["token"])
+        raise KeyError(f"no OIDC request token in the seed for subject {subject!r}")
+
+    def __repr__(self) -> str:
+        return f"<Emulator {self.urls.authority_host} tenant={self.urls.tenant_id}>"
+

@@ -1,0 +1,241 @@
+"""Drive the Pulumi SDK's dynamic-provider host (``python -m pulumi.dynamic``) over gRPC.
+
+Why: a dynamic provider only meets reality inside that host — pickled with dill into the
+``__provider`` input, unpickled in another process, its properties round-tripped through protobuf
+``Struct`` values, its exceptions turned into gRPC errors.  Calling the provider class directly
+would hide every one of those failure modes, so the tests build requests exactly the way the
+engine does and talk to the real host process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import grpc
+from google.protobuf import struct_pb2
+
+from pulumi.dynamic.dynamic import serialize_provider
+from pulumi.runtime import rpc
+from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+
+PROVIDER_KEY = "__provider"
+STACK = "test"
+PROJECT = "bc-sales"
+
+
+class ProviderError(Exception):
+    """A hook raised inside the host.  ``message`` is the last line the user would see."""
+
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        self.code = code
+        self.details = details
+        lines = [line for line in details.strip().splitlines() if line.strip()]
+        self.message = lines[-1] if lines else ""
+        super().__init__(self.message)
+
+
+@dataclass
+class CheckOutcome:
+    inputs: dict[str, Any]
+    failures: list[tuple[str, str]]
+
+
+@dataclass
+class DiffOutcome:
+    changes: bool | None
+    replaces: list[str] = field(default_factory=list)
+    delete_before_replace: bool = False
+
+
+@dataclass
+class ReadOutcome:
+    id: str
+    outputs: dict[str, Any]
+    inputs: dict[str, Any] | None
+
+
+def type_token(resource_cls: type) -> str:
+    """The engine's type token of a dynamic resource class (``pulumi-python:dynamic/...``)."""
+    return f"pulumi-python:{resource_cls._resource_type_name}"  # type: ignore[attr-defined]
+
+
+def urn_for(token: str, name: str, stack: str = STACK, project: str = PROJECT) -> str:
+    """A resource URN shaped like the engine's (no parent)."""
+    return f"urn:pulumi:{stack}::{project}::{token}::{name}"
+
+
+def _to_struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(rpc.serialize_properties(dict(props), {}))
+    finally:
+        loop.close()
+
+
+def _from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
+    return dict(rpc.deserialize_properties(struct) or {})
+
+
+def _strip(props: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in props.items() if k != PROVIDER_KEY}
+
+
+class ProviderHost:
+    """One ``python -m pulumi.dynamic`` subprocess and a gRPC stub connected to it."""
+
+    def __init__(self, env: Mapping[str, str] | None = None, *, config: Mapping[str, Any] | None = None,
+                 stack: str = STACK, project: str = PROJECT) -> None:
+        self._env = dict(env or {})
+        self._config = dict(config or {})
+        self.stack = stack
+        self.project = project
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.channel: grpc.Channel | None = None
+        self.stub: provider_pb2_grpc.ResourceProviderStub | None = None
+        self._stderr: list[str] = []
+        self.start()
+
+    # -- process lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("AZURE_", "ARM_", "PULUMI_"))}
+        env.update(self._env)
+        env["PULUMI_PROJECT"] = self.project
+        env["PYTHONUNBUFFERED"] = "1"
+        # -u like the SDK's pulumi-resource-pulumi-python launcher: the port is written unflushed.
+        self.proc = subprocess.Popen(
+            [sys.executable, "-u", "-m", "pulumi.dynamic"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd="/",
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().decode().strip()
+        if not line.isdigit():
+            err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+            raise RuntimeError(f"provider host did not print a port: {line!r} {err}")
+        self._stderr = []
+        threading.Thread(target=self._drain_stderr, args=(self.proc,), daemon=True).start()
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{line}")
+        grpc.channel_ready_future(self.channel).result(timeout=10)
+        self.stub = provider_pb2_grpc.ResourceProviderStub(self.channel)
+        self.configure(self._config)
+
+    def _drain_stderr(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            self._stderr.append(raw.decode(errors="replace").rstrip("\n"))
+
+    @property
+    def log(self) -> list[str]:
+        """Lines the host wrote on stderr (where pulumi.log goes without an engine)."""
+        return list(self._stderr)
+
+    def clear_log(self) -> None:
+        self._stderr.clear()
+
+    def kill(self) -> None:
+        """Interrupt the host abruptly (SIGKILL), like a crashed or cancelled deployment."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+    def close(self) -> None:
+        self.kill()
+        if self.proc is not None:
+            for stream in (self.proc.stdout, self.proc.stderr):
+                if stream:
+                    stream.close()
+
+    def __enter__(self) -> "ProviderHost":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- RPCs, built like the engine builds them ---------------------------------------------
+
+    def _call(self, method: str, request: Any, timeout: float = 120) -> Any:
+        assert self.stub is not None, "host not running"
+        try:
+            return getattr(self.stub, method)(request, timeout=timeout)
+        except grpc.RpcError as exc:  # noqa: PERF203
+            raise ProviderError(exc.code(), exc.details() or "") from None
+
+    def configure(self, config: Mapping[str, Any]) -> None:
+        self._call("Configure", provider_pb2.ConfigureRequest(
+            args=_to_struct(config), acceptSecrets=True, acceptResources=True))
+
+    def urn(self, resource_cls: type, name: str) -> str:
+        return urn_for(type_token(resource_cls), name, self.stack, self.project)
+
+    def check(self, resource_cls: type, name: str, olds: Mapping[str, Any],
+              news: Mapping[str, Any]) -> CheckOutcome:
+        """``news`` are the program's inputs; ``__provider`` is added like Resource.__init__ does."""
+        token = type_token(resource_cls)
+        news = {**news, PROVIDER_KEY: serialize_provider(resource_cls.provider_class())}
+        resp = self._call("Check", provider_pb2.CheckRequest(
+            urn=urn_for(token, name, self.stack, self.project), olds=_to_struct(olds),
+            news=_to_struct(news), name=name, type=token))
+        return CheckOutcome(inputs=_from_struct(resp.inputs),
+                            failures=[(f.property, f.reason) for f in resp.failures])
+
+    def diff(self, resource_cls: type, name: str, id_: str, old_outputs: Mapping[str, Any],
+             news: Mapping[str, Any], old_inputs: Mapping[str, Any]) -> DiffOutcome:
+        token = type_token(resource_cls)
+        resp = self._call("Diff", provider_pb2.DiffRequest(
+            id=id_, urn=urn_for(token, name, self.stack, self.project), olds=_to_struct(old_outputs),
+            news=_to_struct(news), old_inputs=_to_struct(old_inputs), name=name, type=token))
+        changes = {provider_pb2.DiffResponse.DIFF_SOME: True,
+                   provider_pb2.DiffResponse.DIFF_NONE: False}.get(resp.changes)
+        return DiffOutcome(changes=changes, replaces=list(resp.replaces),
+                           delete_before_replace=resp.deleteBeforeReplace)
+
+    def create(self, resource_cls: type, name: str, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        token = type_token(resource_cls)
+        resp = self._call("Create", provider_pb2.CreateRequest(
+            urn=urn_for(token, name, self.stack, self.project), properties=_to_struct(inputs),
+            name=name, type=token, timeout=600))
+        return resp.id, _from_struct(resp.properties)
+
+    def read(self, resource_cls: type, name: str, id_: str, outputs: Mapping[str, Any],
+             inputs: Mapping[str, Any]) -> ReadOutcome:
+        token = type_token(resource_cls)
+        resp = self._call("Read", provider_pb2.ReadRequest(
+            id=id_, urn=urn_for(token, name, self.stack, self.project), properties=_to_struct(outputs),
+            inputs=_to_struct(inputs), name=name, type=token))
+        new_inputs = _from_struct(resp.inputs) if resp.HasField("inputs") else None
+        return ReadOutcome(id=resp.id, outputs=_from_struct(resp.properties), inputs=new_inputs)
+
+    def update(self, resource_cls: type, name: str, id_: str, old_outputs: Mapping[str, Any],
+               news: Mapping[str, Any], old_inputs: Mapping[str, Any]) -> dict[str, Any]:
+        token = type_token(resource_cls)
+        resp = self._call("Update", provider_pb2.UpdateRequest(
+            id=id_, urn=urn_for(token, name, self.stack, self.project), olds=_to_struct(old_outputs),
+            news=_to_struct(news), old_inputs=_to_struct(old_inputs), name=name, type=token,
+            timeout=600))
+        return _from_struct(resp.properties)
+
+    def delete(self, resource_cls: type, name: str, id_: str, outputs: Mapping[str, Any],
+               old_inputs: Mapping[str, Any]) -> None:
+        token = type_token(resource_cls)
+        self._call("Delete", provider_pb2.DeleteRequest(
+            id=id_, urn=urn_for(token, name, self.stack, self.project), properties=_to_struct(outputs),
+            old_inputs=_to_struct(old_inputs), name=name, type=token, timeout=600))
+
+
+__all__ = ["ProviderHost", "ProviderError", "CheckOutcome", "DiffOutcome", "ReadOutcome",
+           "type_token", "urn_for", "PROVIDER_KEY"]

@@ -1,0 +1,84 @@
+"""Fixtures for provider tests: an emulator, the provider host with the deployer's credentials,
+and helpers that read the emulator's request log.
+
+The host is one ``python -m pulumi.dynamic`` process per module (starting it costs ~0.5 s);
+each test still gets a fresh emulator on a new port, so the per-process caches of the host
+(preflight, clients, tokens) never carry state from one test into the next.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from infra.clients.connection import Connection
+from tests.harness import ProviderHost, Stack
+
+TENANT_ID = "6b1c2d3e-0000-4000-8000-00000000a001"
+DEPLOYER = {"AZURE_TENANT_ID": TENANT_ID, "AZURE_CLIENT_ID": "6b1c2d3e-0000-4000-8000-00000000d001",
+            "AZURE_CLIENT_SECRET": "emu-deployer-secret-6f2b9c"}
+LIMITED = {"AZURE_TENANT_ID": TENANT_ID, "AZURE_CLIENT_ID": "6b1c2d3e-0000-4000-8000-00000000d002",
+           "AZURE_CLIENT_SECRET": "emu-limited-secret-41ac7e"}
+BC_APP_ID = "6b1c2d3e-0000-4000-8000-00000000d003"
+INTEGRATION_USER_OID = "6b1c2d3e-0000-4000-8000-00000000e000"
+NEW_HIRE_OID = "6b1c2d3e-0000-4000-8000-00000000e001"
+SYSADMIN_TEMPLATE = "627090ff-40a3-4053-8790-584edc5be201"
+
+
+def salesperson_oid(n: int) -> str:
+    return f"6b1c2d3e-0000-4000-8000-0000000000{n:02d}"
+
+
+def connection_for(emu: Any) -> dict[str, Any]:
+    u = emu.urls
+    return Connection(environment_url=u.environment_url, tenant_id=u.tenant_id,
+                      authority_host=u.authority_host, graph_url=u.graph_url,
+                      ca_bundle=u.ca_bundle).to_dict()
+
+
+def dataverse_requests(emu: Any) -> list[Any]:
+    """Requests to the Dataverse Web API (token requests are Entra's, not counted)."""
+    return [r for r in emu.requests if r.path.startswith("/api/data/")]
+
+
+def writes(emu: Any) -> list[Any]:
+    return [r for r in dataverse_requests(emu) if r.method in ("POST", "PATCH", "PUT", "DELETE")]
+
+
+def describe(records: list[Any]) -> list[str]:
+    return [f"{r.method} {r.path.split('/api/data/v9.2/')[-1]}" for r in records]
+
+
+@pytest.fixture(scope="module")
+def host() -> Iterator[ProviderHost]:
+    with ProviderHost(DEPLOYER) as h:
+        yield h
+
+
+@pytest.fixture
+def conn(emulator: Any) -> dict[str, Any]:
+    return connection_for(emulator)
+
+
+@pytest.fixture
+def stack(host: ProviderHost) -> Stack:
+    if host.proc is None or host.proc.poll() is not None:
+        host.start()
+    host.clear_log()
+    return Stack(host)
+
+
+@pytest.fixture
+def fresh_host() -> Iterator[Callable[..., ProviderHost]]:
+    """Hosts a test may kill and restart; all closed at teardown."""
+    hosts: list[ProviderHost] = []
+
+    def make(env: dict[str, str] | None = None) -> ProviderHost:
+        h = ProviderHost(DEPLOYER if env is None else env)
+        hosts.append(h)
+        return h
+
+    yield make
+    for h in hosts:
+        h.close()
