@@ -67,9 +67,25 @@ def entra(reqs: list[Request]) -> list[Request]:
 # --- minimal model applied to the graph ---------------------------------------------------------
 
 
+def seed_role_names() -> dict[str, set[str]]:
+    """Entra object id -> Sales roles the user holds in the emulator's default seed."""
+    import yaml
+
+    seed = yaml.safe_load((REPO / "tests" / "emulator" / "default-seed.yaml").read_text())
+    out: dict[str, set[str]] = {}
+    for user in (seed.get("dataverse") or {}).get("systemusers") or []:
+        if user.get("object_id"):
+            out[str(user["object_id"]).lower()] = set(user.get("roles") or [])
+    return out
+
+
 def minimal_cost(kind: str, outputs: Mapping[str, Any], inputs: Mapping[str, Any],
-                 *, managed: bool) -> minimal.OpCost:
-    roles = list(inputs.get("roles") or [])
+                 *, managed: bool, role_names: Mapping[str, str] | None = None,
+                 held: Mapping[str, set[str]] | None = None) -> minimal.OpCost:
+    """Minimal cost of this resource's create; role grants the user already holds cost nothing."""
+    names = {str(r): (role_names or {}).get(str(r), str(r)) for r in inputs.get("roles") or []}
+    already = (held or {}).get(str(inputs.get("object_id", "")).lower(), set())
+    roles = [r for r, n in names.items() if n not in already]
     if kind == "Preflight":
         return minimal.preflight_create()
     if kind == "SolutionImport":
@@ -109,29 +125,27 @@ def lower_bounds(workload: Workload, costs: Mapping[str, minimal.OpCost]) -> dic
 # --- phases --------------------------------------------------------------------------------------
 
 
-def import_notice(reqs: list[Request], completed_at: float | None) -> dict[str, Any]:
-    """Delay between the server finishing the import and the provider's poll that saw it."""
+def import_notice(reqs: list[Request], import_seconds: float) -> dict[str, Any]:
+    """Delay between the server finishing the import and the provider's poll that saw it.
+
+    The emulator completes an import ``import_seconds`` after the handler of the import start ran
+    (tests/emulator/dataverse/solutions.py); the handler runs after the added latency, just before
+    the response, so the start request's ``ended`` + import_seconds is the completion time (to a
+    millisecond). A poll sees completion when its handler runs after that, i.e. its ``ended``.
+    """
+    starts = [r for r in reqs if r.method == "POST" and r.status < 300
+              and r.path.endswith(("/ImportSolutionAsync", "/StageAndUpgradeAsync"))]
     polls = [r for r in reqs if r.method == "GET" and "/asyncoperations(" in r.path]
-    if completed_at is None or not polls:
+    if not starts or not polls:
         return {"polls": len(polls), "notice_s": None}
-    seen = [r for r in polls if r.started >= completed_at]
+    completed_at = starts[-1].ended + import_seconds
+    seen = [r for r in polls if r.ended >= completed_at]
     if not seen:
         return {"polls": len(polls), "notice_s": None}
-    first = min(seen, key=lambda r: r.started)
+    first = min(seen, key=lambda r: r.ended)
     return {"polls": len(polls), "completed_at": completed_at, "noticed_at": first.ended,
-            "notice_s": round(first.ended - completed_at, 3)}
-
-
-def import_completed_at(emu: EmulatorProcess) -> float | None:
-    """The emulator's record of when the (last) import finished, from its counters or log."""
-    counters = emu.counters()
-    for key in ("last_import_completed", "import_completed_at", "imports_completed_at"):
-        value = counters.get(key) if isinstance(counters, dict) else None
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, list) and value:
-            return float(value[-1])
-    return None
+            "notice_s": round(first.ended - completed_at, 3),
+            "poll_times_s": [round(r.ended - starts[-1].ended, 2) for r in polls]}
 
 
 def phase_first_up(workdir: Path) -> dict[str, Any]:
@@ -152,7 +166,7 @@ def phase_first_up(workdir: Path) -> dict[str, Any]:
             out["requests_total"] = len(dataverse(reqs))
             out["entra_requests"] = len(entra(reqs))
             out["max_in_flight_ops"] = _max_overlap(timings)
-            out["import"] = import_notice(reqs, import_completed_at(emu))
+            out["import"] = import_notice(reqs, IMPORT_SECONDS)
             out["timeline"] = {n: {"start": round(t.started - t0, 3), "end": round(t.ended - t0, 3),
                                    "op": t.op} for n, t in timings.items()}
             # no-op up: Check + Diff only
@@ -275,11 +289,15 @@ def phase_rss(workdir: Path, package_bytes: int) -> dict[str, Any]:
 def build_report(first: dict[str, Any], per: dict[str, Any], rss: dict[str, Any] | None) -> dict[str, Any]:
     workload: Workload = per["workload"]
     managed = bool(workload.meta["package"].managed)
+    role_names = {r["outputs"]["role_id"]: r["outputs"]["name"] for r in per["rows"].values()
+                  if r["kind"] == "SecurityRole"}
+    held = seed_role_names()
     costs: dict[str, minimal.OpCost] = {}
     rows = []
     for node in workload.nodes:
         row = per["rows"][node.name]
-        cost = minimal_cost(node.kind, row["outputs"], row["inputs"], managed=managed)
+        cost = minimal_cost(node.kind, row["outputs"], row["inputs"], managed=managed,
+                            role_names=role_names, held=held)
         costs[node.name] = cost
         rows.append({"resource": node.name, "kind": node.kind, "requests": row["requests"],
                      "minimal": cost.requests, "by_call": row["by_call"],
@@ -336,9 +354,8 @@ def build_report(first: dict[str, Any], per: dict[str, Any], rss: dict[str, Any]
         "figures": figures,
         "met": verdicts,
         "per_resource": rows,
-        "minimal_steps": {k: list(minimal_cost(per["rows"][k]["kind"], per["rows"][k]["outputs"],
-                                               per["rows"][k]["inputs"], managed=managed).steps)
-                          for k in _one_per_kind(workload)},
+        "minimal_steps": {k: list(costs[k].steps) for k in _one_per_kind(workload)},
+        "import": first["import"],
         "timeline": first["timeline"],
         "rss": rss,
     }

@@ -139,10 +139,13 @@ def rw1(connection: Mapping[str, Any], *, salespeople: int = 25, package_path: s
     nodes.append(Node("access-integration-user", "UserAccess", role_deps, lambda o: {
         "connection": conn, "object_id": INTEGRATION_USER_OID, "roles": role_ids(o, ia, iu),
         "integration_user": True, "wait_timeout_seconds": 600}))
+    # Like infra/program/sales.py: salespeople wait for the integration user (the connection
+    # works first); their declared roles are the configured names plus Product Availability User.
+    sales_deps = role_deps + ("access-integration-user",)
     for i in range(1, salespeople + 1):
-        nodes.append(Node(f"access-sales{i:02d}", "UserAccess", role_deps, lambda o, i=i: {
+        nodes.append(Node(f"access-sales{i:02d}", "UserAccess", sales_deps, lambda o, i=i: {
             "connection": conn, "object_id": salesperson_oid(i),
-            "roles": role_ids(o, pau) + [SALESPERSON_ROLE],
+            "roles": [SALESPERSON_ROLE] + role_ids(o, pau),
             "integration_user": False, "wait_timeout_seconds": 600}))
     if application_user:
         nodes.append(Node("application-user", "ApplicationUser", role_deps, lambda o: {

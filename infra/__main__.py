@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import pulumi
 
-from infra.program.config import PROJECT_ROOT, load_from_pulumi
+from infra.program.config import load_from_pulumi
 from infra.program.identity import IntegrationIdentity, IntegrationIdentityArgs
 from infra.program.prepare import prepare
 from infra.program.sales import SalesIntegration, SalesIntegrationArgs, plan_sales
@@ -50,8 +50,8 @@ pulumi.export("integrationUserUpn", identity.integration_user_upn)
 pulumi.export("clientId", identity.client_id)
 pulumi.export("roleIds", sales.role_ids)
 pulumi.export("installedSolutionVersion", sales.installed_version)
-pulumi.export("solution", {"uniqueName": prepared.package.unique_name, "sha256": prepared.package.sha256,
-                           "path": os.path.relpath(prepared.package.path, PROJECT_ROOT)})
+pulumi.export("solution", {"uniqueName": prepared.package.unique_name, "version": prepared.package.version,
+                           "managed": prepared.package.managed, "sha256": prepared.package.sha256})
 if identity.integration_user_password is not None:
     pulumi.export("integrationUserPassword", pulumi.Output.secret(identity.integration_user_password))
 if identity.client_secret is not None:

@@ -32,7 +32,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from infra.clients.connection import Connection, require_https
 from infra.clients.errors import AuthenticationError, ConfigurationError
-from infra.clients.redact import logger, redact, register_secret
+import msal
+import requests
+
+from infra.clients.redact import THIRD_PARTY_LOGGERS, install_log_redaction, logger, redact, register_secret
+
+# msal and requests are imported above so that their loggers exist when the filter is installed.
+install_log_redaction(*THIRD_PARTY_LOGGERS)
 
 __all__ = [
     "AccessToken",
@@ -259,7 +265,6 @@ class TokenCredential(ABC):
 
 def _requests_session(ca_bundle: str | None) -> Any:
     """A requests.Session for msal / OIDC issuers: CA bundle (or certifi) and a default timeout."""
-    import requests
 
     session = requests.Session()
     session.verify = ca_bundle if ca_bundle else True
@@ -282,10 +287,8 @@ class MsalCredential(TokenCredential):
         """What msal's ``client_credential`` parameter takes."""
 
     def _build_app(self) -> Any:
-        import msal
-
         try:
-            return msal.ConfidentialClientApplication(
+            app = msal.ConfidentialClientApplication(
                 self.client_id,
                 client_credential=self._client_credential(),
                 authority=self._connection.authority,
@@ -293,6 +296,8 @@ class MsalCredential(TokenCredential):
                 instance_discovery=None if self._connection.is_microsoft_authority else False,
                 token_cache=msal.TokenCache(),
             )
+            install_log_redaction(*THIRD_PARTY_LOGGERS)  # msal creates some loggers lazily
+            return app
         except (ConfigurationError, AuthenticationError):
             raise
         except Exception as exc:  # msal raises ValueError / requests errors for a bad authority
@@ -304,14 +309,12 @@ class MsalCredential(TokenCredential):
             ) from None
 
     def _acquire(self, entry: _CacheEntry, scope: str, bypass_cache: bool) -> AccessToken:
-        import msal
-
         if entry.app is None:
             entry.app = self._build_app()
         app = entry.app
         if bypass_cache:
             # We own the caching policy; drop msal's copy so it really asks Entra again.
-            for item in app.token_cache.find(msal.TokenCache.CredentialType.ACCESS_TOKEN):
+            for item in list(app.token_cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
                 app.token_cache.remove_at(item)
         try:
             result = app.acquire_token_for_client(scopes=[scope])
@@ -594,8 +597,6 @@ class DeviceCodeCredential(TokenCredential):
         super().__init__(connection, client_id, _digest(client_id))
 
     def _acquire(self, entry: _CacheEntry, scope: str, bypass_cache: bool) -> AccessToken:
-        import msal
-
         if entry.app is None:
             entry.app = msal.PublicClientApplication(
                 self.client_id,
@@ -702,7 +703,7 @@ def resolve_credential(
             )
             return ClientAssertionCredential(
                 connection, need_client_id(kind), kind, fetch,
-                f"Azure DevOps service connection {service_connection}", _digest(ado_url, service_connection),
+                f"Azure DevOps service connection {service_connection}", _digest(ado_url, ado_token, service_connection),
             )
         if kind == "github" and gh_url and gh_token:
             fetch = _requested_assertion(
@@ -710,7 +711,7 @@ def resolve_credential(
                 what="GitHub Actions OIDC endpoint", audience=FEDERATED_AUDIENCE,
             )
             return ClientAssertionCredential(
-                connection, need_client_id(kind), kind, fetch, "GitHub Actions OIDC token", _digest(gh_url)
+                connection, need_client_id(kind), kind, fetch, "GitHub Actions OIDC token", _digest(gh_url, gh_token)
             )
         if kind == "azure_cli" and use_cli is not False:
             az = shutil.which("az", path=env.get("PATH")) if "PATH" in env else shutil.which("az")

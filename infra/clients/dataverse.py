@@ -369,6 +369,8 @@ class DataverseClient:
             concurrency_limit=DATAVERSE_MAX_CONCURRENCY, retry=retry, timeouts=timeouts,
             default_headers=ODATA_HEADERS,
         )
+        for key, value in ODATA_HEADERS.items():  # also when a ServiceHttp was passed in
+            self.http.default_headers.setdefault(key, value)
 
     @classmethod
     def for_connection(

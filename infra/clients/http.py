@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import urljoin, urlsplit
 
+import httpcore  # noqa: F401 - imported so its loggers exist when redaction is installed
 import httpx
 import tenacity
 
@@ -45,7 +46,9 @@ from infra.clients.errors import (
     ThrottledError,
     error_from_response,
 )
-from infra.clients.redact import logger, redact
+from infra.clients.redact import THIRD_PARTY_LOGGERS, install_log_redaction, logger, redact
+
+install_log_redaction(*THIRD_PARTY_LOGGERS)  # httpx / httpcore loggers exist now
 
 __all__ = [
     "RetryPolicy",
@@ -83,6 +86,9 @@ class RetryPolicy:
     backoff_max_s: float = 30.0
     jitter_s: float = 0.5
     max_retry_after_s: float = 300.0
+    #: After a 429 with Retry-After, hold back *every* request of the same identity + service
+    #: until then (the limits are per user), instead of letting each collect its own 429.
+    shared_backoff: bool = True
 
 
 @dataclass(frozen=True)
@@ -109,11 +115,16 @@ class HttpStats:
     ambiguous: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
+    #: Seconds spent waiting at the shared throttle gate (see ServiceHttp._respect_gate).
+    gate_waits: float = 0.0
+    #: monotonic time before which no new request is sent for this identity + service
+    throttled_until: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def reset(self) -> None:
         with self._lock:
             self.attempts = self.retries = self.token_refreshes = self.ambiguous = 0
+            self.gate_waits = 0.0
             self.max_in_flight = self.in_flight
             self.waits = []
             self.statuses = Counter()
@@ -227,6 +238,7 @@ class ServiceHttp:
         timeouts: Timeouts | None = None,
         default_headers: Mapping[str, str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = require_https(base_url, f"{service} URL") + "/"
         parts = urlsplit(self.base_url)
@@ -245,14 +257,21 @@ class ServiceHttp:
             max_concurrency = concurrency_limit
         self.max_concurrency = max_concurrency
         identity_key = credential.cache_key
-        self._client = _pooled_client(self.origin, identity_key, ca_bundle, self.timeouts, max(max_concurrency, 4))
-        sem_key = (identity_key, self.origin, service)
+        if transport is not None:  # tests: a private client over a fake transport, nothing shared
+            self._client = httpx.Client(transport=transport, timeout=self.timeouts.to_httpx(), trust_env=False)
+            sem_key: tuple[Any, ...] = (identity_key, self.origin, service, id(transport))
+        else:
+            self._client = _pooled_client(self.origin, identity_key, ca_bundle, self.timeouts, max(max_concurrency, 4))
+            sem_key = (identity_key, self.origin, service)
         with _LOCK:
             if sem_key not in _SEMAPHORES:
                 _SEMAPHORES[sem_key] = (threading.BoundedSemaphore(max_concurrency), max_concurrency)
             self._semaphore, self.max_concurrency = _SEMAPHORES[sem_key]
             self.stats = _STATS.setdefault(sem_key, HttpStats())
         self.hooks: list[Callable[[dict[str, Any]], None]] = []
+        self._backoff = tenacity.wait_exponential_jitter(
+            multiplier=self.retry.backoff_initial_s, max=self.retry.backoff_max_s, jitter=self.retry.jitter_s
+        )
 
     def __repr__(self) -> str:
         return f"ServiceHttp({self.service}, {self.base_url!r}, {self.credential.identity!r})"
@@ -341,10 +360,7 @@ class ServiceHttp:
         if isinstance(exc, _Retryable) and exc.retry_after is not None:
             base = min(exc.retry_after, policy.max_retry_after_s)
             return base + random.uniform(0, min(1.0, 0.1 * base))  # never earlier than asked
-        backoff = tenacity.wait_exponential_jitter(
-            initial=policy.backoff_initial_s, max=policy.backoff_max_s, jitter=policy.jitter_s
-        )
-        return backoff(retry_state)
+        return self._backoff(retry_state)
 
     def _before_sleep(self, retry_state: tenacity.RetryCallState, display: str) -> None:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
@@ -362,6 +378,7 @@ class ServiceHttp:
 
     def _send(self, method: str, url: str, params: Any, body: Any, headers: dict[str, str],
               timeout: Timeouts | None, token: str) -> httpx.Response:
+        self._respect_gate()
         content = body() if callable(body) else body
         request = self._client.build_request(
             method, url, params=params, content=content,
@@ -385,6 +402,27 @@ class ServiceHttp:
                       response.status_code, (time.monotonic() - started) * 1000)
         self._emit({"event": "response", "request": f"{method} {self._display(method, url)}", "status": response.status_code})
         return response
+
+    def _respect_gate(self) -> None:
+        """Wait while the service has told this identity to back off.
+
+        Dataverse's service-protection limits are per user: once one request gets a 429 with
+        Retry-After, every other request of the same identity would be refused too, so they all
+        pause instead of each collecting its own 429.
+        """
+        if not self.retry.shared_backoff:
+            return
+        delay = self.stats.throttled_until - time.monotonic()
+        if delay > 0:
+            with self.stats._lock:
+                self.stats.gate_waits += delay
+            self._sleep(delay)
+
+    def _close_gate(self, retry_after: float | None) -> None:
+        if retry_after:
+            until = time.monotonic() + min(retry_after, self.retry.max_retry_after_s)
+            with self.stats._lock:
+                self.stats.throttled_until = max(self.stats.throttled_until, until)
 
     def _attempt(self, method: str, url: str, params: Any, body: Any, headers: dict[str, str],
                  idempotent: bool, timeout: Timeouts | None, ok: frozenset[int], display: str) -> httpx.Response:
@@ -412,6 +450,7 @@ class ServiceHttp:
             return response
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if status == 429:
+            self._close_gate(retry_after)
             raise _Retryable("HTTP 429 (throttled)", response=response, retry_after=retry_after)
         if status >= 500 and not idempotent:
             err = error_from_response(status, response.content, service=self.service, method=method, url=display)

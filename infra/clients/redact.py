@@ -164,22 +164,30 @@ class RedactingFilter(logging.Filter):
 
 
 _installed: set[str] = set()
+_install_lock = threading.Lock()
 
 
-def install_log_redaction(*logger_names: str) -> None:
-    """Attach :class:`RedactingFilter` to the named loggers (idempotent).
+def install_log_redaction(*prefixes: str) -> None:
+    """Attach :class:`RedactingFilter` to the named loggers and their existing children (idempotent).
 
-    Filters on a logger only see records logged *to that logger*, so every module of the
-    clients layer logs to the one logger ``infra.clients``; msal's and httpx's loggers get the
-    filter too because their debug output can include request details.
+    Filters on a logger only see records logged *to that logger* (not records propagated from
+    children), so every module of the clients layer logs to the one logger ``infra.clients``, and
+    for msal / httpx / httpcore / urllib3 every already-created child logger gets the filter too.
+    Call again after importing a library that creates loggers lazily.
     """
-    for name in logger_names:
-        if name in _installed:
-            continue
-        logging.getLogger(name).addFilter(RedactingFilter())
-        _installed.add(name)
+    with _install_lock:
+        names = set(prefixes)
+        for existing in list(logging.root.manager.loggerDict):
+            if any(existing.startswith(p + ".") for p in prefixes):
+                names.add(existing)
+        for name in names:
+            if name in _installed:
+                continue
+            logging.getLogger(name).addFilter(RedactingFilter())
+            _installed.add(name)
 
 
+THIRD_PARTY_LOGGERS = ("msal", "httpx", "httpcore", "urllib3", "requests")
 LOGGER_NAME = "infra.clients"
-install_log_redaction(LOGGER_NAME, "msal", "httpx", "httpcore", "urllib3")
+install_log_redaction(LOGGER_NAME, *THIRD_PARTY_LOGGERS)
 logger = logging.getLogger(LOGGER_NAME)

@@ -418,7 +418,7 @@ class ConfigError(Exception):
 
 def _show(value: Any) -> str:
     text = json.dumps(value) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _path(key: str, loc: Iterable[Any]) -> str:

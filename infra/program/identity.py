@@ -36,6 +36,13 @@ __all__ = [
     "resource_slug",
 ]
 
+#: Authority host -> the azuread provider's ``environment`` (other hosts: provider default).
+AZUREAD_ENVIRONMENTS: dict[str, str] = {
+    facts.AUTHORITY_HOSTS["public"]: "global",
+    facts.AUTHORITY_HOSTS["usgov"]: "usgovernment",
+    facts.AUTHORITY_HOSTS["china"]: "china",
+}
+
 #: Day 0 of the rotation calendar (a fixed date, so periods are the same on every machine).
 ROTATION_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -133,9 +140,18 @@ class IntegrationIdentity(pulumi.ComponentResource):
     # --- create: the full Entra side ---------------------------------------------------------
 
     def _create(self, s: StackSettings, args: IntegrationIdentityArgs) -> None:
-        child = pulumi.ResourceOptions(parent=self)
+        # An explicit provider pinned to the configured tenant: Entra changes land in the tenant
+        # the stack file names even if the shell's ARM_/AZURE_TENANT_ID points elsewhere.
+        # Credentials still come from the environment (AZURE_*/ARM_*, OIDC, az login).
+        provider = azuread.Provider(
+            "entra",
+            tenant_id=s.tenant_id,
+            environment=AZUREAD_ENVIRONMENTS.get(s.authority_host),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        child = pulumi.ResourceOptions(parent=self, provider=provider)
         kept = pulumi.ResourceOptions(
-            parent=self, protect=s.protect_identity, retain_on_delete=s.retain_identity_on_delete
+            parent=self, provider=provider, protect=s.protect_identity, retain_on_delete=s.retain_identity_on_delete
         )
         user_cfg = s.integration_user
 
@@ -145,7 +161,7 @@ class IntegrationIdentity(pulumi.ComponentResource):
             "integration-user-password",
             length=32, special=True, min_lower=2, min_upper=2, min_numeric=2, min_special=2,
             override_special="!#%*()-_=+[]{}:?",
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         user = azuread.User(
             "integration-user",
@@ -166,7 +182,7 @@ class IntegrationIdentity(pulumi.ComponentResource):
             "licence-integration-user",
             user_object_id=user.object_id,
             sku_id=args.sku_ids[user_cfg.license_sku],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[user]),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[user]),
         )
 
         self.salespeople_object_ids = {}
@@ -176,7 +192,7 @@ class IntegrationIdentity(pulumi.ComponentResource):
             else:
                 object_id = azuread.get_user_output(
                     user_principal_name=person.user_principal_name,
-                    opts=pulumi.InvokeOutputOptions(parent=self),
+                    opts=pulumi.InvokeOutputOptions(parent=self, provider=provider),
                 ).object_id
             self.salespeople_object_ids[person.user_principal_name] = object_id
             if person.license_sku:

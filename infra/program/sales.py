@@ -36,6 +36,11 @@ __all__ = [
     "connection_for",
     "plan_sales",
     "resolve_roles",
+    "preflight_args",
+    "solution_args",
+    "role_args",
+    "access_args",
+    "application_user_args",
 ]
 
 #: Our three roles: plan key -> role name in roles/*.yaml.
@@ -199,6 +204,58 @@ class SalesIntegrationArgs:
     application_dependencies: Sequence[pulumi.Resource] = ()
 
 
+# --- provider arguments: shared by the component and the end-to-end test -------------------------
+
+
+def preflight_args(plan: SalesPlan) -> Any:
+    from infra.providers.preflight import PreflightArgs
+
+    return PreflightArgs(connection=plan.connection_input)
+
+
+def solution_args(plan: SalesPlan) -> Any:
+    from infra.providers.solution_import import SolutionImportArgs
+
+    return SolutionImportArgs(connection=plan.connection_input, **plan.solution)
+
+
+def role_args(plan: SalesPlan, role: RolePlan) -> Any:
+    from infra.providers.security_role import SecurityRoleArgs
+
+    return SecurityRoleArgs(
+        connection=plan.connection_input,
+        name=role.name,
+        role_id=role.role_id,
+        privileges=dict(role.privileges),
+        delete_on_destroy=role.delete_on_destroy,
+    )
+
+
+def access_args(plan: SalesPlan, access: AccessPlan, role_ids: Mapping[str, Any]) -> Any:
+    from infra.providers.user_access import UserAccessArgs
+
+    return UserAccessArgs(
+        connection=plan.connection_input,
+        object_id=access.object_id,
+        roles=resolve_roles(access.roles, role_ids),
+        integration_user=access.integration_user,
+    )
+
+
+def application_user_args(plan: SalesPlan, role_ids: Mapping[str, Any]) -> Any:
+    from infra.providers.application_user import ApplicationUserArgs
+
+    app = plan.application_user
+    if app is None:
+        raise ValueError("the plan has no application user")
+    return ApplicationUserArgs(
+        connection=plan.connection_input,
+        application_id=app.application_id,
+        roles=resolve_roles(app.roles, role_ids),
+        delete_on_destroy=app.delete_on_destroy,
+    )
+
+
 class SalesIntegration(pulumi.ComponentResource):
     """Dataverse resources, registered in the order the integration needs them."""
 
@@ -210,35 +267,24 @@ class SalesIntegration(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SalesIntegrationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("bc-sales:sales:SalesIntegration", name, None, opts)
-        from infra.providers.application_user import ApplicationUser, ApplicationUserArgs
-        from infra.providers.preflight import Preflight, PreflightArgs
-        from infra.providers.security_role import SecurityRole, SecurityRoleArgs
-        from infra.providers.solution_import import SolutionImport, SolutionImportArgs
-        from infra.providers.user_access import UserAccess, UserAccessArgs
+        from infra.providers.application_user import ApplicationUser
+        from infra.providers.preflight import Preflight
+        from infra.providers.security_role import SecurityRole
+        from infra.providers.solution_import import SolutionImport
+        from infra.providers.user_access import UserAccess
 
         plan = args.plan
-        conn = plan.connection_input
-
-        preflight = Preflight("preflight", PreflightArgs(connection=conn), pulumi.ResourceOptions(parent=self))
+        preflight = Preflight("preflight", preflight_args(plan), pulumi.ResourceOptions(parent=self))
         solution = SolutionImport(
-            "solution",
-            SolutionImportArgs(connection=conn, **plan.solution),
-            pulumi.ResourceOptions(parent=self, depends_on=[preflight]),
+            "solution", solution_args(plan), pulumi.ResourceOptions(parent=self, depends_on=[preflight])
         )
-        roles: dict[str, Any] = {}
-        for role in plan.roles:
-            roles[role.key] = SecurityRole(
-                role.resource_name,
-                SecurityRoleArgs(
-                    connection=conn,
-                    name=role.name,
-                    role_id=role.role_id,
-                    privileges=dict(role.privileges),
-                    delete_on_destroy=role.delete_on_destroy,
-                ),
-                pulumi.ResourceOptions(parent=self, depends_on=[solution]),
+        roles: dict[str, Any] = {
+            role.key: SecurityRole(
+                role.resource_name, role_args(plan, role), pulumi.ResourceOptions(parent=self, depends_on=[solution])
             )
-        self.role_ids = {plan_role.name: roles[plan_role.key].role_id for plan_role in plan.roles}
+            for role in plan.roles
+        }
+        self.role_ids = {role.name: roles[role.key].role_id for role in plan.roles}
         role_ids_by_key = {key: r.role_id for key, r in roles.items()}
 
         integration_access = None
@@ -246,17 +292,12 @@ class SalesIntegration(pulumi.ComponentResource):
             waits: list[pulumi.Resource] = [roles[r.key] for r in access.roles if isinstance(r, RoleRef)]
             if access.user_principal_name in args.licences:
                 waits.append(args.licences[access.user_principal_name])
-            if access.integration_user is False and integration_access is not None:
+            if not access.integration_user and integration_access is not None:
                 # Salespeople come after the integration user: the connection works first.
                 waits.append(integration_access)
             resource = UserAccess(
                 access.resource_name,
-                UserAccessArgs(
-                    connection=conn,
-                    object_id=access.object_id,
-                    roles=resolve_roles(access.roles, role_ids_by_key),
-                    integration_user=access.integration_user,
-                ),
+                access_args(plan, access, role_ids_by_key),
                 pulumi.ResourceOptions(parent=self, depends_on=waits),
             )
             if access.integration_user:
@@ -265,17 +306,11 @@ class SalesIntegration(pulumi.ComponentResource):
 
         self.application_user_id = None
         if plan.application_user is not None:
-            app_plan = plan.application_user
-            waits = [roles[r.key] for r in app_plan.roles if isinstance(r, RoleRef)]
+            waits = [roles[r.key] for r in plan.application_user.roles if isinstance(r, RoleRef)]
             waits += list(args.application_dependencies)
             app_user = ApplicationUser(
-                app_plan.resource_name,
-                ApplicationUserArgs(
-                    connection=conn,
-                    application_id=app_plan.application_id,
-                    roles=resolve_roles(app_plan.roles, role_ids_by_key),
-                    delete_on_destroy=app_plan.delete_on_destroy,
-                ),
+                plan.application_user.resource_name,
+                application_user_args(plan, role_ids_by_key),
                 pulumi.ResourceOptions(parent=self, depends_on=waits),
             )
             self.application_user_id = app_user.systemuser_id

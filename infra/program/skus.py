@@ -11,7 +11,7 @@ with a note (``seatCheck: auto``) or refused (``seatCheck: required``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -24,6 +24,7 @@ __all__ = [
     "SeatReport",
     "licence_needs",
     "check_seats",
+    "run_seat_preflight",
 ]
 
 
@@ -46,8 +47,8 @@ class SeatSource(Protocol):
 
     def subscribed_skus(self) -> Iterable[SkuSeats]: ...
 
-    def assigned_sku_ids(self, user_principal_name: str) -> set[str] | None:
-        """The skuIds the user holds directly; ``None`` when the user does not exist yet."""
+    def assigned_sku_ids(self, users: Sequence[str]) -> Mapping[str, set[str] | None]:
+        """UPN -> the skuIds the user holds; ``None`` when the user does not exist yet."""
         ...
 
 
@@ -92,7 +93,9 @@ def check_seats(
     The tenant's ``subscribedSkus`` wins over the static table: a differing id is reported as a
     note and the tenant's id is used.
     """
+    needs = list(needs)
     subscribed = {s.part_number: s for s in source.subscribed_skus()}
+    holdings = source.assigned_sku_ids(sorted({u for n in needs for u in n.users}))
     report = SeatReport(sku_ids=dict(table))
     for need in needs:
         seats = subscribed.get(need.part_number)
@@ -111,7 +114,7 @@ def check_seats(
         report.sku_ids[need.part_number] = seats.sku_id
         missing = []
         for upn in need.users:
-            held = source.assigned_sku_ids(upn)
+            held = holdings.get(upn)
             if held is None or seats.sku_id.lower() not in {h.lower() for h in held}:
                 missing.append(upn)
         if len(missing) > seats.free:

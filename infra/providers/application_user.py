@@ -4,11 +4,12 @@ Business Central itself looks for exactly one ``systemuser`` whose ``application
 registration's client id and refuses when there are two, so this resource adopts the single
 active one or creates it (non-interactive, root business unit) and fails on duplicates.
 
-"Clearing" a blocking user: Dataverse keeps a disabled application user (a soft delete) for the
-same client id, and such a row blocks creating a new one.  When no active user exists but a
-disabled one does, we re-enable that row (``isdisabled`` false, ``accessmode`` 4) and adopt it
-instead of creating a second row; its old role assignments are left alone and only the declared
-roles are added (removal stays limited to roles this resource manages).
+"Clearing" a blocking user: a disabled application user for the same client id blocks creating a
+new one.  When no active user exists but a disabled one does, we re-enable that row
+(``isdisabled`` false, ``accessmode`` 4) and adopt it instead of creating a second row; its old
+role assignments are left alone and only the declared roles are added (removal stays limited to
+roles this resource manages).  A *soft-deleted* user is invisible to the Web API and cannot be
+restored through it: creation then fails with a message that says where to restore or purge it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from infra import facts
 from infra.clients.errors import AmbiguousOutcomeError, ConflictError, NotFoundError
 from infra.providers.base import (
     DataverseProvider, FieldRule, ProviderFailure, client_for, connection_of, is_guid, is_unknown,
-    norm_guid, progress, strip_internal, user_errors,
+    norm_guid, progress, root_business_unit_id, strip_internal, user_errors,
 )
 from infra.providers.preflight import ensure_preflight
 from infra.providers.role_assignment import (
@@ -57,7 +58,7 @@ def find_or_create_app_user(client: Any, app_id: str, label: str) -> tuple[Any, 
         client.update_user(user_id_of(blocked), {"isdisabled": False,
                                                  "accessmode": facts.ACCESS_MODE_NON_INTERACTIVE})
         return client.get_user(user_id_of(blocked)), False
-    root_bu = norm_guid(str(client.root_business_unit().business_unit_id))
+    root_bu = root_business_unit_id(client)
     progress(f"{label}: creating application user in the root business unit")
     try:
         return client.create_application_user(app_id, root_bu), True
@@ -69,11 +70,16 @@ def find_or_create_app_user(client: Any, app_id: str, label: str) -> tuple[Any, 
             return again[0], True
         raise
     except ConflictError:
-        # Created by an earlier attempt whose answer was lost, or concurrently: adopt it.
+        # Created concurrently: adopt it.  Otherwise a soft-deleted user holds the client id; the
+        # Web API cannot see or restore such a row, so say exactly what to do.
         again = [u for u in client.find_users_by_application_id(app_id) if not _disabled(u)]
         if len(again) == 1:
             return again[0], False
-        raise
+        raise ProviderFailure(
+            f"{label}: Dataverse refuses a new application user for client id {app_id} although none "
+            "is visible: a deleted (soft-deleted) application user still holds this client id. "
+            "Restore it or delete it permanently in the Power Platform admin center "
+            "(Environment > Settings > Users + permissions > Application users), then run again.") from None
 
 
 class ApplicationUserProvider(DataverseProvider):

@@ -124,6 +124,19 @@ def client_for(props: Mapping[str, Any]) -> Any:
         raise ProviderFailure(f"cannot reach Dataverse: {exc}") from None
 
 
+_ROOT_BU: dict[str, str] = {}
+
+
+def root_business_unit_id(client: Any) -> str:
+    """The environment's root business unit id, looked up once per process and environment
+    (it never changes for the life of an environment)."""
+    key = str(client.connection.environment_url).lower()
+    cached = _ROOT_BU.get(key)
+    if cached is None:
+        cached = _ROOT_BU[key] = norm_guid(str(client.root_business_unit().business_unit_id))
+    return cached
+
+
 def credentials_available(connection: Connection) -> bool:
     """Whether credentials for ``connection`` are present (preview runs the preflight then)."""
     from infra.clients.credentials import resolve_credential

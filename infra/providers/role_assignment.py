@@ -17,7 +17,9 @@ from pulumi.dynamic import CheckFailure
 
 from infra import facts
 from infra.clients.errors import NotFoundError
-from infra.providers.base import ProviderFailure, is_guid, is_unknown, norm_guid, progress
+from infra.providers.base import (
+    ProviderFailure, is_guid, is_unknown, norm_guid, progress, root_business_unit_id,
+)
 
 __all__ = ["RoleAssignment", "roles_failures", "canonical_roles", "resolve_roles", "assign_roles",
            "wait_for_user", "user_field", "role_field", "live_assignment"]
@@ -196,7 +198,7 @@ def assign_roles(client: Any, user: Any, refs: Sequence[str], previously_managed
     user_bu = norm_guid(str(user_field(user, "business_unit_id")))
     needs_root = any(not is_guid(r) for r in refs)
     if needs_root and root_bu is None:
-        root_bu = norm_guid(str(client.root_business_unit().business_unit_id))
+        root_bu = root_business_unit_id(client)
     roles = resolve_roles(client, refs, root_bu, label)
     if refuse_admin:
         refuse_system_administrator(roles, label)

@@ -23,7 +23,7 @@ from infra import facts
 from infra.clients.errors import AmbiguousOutcomeError, ConflictError, NotFoundError
 from infra.providers.base import (
     DataverseProvider, FieldRule, ProviderFailure, client_for, connection_of, is_guid, is_unknown,
-    norm_guid, progress, strip_internal, user_errors,
+    norm_guid, progress, root_business_unit_id, strip_internal, user_errors,
 )
 from infra.providers.preflight import ensure_preflight
 
@@ -106,7 +106,7 @@ class RoleOutcome:
 
 
 def _root_bu(client: Any) -> str:
-    return norm_guid(str(client.root_business_unit().business_unit_id))
+    return root_business_unit_id(client)
 
 
 def find_or_create_role(client: Any, role_id: str, name: str, business_unit_id: str | None,

@@ -157,8 +157,8 @@ def _stage(client: Any, inputs: Mapping[str, Any], label: str) -> Any:
         deps = "; ".join(
             f"{d.get('RequiredComponentSchemaName') or d.get('RequiredComponentDisplayName') or d} "
             f"from solution {d.get('RequiredSolutionName', '?')}" for d in missing)
-        results = [r.get("ErrorText") or r.get("Message") or str(r) for r in stage.validation_results
-                   if str(r.get("ResultType", "Error")).lower() != "success"]
+        results = [str(r.get("Message") or r.get("ErrorText") or r) for r in stage.validation_results
+                   if str(r.get("SolutionValidationResultType", "Error")).lower() != "success"]
         raise ProviderFailure(
             f"{label}: staging failed (status {status})"
             + (f"; missing dependencies: {deps}" if missing else "")
@@ -171,7 +171,20 @@ def install_solution(client: Any, inputs: Mapping[str, Any], label: str) -> tupl
     """Bring the solution to ``inputs['version']``.  Returns (solution row, adopted)."""
     unique_name, version = inputs["unique_name"], inputs["version"]
     managed = bool(inputs.get("managed"))
+    timeout = float(inputs.get("timeout_seconds", 3600))
     installed = _installed(client, unique_name)
+    if installed is None or parse_version(installed.version) != parse_version(version):
+        # An import left running by an interrupted deployment (or someone else's) must end
+        # first: Dataverse runs one at a time, and it may be ours bringing the target version.
+        running = client.find_running_solution_operations()
+        if running:
+            progress(f"{label}: waiting for running solution operation {_op_id(running[0])} "
+                     f"({running[0].name or 'solution operation'}) to finish first")
+            try:
+                wait_for_operation(client, _op_id(running[0]), timeout, label, "running operation")
+            except ProviderFailure as exc:
+                progress(f"{label}: the earlier operation did not succeed ({exc}); continuing")
+            installed = _installed(client, unique_name)
     if installed is not None:
         have = parse_version(installed.version)
         want = parse_version(version)
@@ -188,7 +201,7 @@ def install_solution(client: Any, inputs: Mapping[str, Any], label: str) -> tupl
     job = _start_import(client, inputs, stage, upgrade, label)
     if job is not None:
         try:
-            wait_for_operation(client, _op_id(job), float(inputs.get("timeout_seconds", 3600)), label,
+            wait_for_operation(client, _op_id(job), timeout, label,
                                "stage-and-upgrade" if upgrade else "import")
         except ProviderFailure as exc:
             raise ProviderFailure(f"{exc}{_import_failure_details(client, job)}") from None

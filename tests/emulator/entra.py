@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hmac
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -282,5 +281,3 @@ def _hex_thumb(b64: str | None) -> str:
     except ValueError:
         return str(b64)
 
-
-__all__ = ["routes", "load_certificate", "app_certificates", "json"]

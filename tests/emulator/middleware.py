@@ -12,7 +12,7 @@ import socket
 import struct
 import time
 from collections import defaultdict, deque
-from typing import Any, Callable
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -73,26 +73,35 @@ class RequestLogMiddleware:
         caller = unverified_caller(_header(scope, b"authorization"))
         scope[CALLER] = caller
         status = 0
+        logged = False
         started = time.time()
         t0 = time.perf_counter()
+        log = self.ctx.log
+        assert log is not None
+
+        def record() -> None:
+            nonlocal logged
+            logged = True
+            log.add(RequestRecord(method=scope["method"], path=scope["path"],
+                                  query=scope.get("query_string", b"").decode("latin-1"), status=status,
+                                  duration_ms=(time.perf_counter() - t0) * 1000.0, started=started, ended=time.time(),
+                                  caller=caller, fault=scope.get(FAULT)))
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body") and not logged:
+                # Log before the last byte leaves: a client that has its response can rely on the record.
+                record()
             await send(message)
 
-        log = self.ctx.log
-        assert log is not None
         log.started()
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            ended = time.time()
-            log.add(RequestRecord(method=scope["method"], path=scope["path"],
-                                  query=scope.get("query_string", b"").decode("latin-1"), status=status,
-                                  duration_ms=(time.perf_counter() - t0) * 1000.0, started=started, ended=ended,
-                                  caller=caller, fault=scope.get(FAULT)))
+            if not logged:
+                record()
             if scope["method"] not in ("GET", "HEAD", "OPTIONS"):
                 self.ctx.changed()
 
@@ -166,11 +175,13 @@ class ServiceProtectionMiddleware:
         self.in_flight: dict[str, int] = defaultdict(int)
         self.requests: dict[str, deque[float]] = defaultdict(deque)
         self.execution: dict[str, deque[tuple[float, float]]] = defaultdict(deque)
+        self.execution_total: dict[str, float] = defaultdict(float)  # running sum of the deque, in ms
 
     def reset(self) -> None:
         self.in_flight.clear()
         self.requests.clear()
         self.execution.clear()
+        self.execution_total.clear()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         limits = self.ctx.settings.service_protection
@@ -195,7 +206,9 @@ class ServiceProtectionMiddleware:
             await self.app(scope, receive, send)
         finally:
             self.in_flight[caller] -= 1
-            self.execution[caller].append((self.ctx.clock(), (time.perf_counter() - t0) * 1000.0))
+            spent_ms = (time.perf_counter() - t0) * 1000.0
+            self.execution[caller].append((self.ctx.clock(), spent_ms))
+            self.execution_total[caller] += spent_ms
 
     def _check(self, caller: str, limits: ServiceProtection) -> tuple[str, str, int] | None:
         now = self.ctx.clock()
@@ -205,15 +218,14 @@ class ServiceProtectionMiddleware:
             reqs.popleft()
         execs = self.execution[caller]
         while execs and execs[0][0] <= horizon:
-            execs.popleft()
+            self.execution_total[caller] -= execs.popleft()[1]
         if self.in_flight[caller] >= limits.max_concurrent:
             return ("0x80072326", f"Number of concurrent requests exceeded the limit of {limits.max_concurrent}.", 1)
         if len(reqs) >= limits.requests_per_window:
             wait = max(1, math.ceil(reqs[0] + limits.window_s - now))
             return ("0x80072322", f"Number of requests exceeded the limit of {limits.requests_per_window} "
                                   f"over time window of {int(limits.window_s)} seconds.", wait)
-        spent = sum(ms for _, ms in execs)
-        if spent >= limits.execution_ms_per_window:
+        if execs and self.execution_total[caller] >= limits.execution_ms_per_window:
             wait = max(1, math.ceil(execs[0][0] + limits.window_s - now))
             return ("0x80072321", f"Combined execution time of requests exceeded the limit of "
                                   f"{limits.execution_ms_per_window} ms over time window of {int(limits.window_s)} seconds.", wait)
@@ -241,6 +253,3 @@ def wrap(app: ASGIApp, ctx: EmulatorContext) -> tuple[ASGIApp, dict[str, Any]]:
     logged = RequestLogMiddleware(faults, ctx)
     return logged, {"service_protection": protection}
 
-
-__all__ = ["wrap", "abort_connection", "RequestLogMiddleware", "FaultMiddleware",
-           "ServiceProtectionMiddleware", "LatencyMiddleware", "Callable"]

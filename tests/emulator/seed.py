@@ -40,7 +40,7 @@ def load_seed(seed: str | Path | dict[str, Any] | None = None) -> dict[str, Any]
         path = Path(seed)
         source = str(path)
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = _parse_cached(path)
         except OSError as exc:
             raise SeedError(source, "<file>", f"cannot read: {exc.strerror}") from None
         except yaml.YAMLError as exc:
@@ -51,6 +51,19 @@ def load_seed(seed: str | Path | dict[str, Any] | None = None) -> dict[str, Any]
     data["_source"] = source
     _validate(data, source)
     return data
+
+
+_parse_cache: dict[tuple[str, int, int], Any] = {}
+
+
+def _parse_cached(path: Path) -> Any:
+    """Parse a seed file, caching by (path, mtime, size): PyYAML is slow and every test starts an emulator."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _parse_cache:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        _parse_cache[key] = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - safe loader
+    return copy.deepcopy(_parse_cache[key])
 
 
 def _guid(source: str, key: str, value: Any) -> str:

@@ -47,15 +47,31 @@ class _Server(uvicorn.Server):
                 break
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        """Drop idle keep-alive connections at once: a TLS close would wait for clients that never read."""
+        """Like uvicorn's shutdown without its fixed 0.1 s sleeps: idle keep-alive connections are
+        dropped at once (a TLS close would wait for clients that never read), busy ones get up to
+        ``timeout_graceful_shutdown`` seconds to finish."""
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
         for conn in list(self.server_state.connections):
             cycle = getattr(conn, "cycle", None)
             transport = getattr(conn, "transport", None)
             if transport is not None and (cycle is None or getattr(cycle, "response_complete", False)):
                 transport.abort()
-        for _ in range(3):  # let connection_lost run so uvicorn does not poll for 0.1 s
-            await asyncio.sleep(0)
-        await super().shutdown(sockets=sockets)
+            else:
+                conn.shutdown()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + float(self.config.timeout_graceful_shutdown or 0)
+        while (self.server_state.connections or self.server_state.tasks) and loop.time() < deadline:
+            await asyncio.sleep(0.005)
+        for task in list(self.server_state.tasks):
+            task.cancel()
+        for conn in list(self.server_state.connections):
+            transport = getattr(conn, "transport", None)
+            if transport is not None:
+                transport.abort()
+        await asyncio.sleep(0)
 
     def request_stop(self) -> None:
         self.should_exit = True
@@ -94,7 +110,9 @@ class Emulator:
         if snapshot and sdir is None:
             raise ValueError("snapshot=True needs a state_dir to write the snapshot to")
         tls = ensure_tls(Path(tls_dir) if tls_dir is not None else sdir)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose proto
+        # says TCP, and without it every keep-alive response stalls ~40 ms (Nagle + delayed ACK).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))

@@ -80,7 +80,21 @@ def _to_struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
 
 
 def _from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
-    return dict(rpc.deserialize_properties(struct) or {})
+    """Properties as Python values; unknowns stay the engine's UNKNOWN sentinel so that they go
+    back into the next request unchanged, as the engine would send them."""
+    return dict(_sentinels(rpc.deserialize_properties(struct, keep_unknowns=True)) or {})
+
+
+def _sentinels(value: Any) -> Any:
+    from pulumi.output import Unknown
+
+    if isinstance(value, Unknown):
+        return rpc.UNKNOWN
+    if isinstance(value, dict):
+        return {k: _sentinels(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_sentinels(v) for v in value]
+    return value
 
 
 def _strip(props: Mapping[str, Any]) -> dict[str, Any]:

@@ -137,6 +137,7 @@ def _make_monitor(mocks: Any, record: dict[str, Any]) -> Any:
                     "urn": response.urn,
                     "parent": request.parent,
                     "custom": request.custom,
+                    "provider": request.provider,
                     "inputs": _mark_secrets(raw),
                     "dependencies": list(request.dependencies),
                     "additional_secret_outputs": list(request.additionalSecretOutputs),

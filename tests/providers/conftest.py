@@ -8,6 +8,7 @@ each test still gets a fresh emulator on a new port, so the per-process caches o
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -37,8 +38,22 @@ def connection_for(emu: Any) -> dict[str, Any]:
                       ca_bundle=u.ca_bundle).to_dict()
 
 
+def settle(emu: Any, timeout: float = 2.0) -> None:
+    """Wait until no request is in flight: the emulator logs a request after its response is
+    sent, so the last request of an operation can land in the log just after the RPC returns."""
+    deadline = time.monotonic() + timeout
+    while emu.counters()["in_flight"] > 0 and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def clear_log(emu: Any) -> None:
+    settle(emu)
+    emu.clear_log()
+
+
 def dataverse_requests(emu: Any) -> list[Any]:
     """Requests to the Dataverse Web API (token requests are Entra's, not counted)."""
+    settle(emu)
     return [r for r in emu.requests if r.path.startswith("/api/data/")]
 
 

@@ -33,14 +33,36 @@ class BlobBody:
             self.blob.close()
 
 
+_ESCAPE = re.compile(rb"\\(u[0-9a-fA-F]{4}|[^u])")
+_INCOMPLETE_ESCAPE = re.compile(rb"\\(u[0-9a-fA-F]{0,3})?$")
+
+
+def _unescape(m: re.Match[bytes]) -> bytes:
+    esc = m.group(1)
+    if esc.startswith(b"u"):
+        return chr(int(esc[1:], 16)).encode("utf-8")
+    return {b"/": b"/", b"n": b"", b"r": b"", b"t": b""}.get(esc, b"!")   # "!" makes base64 invalid
+
+
 class _Decoder:
+    """base64 text (as it appears inside a JSON string, escapes included) -> bytes in a temp file."""
+
     def __init__(self) -> None:
         self.file = tempfile.TemporaryFile(prefix="dv-upload-")
         self.rest = b""
+        self.pending = b""   # an escape sequence cut by a chunk boundary
         self.size = 0
 
     def feed(self, chunk: bytes) -> None:
-        data = self.rest + re.sub(rb"[\\\s]", b"", chunk)   # JSON may escape "/" as "\/"
+        chunk = self.pending + chunk
+        cut = _INCOMPLETE_ESCAPE.search(chunk)
+        # an odd run of backslashes at the end means the escape continues in the next chunk
+        if cut and (len(chunk[:cut.start()]) - len(chunk[:cut.start()].rstrip(b"\\"))) % 2 == 0:
+            chunk, self.pending = chunk[:cut.start()], chunk[cut.start():]
+        else:
+            self.pending = b""
+        chunk = _ESCAPE.sub(_unescape, chunk)
+        data = self.rest + re.sub(rb"\s", b"", chunk)
         cut = len(data) - len(data) % 4
         self.rest = data[cut:]
         if cut:
@@ -52,7 +74,7 @@ class _Decoder:
             self.size += len(out)
 
     def finish(self) -> BinaryIO:
-        if self.rest:
+        if self.rest or self.pending:
             raise bad_request("CustomizationFile is not valid base64 (length is not a multiple of 4).")
         self.file.seek(0)
         return self.file

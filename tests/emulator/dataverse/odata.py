@@ -398,4 +398,8 @@ def run_collection(records: list[Record], q: Query, page_size: int) -> tuple[lis
 def next_link(base_url: str, path: str, params: dict[str, str], offset: int) -> str:
     kept = {k: v for k, v in params.items() if k != "$skiptoken"}
     kept["$skiptoken"] = encode_skiptoken(offset)
-    return f"{base_url}{path}?{urllib.parse.urlencode(kept, quote_via=urllib.parse.quote)}"
+    query = "&".join(f"{k}={urllib.parse.quote(v, safe=_SAFE)}" for k, v in kept.items())
+    return f"{base_url}{path}?{query}"
+
+
+_SAFE = "$,()'=@:/"   # like Dataverse's nextLink: OData punctuation stays readable

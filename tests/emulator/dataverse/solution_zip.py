@@ -24,6 +24,7 @@ class PackageRole:
     id: str
     name: str
     privileges: dict[str, str] = field(default_factory=dict)   # privilege name -> level
+    customizable: bool = True                                   # <IsCustomizable> (default 1)
 
 
 @dataclass
@@ -146,4 +147,5 @@ def _customizations(root: ET.Element, info: PackageInfo) -> None:
                 raise invalid(f"The solution file is invalid: role {name}: RolePrivilege {rp.get('name')} "
                               f"has level {level!r} (allowed: Basic, Local, Deep, Global).")
             privs[rp.get("name", "")] = level
-        info.roles.append(PackageRole(rid, name, privs))
+        customizable = _text(role, "IsCustomizable") != "0"
+        info.roles.append(PackageRole(rid, name, privs, customizable))

@@ -244,11 +244,14 @@ def apply_import(store: DataverseStore, pkg: PackageInfo, *, upgrade: bool = Fal
                 entries.append((priv["privilegeid"], depth))
             existing = store.roles.get(prole.id)
             if existing is None:
-                store.create_role(prole.id, prole.name, root, managed=pkg.managed, solution_id=sol["solutionid"])
+                store.create_role(prole.id, prole.name, root, managed=pkg.managed, solution_id=sol["solutionid"],
+                                  customizable=prole.customizable or not pkg.managed)
             else:
                 for rec in [existing, *store.copies_of(existing["roleid"])]:
                     rec.update(name=prole.name, ismanaged=pkg.managed or rec["ismanaged"],
                                _solutionid_value=sol["solutionid"])
+                    rec["iscustomizable"] = {**rec["iscustomizable"], "Value": prole.customizable or not pkg.managed,
+                                             "CanBeChanged": not rec["ismanaged"]}
                     store.touch(rec)
             store.role_privilege_map[prole.id] = {pid: d for pid, d in entries}
         new_roles = [r.id for r in pkg.roles]

@@ -48,6 +48,11 @@ def parse_depth(value: Any) -> int:
     raise bad_request(f"Depth {value!r} is not a PrivilegeDepth; allowed: {', '.join(DEPTH_NAMES)} or 0-4.")
 
 
+def _check_isinherited(value: Any) -> None:
+    if value not in (0, 1) or isinstance(value, bool):
+        raise bad_request(f"isinherited {value!r} is not valid; allowed: 0 (team privileges only), 1 (direct user access).")
+
+
 def allowed_depths(priv: Record) -> list[int]:
     return [i for i, key in enumerate(("canbebasic", "canbelocal", "canbedeep", "canbeglobal")) if priv.get(key)]
 
@@ -79,7 +84,8 @@ class DataverseStore:
         #: StageSolutionUploadId -> parsed package (dict) + validation result
         self.staged: dict[str, dict[str, Any]] = {}
         self.published = 0
-        self._seed(seed or {})
+        from .seeding import apply_seed
+        apply_seed(self, seed or {})
 
     # -- helpers ---------------------------------------------------------------------------
     def now(self) -> float:
@@ -102,57 +108,7 @@ class DataverseStore:
     def new_id() -> str:
         return str(uuid.uuid4())
 
-    # -- seed ------------------------------------------------------------------------------
-    def _seed(self, seed: dict[str, Any]) -> None:
-        dv = seed.get("dataverse") or {}
-        self.organization_id = str(dv.get("organization_id") or uuid.uuid5(_NS, "organization"))
-        for p in catalog.standard_privileges():
-            self.privileges[p["privilegeid"]] = self.touch(p)
-        bus = dv.get("business_units") or [{"id": str(uuid.uuid5(_NS, "root-bu")), "name": "org", "parent": None}]
-        for bu in bus:
-            self.businessunits[bu["id"].lower()] = self.touch({
-                "businessunitid": bu["id"].lower(), "name": bu["name"], "isdisabled": False,
-                "_parentbusinessunitid_value": (bu.get("parent") or None) and bu["parent"].lower()}, created=True)
-        root = self.root_business_unit()["businessunitid"]
-        for r in dv.get("roles") or []:
-            role = self.create_role(r["id"], r["name"], root, template_id=r.get("template_id"),
-                                    managed=bool(r.get("managed", False)))
-            self.role_privilege_map[role["roleid"]] = self._seed_role_privileges(r)
-        for u in dv.get("systemusers") or []:
-            self._seed_user(u, seed)
-        for app_id in dv.get("soft_deleted_application_users") or []:
-            uid = str(uuid.uuid5(_NS, f"soft-deleted:{app_id}"))
-            self.soft_deleted_users[uid] = self.touch(self._user_record(
-                uid, application_id=app_id, fullname=f"# {app_id}", bu=root, accessmode=4, isdisabled=True),
-                created=True)
-        self.solutions_seed()
-
-    def solutions_seed(self) -> None:
-        sid = str(uuid.uuid5(_NS, "solution:Default"))
-        self.solutions[sid] = self.touch({
-            "solutionid": sid, "uniquename": "Default", "friendlyname": "Default Solution", "version": "1.0",
-            "ismanaged": False, "installedon": iso(0), "isvisible": False, "description": None,
-            "_publisherid_value": str(uuid.uuid5(_NS, "publisher:Default"))}, created=True)
-
-    def _seed_role_privileges(self, spec: Record) -> dict[str, int]:
-        """Seeded roles: explicit ``privileges: {name: depth}``, or defaults by role kind."""
-        by_name = {p["name"]: p for p in self.privileges.values()}
-        if isinstance(spec.get("privileges"), dict):
-            return {by_name[n]["privilegeid"]: parse_depth(d) for n, d in spec["privileges"].items()}
-        if spec.get("template_id") in ADMIN_TEMPLATES:
-            return {p["privilegeid"]: max(allowed_depths(p)) for p in self.privileges.values()}
-        depth = 2 if "manager" in spec["name"].lower() else 0
-        out: dict[str, int] = {}
-        for p in self.privileges.values():
-            stem_ok = p.get("_table") in ("account", "contact", "opportunity", "annotation", "quote",
-                                          "salesorder", "invoice", "product", "transactioncurrency",
-                                          "systemuser", "role", "userentityuisettings", "usersettings")
-            if stem_ok and not p["name"].startswith(("prvDelete", "prvAssign", "prvShare")):
-                allowed = allowed_depths(p)
-                out[p["privilegeid"]] = depth if depth in allowed else min(allowed, key=lambda d: abs(d - depth))
-        return out
-
-    def _user_record(self, uid: str, *, bu: str, accessmode: int = 0, application_id: str | None = None,
+    def user_record(self, uid: str, *, bu: str, accessmode: int = 0, application_id: str | None = None,
                      object_id: str | None = None, fullname: str = "", upn: str | None = None,
                      islicensed: bool = False, isdisabled: bool = False) -> Record:
         first, _, last = fullname.partition(" ")
@@ -161,28 +117,6 @@ class DataverseStore:
                 "internalemailaddress": upn, "azureactivedirectoryobjectid": object_id,
                 "applicationid": application_id, "isdisabled": isdisabled, "islicensed": islicensed,
                 "isintegrationuser": False, "accessmode": accessmode, "_businessunitid_value": bu}
-
-    def _seed_user(self, u: Record, seed: dict[str, Any]) -> None:
-        bu = (u.get("business_unit") or self.root_business_unit()["businessunitid"]).lower()
-        upn = None
-        if u.get("object_id"):
-            for gu in seed.get("users") or []:
-                if str(gu.get("object_id", "")).lower() == u["object_id"].lower():
-                    upn = gu.get("upn")
-        uid = u["id"].lower()
-        rec = self._user_record(uid, bu=bu, accessmode=int(u.get("accessmode", 0)),
-                                application_id=u.get("application_id") and u["application_id"].lower(),
-                                object_id=u.get("object_id") and u["object_id"].lower(),
-                                fullname=u.get("name") or "", upn=upn,
-                                islicensed=bool(u.get("object_id")), isdisabled=bool(u.get("isdisabled", False)))
-        self.systemusers[uid] = self.touch(rec, created=True)
-        self.user_roles[uid] = []
-        for role_name in u.get("roles") or []:
-            matches = [r for r in self.roles.values()
-                       if r["name"] == role_name and r["_businessunitid_value"] == bu]
-            if not matches:
-                raise ValueError(f"dataverse.systemusers[{u['id']}].roles: role {role_name!r} not found in its business unit")
-            self.user_roles[uid].append(matches[0]["roleid"])
 
     # -- business units, caller ------------------------------------------------------------
     def root_business_unit(self) -> Record:
@@ -260,7 +194,7 @@ class DataverseStore:
                 if oid in known or now < licensed_at + delay_s:
                     continue
                 uid = str(uuid.uuid5(_NS, f"user:{oid}"))
-                self.systemusers[uid] = self.touch(self._user_record(
+                self.systemusers[uid] = self.touch(self.user_record(
                     uid, bu=root, object_id=oid, fullname=name or upn or oid, upn=upn, islicensed=True), created=True)
                 self.user_roles[uid] = []
                 created.append(uid)
@@ -287,7 +221,7 @@ class DataverseStore:
             uid = (user_id or self.new_id()).lower()
             if uid in self.systemusers:
                 raise DataverseError(409, DUPLICATE, f"A record with systemuserid {uid} already exists.")
-            rec = self._user_record(uid, bu=business_unit_id.lower(), accessmode=4, application_id=app,
+            rec = self.user_record(uid, bu=business_unit_id.lower(), accessmode=4, application_id=app,
                                     fullname=fullname or f"# {app}", isdisabled=isdisabled)
             self.systemusers[uid] = self.touch(rec, created=True)
             self.user_roles[uid] = []
@@ -367,7 +301,7 @@ class DataverseStore:
 
     def create_role(self, role_id: str | None, name: str, business_unit_id: str, *, description: str | None = None,
                     template_id: str | None = None, managed: bool = False, solution_id: str | None = None,
-                    isinherited: int = 1) -> Record:
+                    isinherited: int = 1, customizable: bool = True) -> Record:
         """Create a role; in the root BU this also creates one copy per child BU."""
         with self.lock:
             rid = (role_id or self.new_id()).lower()
@@ -378,26 +312,28 @@ class DataverseStore:
                 raise not_found("businessunit", business_unit_id)
             if not isinstance(name, str) or not name.strip() or len(name) > 100:
                 raise bad_request("name is required and must be 1-100 characters.")
+            _check_isinherited(isinherited)
             root_bu = self.root_business_unit()["businessunitid"]
             rec = self._role_record(rid, name, bu, rid if bu == root_bu else None, template_id, managed,
-                                    solution_id, description, isinherited)
+                                    solution_id, description, isinherited, customizable)
             self.roles[rid] = rec
             self.role_privilege_map.setdefault(rid, {})
             if bu == root_bu:
                 for child in self.child_business_units():
                     cid = str(uuid.uuid5(_NS, f"role-copy:{rid}:{child}"))
                     self.roles[cid] = self._role_record(cid, name, child, rid, template_id, managed, solution_id,
-                                                        description, isinherited)
+                                                        description, isinherited, customizable)
             self.changed()
             return rec
 
     def _role_record(self, rid: str, name: str, bu: str, parent_root: str | None, template: str | None,
-                     managed: bool, solution_id: str | None, description: str | None, isinherited: int) -> Record:
+                     managed: bool, solution_id: str | None, description: str | None, isinherited: int,
+                     customizable: bool = True) -> Record:
         return self.touch({
             "roleid": rid, "name": name, "description": description, "_businessunitid_value": bu,
             "_parentrootroleid_value": parent_root or rid, "_parentroleid_value": None if parent_root in (None, rid) else parent_root,
             "_roletemplateid_value": template, "ismanaged": managed,
-            "iscustomizable": {"Value": not managed, "CanBeChanged": not managed,
+            "iscustomizable": {"Value": customizable, "CanBeChanged": not managed,
                                "ManagedPropertyLogicalName": "iscustomizableanddeletable"},
             "isinherited": isinherited, "_solutionid_value": solution_id}, created=True)
 
@@ -407,9 +343,16 @@ class DataverseStore:
     def copies_of(self, root_id: str) -> list[Record]:
         return [r for r in self.roles.values() if r["_parentrootroleid_value"] == root_id and r["roleid"] != root_id]
 
+    def _require_customizable(self, role: Record) -> None:
+        if not role["iscustomizable"]["Value"]:
+            raise DataverseError(400, MANAGED_NOT_DELETABLE,
+                                 f"The role {role['name']} ({role['roleid']}) is managed and not customizable; "
+                                 "it cannot be changed.")
+
     def update_role(self, role_id: str, fields: Record) -> Record:
         with self.lock:
             role = self.get_role(role_id)
+            self._require_customizable(role)
             if self.is_copy(role):
                 raise DataverseError(400, INHERITED_ROLE_READONLY,
                                      f"Role {role['roleid']} is inherited from root role {role['_parentrootroleid_value']}; "
@@ -417,6 +360,8 @@ class DataverseStore:
             if "name" in fields and (not isinstance(fields["name"], str) or not fields["name"].strip()
                                      or len(fields["name"]) > 100):
                 raise bad_request("name must be 1-100 characters.")
+            if "isinherited" in fields:
+                _check_isinherited(fields["isinherited"])
             for rec in [role, *self.copies_of(role["roleid"])]:
                 rec.update(fields)
                 self.touch(rec)
@@ -480,6 +425,7 @@ class DataverseStore:
             if self.is_copy(role):
                 raise DataverseError(400, INHERITED_ROLE_READONLY,
                                      f"Role {role['roleid']} is inherited; change the privileges of its root role.")
+            self._require_customizable(role)
             checked = [self.validate_privilege(pid, depth) for pid, depth in entries]
             target = self._privilege_map(role_id)
             if replace:
@@ -495,6 +441,7 @@ class DataverseStore:
             if self.is_copy(role):
                 raise DataverseError(400, INHERITED_ROLE_READONLY,
                                      f"Role {role['roleid']} is inherited; change the privileges of its root role.")
+            self._require_customizable(role)
             pid = str(privilege_id).lower()
             if pid not in self.privileges:
                 raise not_found("privilege", str(privilege_id))

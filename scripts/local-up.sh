@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# One command for a fresh machine: install the project, start the local cloud emulator and run
+# `pulumi up` on the `local` stack against it (file backend, default passphrase), then print the
+# stack outputs.
+#
+#   scripts/local-up.sh              install + emulator + pulumi up (needs the Pulumi CLI)
+#   scripts/local-up.sh --dry-run    everything up to the first pulumi command, then stop
+#   scripts/local-up.sh --keep       leave the emulator running afterwards (prints how to stop it)
+#   scripts/local-up.sh --no-install skip creating .venv / pip install (it must exist already)
+#   scripts/local-up.sh --destroy    pulumi destroy the local stack instead of up
+#
+# Environment: PYTHON (interpreter for the venv, default python3), PULUMI_CONFIG_PASSPHRASE
+# (default: a fixed local-only value), BC_SALES_EMULATOR_PORT (default: the port of the last run,
+# else a free one -- a stable port keeps the stack's connection input unchanged between runs),
+# BC_SALES_EMULATOR_STATE (emulator state folder, default .emulator/), BC_SALES_PULUMI_BACKEND
+# (default file://<repo>/.pulumi-local).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+DRY_RUN=0 KEEP=0 INSTALL=1 ACTION=up
+for arg in "$@"; do
+  case "$arg" in
+    --dry-run) DRY_RUN=1 ;;
+    --keep) KEEP=1 ;;
+    --no-install) INSTALL=0 ;;
+    --destroy) ACTION=destroy ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "local-up: unknown option '$arg' (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+say() { printf 'local-up: %s\n' "$*" >&2; }
+die() { printf 'local-up: ERROR: %s\n' "$*" >&2; exit "${2:-1}"; }
+
+# --- 1. the Pulumi CLI (checked first: no point installing anything without it) --------------
+if [ "$DRY_RUN" = 0 ] && ! command -v pulumi >/dev/null 2>&1; then
+  cat >&2 <<'EOF'
+local-up: ERROR: the Pulumi CLI is not installed (no `pulumi` on PATH).
+  Install it, then run this script again:
+    Linux / macOS:  curl -fsSL https://get.pulumi.com | sh     (then open a new shell)
+    macOS (brew):   brew install pulumi/tap/pulumi
+    Windows:        winget install pulumi
+  Docs: https://www.pulumi.com/docs/install/
+  Without the CLI you can still run the tests (scripts/test.sh) or check the setup with
+  scripts/local-up.sh --dry-run.
+EOF
+  exit 127
+fi
+
+# --- 2. Python and the project ----------------------------------------------------------------
+PYTHON="${PYTHON:-python3}"
+if [ "$INSTALL" = 1 ]; then
+  command -v "$PYTHON" >/dev/null 2>&1 || die "no '$PYTHON' on PATH: install Python 3.11 or newer"
+  "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
+    || die "$("$PYTHON" --version 2>&1) is too old: Python 3.11 or newer is required"
+  if [ ! -x .venv/bin/python ]; then
+    say "creating .venv"
+    "$PYTHON" -m venv .venv
+  fi
+  say "installing the project into .venv (pip install -e '.[test]')"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+fi
+[ -x .venv/bin/python ] || die ".venv is missing: run without --no-install"
+VPY="$ROOT/.venv/bin/python"
+
+# --- 3. the emulator --------------------------------------------------------------------------
+STATE="${BC_SALES_EMULATOR_STATE:-$ROOT/.emulator}"
+mkdir -p "$STATE"
+PORT="${BC_SALES_EMULATOR_PORT:-$(cat "$STATE/port" 2>/dev/null || echo 0)}"
+EMU_PID=""
+cleanup() {
+  if [ -n "$EMU_PID" ] && [ "$KEEP" = 0 ]; then
+    kill "$EMU_PID" 2>/dev/null || true
+    wait "$EMU_PID" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+
+start_emulator() {  # $1 = port; sets EMU_PID and EMU_JSON, returns 1 if it did not come up
+  : > "$STATE/emulator.json"
+  "$VPY" -m tests.emulator --port "$1" --state "$STATE" --snapshot >"$STATE/emulator.json" 2>"$STATE/emulator.log" &
+  EMU_PID=$!
+  for _ in $(seq 1 150); do
+    if [ -s "$STATE/emulator.json" ]; then EMU_JSON="$(head -n 1 "$STATE/emulator.json")"; return 0; fi
+    kill -0 "$EMU_PID" 2>/dev/null || { EMU_PID=""; return 1; }
+    sleep 0.2
+  done
+  kill "$EMU_PID" 2>/dev/null || true
+  EMU_PID=""
+  return 1
+}
+
+say "starting the emulator (state in .emulator/)"
+if ! start_emulator "$PORT"; then
+  if [ "$PORT" != 0 ] && [ -z "${BC_SALES_EMULATOR_PORT:-}" ]; then
+    say "port $PORT is not available; using a free one"
+    start_emulator 0 || die "the emulator did not start: $(tail -n 5 "$STATE/emulator.log")"
+  else
+    die "the emulator did not start: $(tail -n 5 "$STATE/emulator.log")"
+  fi
+fi
+
+field() { "$VPY" -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$EMU_JSON" "$1"; }
+ENV_URL="$(field environment_url)"
+"$VPY" -c 'import sys,urllib.parse as u; print(u.urlsplit(sys.argv[1]).port)' "$ENV_URL" > "$STATE/port"
+
+export BC_SALES_ENVIRONMENT_URL="$ENV_URL"
+export BC_SALES_AUTHORITY_HOST="$(field authority_host)"
+export BC_SALES_GRAPH_URL="$(field graph_url)"
+export BC_SALES_CA_BUNDLE="$(field ca_bundle)"
+# The deploying identity: the emulator seed's deployer app (System Administrator + Customizer).
+export AZURE_TENANT_ID="$(field tenant_id)"
+export AZURE_CLIENT_ID="6b1c2d3e-0000-4000-8000-00000000d001"
+export AZURE_CLIENT_SECRET="emu-deployer-secret-6f2b9c"
+# A local-only passphrase for the file backend's secrets (the emulator holds nothing real).
+export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-local-emulator-passphrase}"
+export PULUMI_SKIP_UPDATE_CHECK=true
+BACKEND="${BC_SALES_PULUMI_BACKEND:-file://$ROOT/.pulumi-local}"
+
+say "emulator up: $BC_SALES_ENVIRONMENT_URL (pid $EMU_PID, CA $BC_SALES_CA_BUNDLE)"
+
+if [ "$DRY_RUN" = 1 ]; then
+  say "dry run: checking the local stack's configuration with the program's config model"
+  "$VPY" - <<'EOF'
+import json, os
+from tests.program.mockrun import stack_config
+from infra.program.config import load_settings
+cfg = stack_config("local")
+s = load_settings(lambda k: cfg.get(f"bc-sales:{k}"), all_keys=cfg, stack="local")
+print(json.dumps({"stack": "local", "environmentUrl": s.environment_url, "authorityHost": s.authority_host,
+                  "identityMode": s.identity_mode, "solutionPath": s.solution_path,
+                  "salespeople": len(s.salespeople)}))
+EOF
+  cat >&2 <<EOF
+local-up: dry run: would now run
+  pulumi login $BACKEND
+  pulumi stack select --create local
+  pulumi $ACTION --yes --stack local
+  pulumi stack output --stack local --json
+EOF
+  exit 0
+fi
+
+# --- 4. pulumi ----------------------------------------------------------------------------------
+case "$BACKEND" in file://*) mkdir -p "${BACKEND#file://}" ;; esac
+pulumi login "$BACKEND"
+pulumi stack select --create local
+pulumi "$ACTION" --yes --stack local
+if [ "$ACTION" = up ]; then
+  say "stack outputs (secrets hidden; add --show-secrets to see them):"
+  pulumi stack output --stack local --json
+fi
+if [ "$KEEP" = 1 ] && [ -n "$EMU_PID" ]; then
+  say "emulator still running (pid $EMU_PID); stop it with: kill $EMU_PID"
+fi

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine or a dev box: creates .venv if missing, installs the
+# project with its test extras, runs pytest on 2 workers.  Extra arguments go to pytest
+# (e.g. scripts/test.sh tests/program -k config).  Exits non-zero when a test fails.
+#
+# Environment: PYTHON (interpreter for the venv, default python3), BC_SALES_TEST_WORKERS
+# (pytest-xdist workers, default 2; 0 runs in one process).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PYTHON="${PYTHON:-python3}"
+
+if [ ! -x .venv/bin/python ]; then
+  command -v "$PYTHON" >/dev/null 2>&1 || { echo "test: no '$PYTHON' on PATH: install Python 3.11+" >&2; exit 1; }
+  "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
+    || { echo "test: $("$PYTHON" --version 2>&1) is too old: Python 3.11+ is required" >&2; exit 1; }
+  echo "test: creating .venv" >&2
+  "$PYTHON" -m venv .venv
+fi
+echo "test: installing the project (pip install -e '.[test]')" >&2
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+
+WORKERS="${BC_SALES_TEST_WORKERS:-2}"
+if [ "$WORKERS" = 0 ]; then
+  exec .venv/bin/python -m pytest -q "$@"
+fi
+exec .venv/bin/python -m pytest -q -n "$WORKERS" "$@"

@@ -1,0 +1,161 @@
+"""DataverseClient operations against the emulator: users, roles, privileges, assignment, paging,
+$batch, solutions, and the mapping of each Dataverse error class."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from infra.clients.dataverse import DataverseClient, RolePrivilege
+from infra.clients.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from tests.emulator.dataverse.testkit import solution_zip
+
+from .conftest import clear_log, LIMITED_ID, LIMITED_SECRET, secret_env, wait_for_log
+
+ROOT_BU = "6b1c2d3e-0000-4000-8000-00000000b001"
+CHILD_BU = "6b1c2d3e-0000-4000-8000-00000000b002"
+SALESPERSON = "6b1c2d3e-0000-4000-8000-00000000a103"
+SALES01_OID = "6b1c2d3e-0000-4000-8000-000000000001"
+SALES01_USER = "6b1c2d3e-0000-4000-8000-000000005101"
+SALES26_USER = "6b1c2d3e-0000-4000-8000-000000005126"
+NEW_ROLE = "6b1c2d3e-0000-4000-8000-0000000ee001"
+NEW_ROLE_2 = "6b1c2d3e-0000-4000-8000-0000000ee002"
+SYSADMIN_TEMPLATE = "627090ff-40a3-4053-8790-584edc5be201"
+
+
+@pytest.fixture
+def dv(conn) -> DataverseClient:
+    return DataverseClient.for_connection(conn, env=secret_env())
+
+
+def paths(emu, suffix: str) -> list[str]:
+    return [r.path + ("?" + r.query if r.query else "") for r in emu.requests if r.path.endswith(suffix)]
+
+
+def test_identity_and_users(dv: DataverseClient) -> None:
+    me = dv.whoami()
+    assert me.business_unit_id == ROOT_BU == dv.root_business_unit().business_unit_id
+    templates = {r.role_template_id for r in dv.user_roles(me.user_id)}
+    assert SYSADMIN_TEMPLATE in templates
+    user = dv.find_user_by_object_id(SALES01_OID)
+    assert user is not None and user.systemuser_id == SALES01_USER and user.business_unit_id == ROOT_BU
+    assert dv.find_user_by_object_id("6b1c2d3e-0000-4000-8000-0000000fffff") is None
+    dv.update_user(SALES01_USER, {"accessmode": 4})
+    assert dv.get_user(SALES01_USER).access_mode == 4
+    with pytest.raises(NotFoundError):
+        dv.get_user("6b1c2d3e-0000-4000-8000-0000000fffff")
+    assert dv.find_users_by_application_id(LIMITED_ID)[0].application_id == LIMITED_ID
+
+
+def test_paging_is_followed(emulator, dv: DataverseClient) -> None:
+    everything = dv.find_roles()
+    clear_log(emulator)
+    small = DataverseClient(dv.connection, dv.credential, page_size=3)
+    paged = small.find_roles()
+    assert [r.role_id for r in paged] == [r.role_id for r in everything]
+    assert len(everything) > 3
+    pages = wait_for_log(emulator, "/roles", -(-len(everything) // 3))
+    assert len(pages) == -(-len(everything) // 3)
+    assert sum("skiptoken" in p for p in paths(emulator, "/roles")) == len(pages) - 1
+
+
+def test_role_lifecycle_and_copies(emulator, dv: DataverseClient) -> None:
+    role = dv.create_role(NEW_ROLE, "BC Test Role", ROOT_BU)
+    assert role.role_id == NEW_ROLE and role.business_unit_id == ROOT_BU and not role.is_managed
+    assert dv.find_roles(name="BC Test Role", business_unit_id=ROOT_BU)[0].role_id == NEW_ROLE
+    copy = dv.find_role_copy(NEW_ROLE, CHILD_BU)
+    assert copy is not None and copy.parent_root_role_id == NEW_ROLE and copy.business_unit_id == CHILD_BU
+    dv.rename_role(NEW_ROLE, "BC Test Role 2")
+    assert dv.get_role(NEW_ROLE).name == "BC Test Role 2"
+    # same id again with another name: a real conflict, surfaced
+    with pytest.raises(ConflictError):
+        dv.create_role(NEW_ROLE, "Something else", ROOT_BU)
+    # same id, same name and BU (a retry after a lost answer): recognised as ours
+    assert dv.create_role(NEW_ROLE, "BC Test Role 2", ROOT_BU).role_id == NEW_ROLE
+    assert dv.delete_role(NEW_ROLE) is True
+    assert dv.get_role(NEW_ROLE) is None
+    assert dv.delete_role(NEW_ROLE) is False
+
+
+def test_privileges_one_request_and_role_privileges(emulator, dv: DataverseClient) -> None:
+    dv.create_role(NEW_ROLE, "BC Privileges", ROOT_BU)
+    clear_log(emulator)
+    names = ["prvReadAccount", "prvWriteAccount", "prvCreateContact", "prvNoSuchThing"]
+    found = dv.privileges_by_name(names)
+    assert set(found) == {"prvReadAccount", "prvWriteAccount", "prvCreateContact"}
+    assert len(wait_for_log(emulator, "/privileges", 1)) == 1
+    read, write = found["prvReadAccount"], found["prvWriteAccount"]
+    dv.replace_role_privileges(NEW_ROLE, {read.privilege_id: "Global", write.privilege_id: "Basic"}, business_unit_id=ROOT_BU)
+    held = {p.privilege_id: p.depth for p in dv.role_privileges(NEW_ROLE)}
+    assert held == {read.privilege_id: "Global", write.privilege_id: "Basic"}
+    dv.add_role_privileges(NEW_ROLE, [RolePrivilege(write.privilege_id, "Local", business_unit_id=ROOT_BU)])
+    assert {p.privilege_id: p.depth for p in dv.role_privileges(NEW_ROLE)}[write.privilege_id] == "Local"
+    dv.remove_role_privilege(NEW_ROLE, read.privilege_id)
+    assert [p.privilege_id for p in dv.role_privileges(NEW_ROLE)] == [write.privilege_id]
+
+
+def test_role_assignment_single_and_batched(emulator, dv: DataverseClient) -> None:
+    dv.create_role(NEW_ROLE, "BC Assign 1", ROOT_BU)
+    dv.create_role(NEW_ROLE_2, "BC Assign 2", ROOT_BU)
+    before = {r.role_id for r in dv.user_roles(SALES01_USER)}
+    dv.associate_role(SALES01_USER, SALESPERSON)  # already held: success
+    clear_log(emulator)
+    dv.batch_associate(SALES01_USER, [NEW_ROLE, NEW_ROLE_2])
+    assert len(wait_for_log(emulator, "/$batch", 1)) == 1
+    assert not [r for r in emulator.requests if "systemuserroles_association" in r.path]
+    assert {r.role_id for r in dv.user_roles(SALES01_USER)} == before | {NEW_ROLE, NEW_ROLE_2}
+    # one already held -> the change set fails as a whole; the client sends only the missing one
+    dv.disassociate_role(SALES01_USER, NEW_ROLE_2)
+    dv.batch_associate(SALES01_USER, [NEW_ROLE, NEW_ROLE_2])
+    assert {r.role_id for r in dv.user_roles(SALES01_USER)} == before | {NEW_ROLE, NEW_ROLE_2}
+    dv.batch_disassociate(SALES01_USER, [NEW_ROLE, NEW_ROLE_2])
+    assert {r.role_id for r in dv.user_roles(SALES01_USER)} == before
+    dv.disassociate_role(SALES01_USER, NEW_ROLE)  # not held: success
+
+
+def test_error_mapping_for_each_class(emulator, conn, dv: DataverseClient) -> None:
+    with pytest.raises(NotFoundError) as nf:
+        dv.get_user("6b1c2d3e-0000-4000-8000-0000000fffff")
+    assert nf.value.code and nf.value.status == 404
+    # role of another business unit -> 400 validation error
+    with pytest.raises(ValidationError) as bad:
+        dv.associate_role(SALES26_USER, SALESPERSON)
+    assert bad.value.status == 400 and bad.value.code
+    limited = DataverseClient.for_connection(conn, env=secret_env(LIMITED_ID, LIMITED_SECRET))
+    with pytest.raises(PermissionDeniedError) as denied:
+        limited.create_role(NEW_ROLE, "Not allowed", ROOT_BU)
+    assert denied.value.missing_privilege and denied.value.missing_privilege.startswith("prv")
+    dv.create_role(NEW_ROLE, "Dup", ROOT_BU)
+    with pytest.raises(ConflictError):
+        dv.create_role(NEW_ROLE, "Dup other", ROOT_BU)
+    priv = dv.privileges_by_name(["prvReadAccount"])["prvReadAccount"]
+    with pytest.raises(ValidationError) as depth:
+        dv.replace_role_privileges(NEW_ROLE, {priv.privilege_id: "RecordFilter"}, business_unit_id=ROOT_BU)
+    assert getattr(depth.value, "status", None) == 400
+
+
+def test_solution_stage_import_poll_result_and_uninstall(emulator, dv: DataverseClient, tmp_path: Path) -> None:
+    package = tmp_path / "emu_Test.zip"
+    package.write_bytes(solution_zip("emu_Test", "1.0.0.0", managed=True, padding=200_000))
+    assert dv.find_solution("emu_Test") is None
+    staged = dv.stage_solution(package)
+    assert staged.passed and staged.unique_name == "emu_Test" and staged.version == "1.0.0.0"
+    job = dv.import_solution_async(staged.upload_id)
+    assert job.async_operation_id
+    running = dv.find_running_solution_operations()
+    assert job.async_operation_id in {op.async_operation_id for op in running}
+    deadline = time.monotonic() + 10
+    op = dv.get_async_operation(job.async_operation_id)
+    while not op.is_completed and time.monotonic() < deadline:
+        time.sleep(0.1)
+        op = dv.get_async_operation(job.async_operation_id)
+    assert op.succeeded, op
+    if job.import_job_key:
+        assert dv.solution_import_result(job.import_job_key).passed
+    solution = dv.find_solution("emu_Test")
+    assert solution is not None and solution.version == "1.0.0.0" and solution.is_managed
+    dv.publish_all()
+    un = dv.uninstall_solution_async("emu_Test")
+    assert un.async_operation_id

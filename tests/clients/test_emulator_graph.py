@@ -1,0 +1,50 @@
+"""GraphClient against the emulator: SKUs and free seats, users, licenseDetails, $batch chunking."""
+
+from __future__ import annotations
+
+from infra.clients.graph import GraphClient
+from tests.emulator import FaultRule
+
+from .conftest import clear_log, secret_env, wait_for_log
+
+SALES_SKU = "1e1a282c-9c54-43a2-9310-98ef728faace"
+
+
+def test_subscribed_skus_and_free_seats(emulator, conn) -> None:
+    g = GraphClient.for_connection(conn, env=secret_env())
+    skus = {s.sku_part_number: s for s in g.subscribed_skus()}
+    sales = skus["DYN365_ENTERPRISE_SALES"]
+    assert sales.sku_id == SALES_SKU and sales.enabled == 40
+    assert g.free_seats()["DYN365_ENTERPRISE_SALES"] == sales.enabled - sales.consumed
+    assert g.sku_ids()["DYN365_BUSCENTRAL_ESSENTIAL"] == "2880026b-2b0c-4251-8656-5d41ff11e3aa"
+
+
+def test_users_and_license_details(conn) -> None:
+    g = GraphClient.for_connection(conn, env=secret_env())
+    user = g.get_user("bc-integration@contoso.example")
+    assert user is not None and user.id == "6b1c2d3e-0000-4000-8000-00000000e000" and user.usage_location == "US"
+    assert g.get_user("nobody@contoso.example") is None
+    assert g.get_user("new.hire@contoso.example").usage_location is None
+    details = g.license_details(user.id)
+    assert SALES_SKU in {d.sku_id for d in details}
+
+
+def test_batch_is_chunked_by_20(emulator, conn) -> None:
+    g = GraphClient.for_connection(conn, env=secret_env())
+    upns = [f"sales{n:02d}@contoso.example" for n in range(1, 31)] + ["ghost@contoso.example"]
+    clear_log(emulator)
+    users = g.get_users(upns)
+    assert len(wait_for_log(emulator, "/$batch", 2)) == 2
+    assert users["ghost@contoso.example"] is None
+    assert users["sales07@contoso.example"].id == "6b1c2d3e-0000-4000-8000-000000000007"
+    lic = g.license_details_many([users[u].id for u in upns[:25]])
+    assert all(SALES_SKU in {d.sku_id for d in v} for v in lic.values())
+
+
+def test_throttled_batch_request_is_retried(emulator, conn) -> None:
+    g = GraphClient.for_connection(conn, env=secret_env())
+    g.get_user("sales01@contoso.example")
+    emulator.faults.add(FaultRule(kind="429", path_regex=r"\$batch", retry_after=0, limit=1))
+    users = g.get_users(["sales01@contoso.example", "sales02@contoso.example"])
+    assert all(u is not None for u in users.values())
+    assert g.http.stats.statuses[429] == 1

@@ -1,0 +1,71 @@
+"""The program's own resource graph goes through the policy pack.
+
+The program runs under pulumi's mock runtime (no CLI, no cloud) with the dev and prod stack files;
+every registered resource is handed to every policy as the analyzer would. The stand-in solution
+and a loopback environment URL replace the placeholders that only a real tenant can satisfy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+import yaml
+
+import policies as p
+from tests.delivery.conftest import REPO
+from tests.delivery.policy_helpers import run_policy
+
+
+def _program_resources(stack: str, **overrides: Any) -> list[dict[str, Any]]:
+    config = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))["config"]
+    values = {key.split(":", 1)[1]: value for key, value in config.items()}
+    values.update(solutionPath="solution/standin", environmentUrl="https://127.0.0.1:8443", seatCheck="off")
+    values.update(overrides)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARM_", "AZURE_", "PULUMI_", "BC_SALES_"))}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.delivery.program_resources", stack, json.dumps(values)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    resources = json.loads(proc.stdout)
+    assert resources, "the program registered nothing"
+    return resources
+
+
+def _violations(stack: str, resources: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    config = json.loads((REPO / "policy" / "config.json").read_text(encoding="utf-8"))
+    found = []
+    for resource in resources:
+        for policy in p.POLICIES:
+            for message in run_policy(policy, resource["type"], resource["inputs"], stack=stack,
+                                      config=config[policy.name], name=resource["name"]):
+                found.append((policy.name, resource["name"], message))
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _real_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the program computes the secret's end date from the real time; judge it at the same time
+    monkeypatch.setattr(p, "clock", lambda: dt.datetime.now(dt.timezone.utc))
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_program_complies_with_the_guardrails(stack: str) -> None:
+    resources = _program_resources(stack)
+    types = {r["type"] for r in resources}
+    assert {"pulumi-python:dynamic/dataverse:UserAccess", "pulumi-python:dynamic/dataverse:SecurityRole",
+            "pulumi-python:dynamic/dataverse:SolutionImport"} <= types
+    assert _violations(stack, resources) == []
+
+
+def test_a_long_secret_rotation_is_caught() -> None:
+    resources = _program_resources("dev", clientSecretRotationDays=180)
+    assert any(r["type"] == "azuread:index/applicationPassword:ApplicationPassword" for r in resources)
+    [(policy, name, _)] = _violations("dev", resources)
+    assert (policy, name) == ("client-secrets-expire", "client-secret")

@@ -1,0 +1,127 @@
+"""`python -m tests.emulator` as a subprocess, and state surviving a restart with --snapshot."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.emulator import Emulator
+
+from .helpers import graph_headers, session
+
+ROOT = Path(__file__).resolve().parents[2]
+USER = "sales09@contoso.example"
+
+
+def _start(state: Path, *extra: str) -> tuple[subprocess.Popen, dict]:
+    proc = subprocess.Popen([sys.executable, "-m", "tests.emulator", "--port", "0", "--state", str(state), *extra],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        proc.kill()
+        pytest.fail(f"emulator did not start: {proc.stderr.read() if proc.stderr else ''}")
+    return proc, json.loads(line)
+
+
+def _stop(proc: subprocess.Popen) -> int:
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=10)
+
+
+def _http(info: dict) -> requests.Session:
+    s = requests.Session()
+    s.verify = info["ca_bundle"]
+    return s
+
+
+def _graph_token(info: dict, http: requests.Session) -> str:
+    resp = http.post(f"{info['authority']}/oauth2/v2.0/token", timeout=10, data={
+        "grant_type": "client_credentials", "client_id": "6b1c2d3e-0000-4000-8000-00000000d001",
+        "client_secret": "emu-deployer-secret-6f2b9c", "scope": "https://graph.microsoft.com/.default"})
+    assert resp.status_code == 200, resp.text
+    return resp.json()["access_token"]
+
+
+def test_cli_prints_one_json_line_and_stops_on_sigterm(tmp_path: Path) -> None:
+    proc, info = _start(tmp_path / "state")
+    try:
+        assert set(info) == {"authority_host", "tenant_id", "authority", "graph_url", "environment_url", "ca_bundle", "pid"}
+        assert info["pid"] == proc.pid
+        assert info["ca_bundle"] == str(tmp_path / "state" / "ca.pem")
+        assert info["authority"] == f"{info['authority_host']}/{info['tenant_id']}"
+        resp = _http(info).get(f"{info['authority']}/v2.0/.well-known/openid-configuration", timeout=5)
+        assert resp.status_code == 200
+        counters = _http(info).get(f"{info['authority_host']}/_emulator/counters", timeout=5).json()
+        assert counters["total"] == 1
+    finally:
+        rc = _stop(proc)
+    assert rc == 0
+
+
+def test_cli_reports_bad_seed_without_traceback(tmp_path: Path) -> None:
+    seed = tmp_path / "seed.yaml"
+    seed.write_text("tenant:\n  id: not-a-guid\n")
+    proc = subprocess.run([sys.executable, "-m", "tests.emulator", "--seed", str(seed)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2
+    assert f"{seed}: tenant.id: 'not-a-guid' is not a GUID" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_snapshot_survives_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    proc, info = _start(state, "--snapshot")
+    try:
+        http = _http(info)
+        tok = _graph_token(info, http)
+        h = {"Authorization": f"Bearer {tok}"}
+        assert http.patch(f"{info['graph_url']}/v1.0/users/{USER}", json={"usageLocation": "NL"}, headers=h, timeout=5).status_code == 204
+    finally:
+        assert _stop(proc) == 0
+    assert (state / "state.json").exists()
+    proc, info2 = _start(state, "--snapshot")
+    try:
+        http = _http(info2)  # same CA file, same token signing key: the old token still works
+        user = http.get(f"{info2['graph_url']}/v1.0/users/{USER}?$select=usageLocation", headers=h, timeout=5)
+        assert user.status_code == 200 and user.json()["usageLocation"] == "NL"
+    finally:
+        _stop(proc)
+
+
+def test_in_process_snapshot_written_on_change(tmp_path: Path, emulator_tls_dir: Path) -> None:
+    emu = Emulator.start(state_dir=tmp_path, snapshot=True, tls_dir=emulator_tls_dir)
+    try:
+        http, h = session(emu), graph_headers(emu)
+        http.patch(f"{emu.urls.graph_url}/v1.0/users/{USER}", json={"usageLocation": "SE"}, headers=h, timeout=5)
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:  # written by the server loop within ~0.25 s, without a stop
+            path = tmp_path / "state.json"
+            if path.exists() and '"SE"' in path.read_text():
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("snapshot was not written after a change")
+    finally:
+        emu.stop()
+    again = Emulator.start(state_dir=tmp_path, snapshot=True, tls_dir=emulator_tls_dir)
+    try:
+        assert again.graph.get_user(USER).usage_location == "SE"
+    finally:
+        again.stop()
+
+
+def test_subprocess_env_is_not_required() -> None:
+    """The CLI needs no environment variables (it runs in CI containers and on laptops alike)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "ARM_"))}
+    out = subprocess.run([sys.executable, "-m", "tests.emulator", "--help"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and "--provisioning-delay" in out.stdout

@@ -1,0 +1,129 @@
+"""scripts/local-up.sh and scripts/test.sh, up to the Pulumi CLI (which this machine does not have).
+
+local-up.sh is run for real: the emulator starts, its URLs land in the environment, the local
+stack's config validates against it.  For the CLI part a stand-in ``pulumi`` on PATH records the
+commands and, for ``up``, runs the real program under the mock runtime with the environment the
+script prepared -- so the hand-over to the CLI is checked too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "local-up.sh"
+
+FAKE_PULUMI = """#!/usr/bin/env bash
+set -euo pipefail
+printf '%s\\n' "$*" >> "$FAKE_PULUMI_LOG"
+case "$1" in
+  up)
+    env | grep -E '^(BC_SALES_|AZURE_TENANT_ID|AZURE_CLIENT_ID|PULUMI_CONFIG_PASSPHRASE)' | sort > "$FAKE_PULUMI_DIR/env.txt"
+    "$FAKE_PYTHON" -m tests.program.mockrun --stack local --out "$FAKE_PULUMI_DIR/up.json" ;;
+  stack)
+    if [ "$2" = output ]; then echo '{"environmentUrl": "from-fake"}'; fi ;;
+esac
+"""
+
+
+def base_env(tmp: Path, *, with_fake_pulumi: bool) -> dict[str, str]:
+    bin_dir = tmp / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    path = [str(bin_dir), "/usr/bin", "/bin"]
+    if with_fake_pulumi:
+        fake = bin_dir / "pulumi"
+        fake.write_text(FAKE_PULUMI)
+        fake.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "ARM_", "PULUMI_", "BC_SALES_"))}
+    env.update(PATH=os.pathsep.join(path), HOME=str(tmp), BC_SALES_EMULATOR_STATE=str(tmp / "emu"),
+               BC_SALES_PULUMI_BACKEND=f"file://{tmp / 'backend'}", FAKE_PULUMI_LOG=str(tmp / "pulumi.log"),
+               FAKE_PULUMI_DIR=str(tmp), FAKE_PYTHON=sys.executable)
+    return env
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", str(SCRIPT), *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def emulator_processes(state: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info.get("cmdline") or []
+        if "tests.emulator" in cmd and str(state) in cmd:
+            found.append(proc)
+    return found
+
+
+def test_missing_cli_gives_install_instructions(tmp_path: Path) -> None:
+    result = run(["--no-install"], base_env(tmp_path, with_fake_pulumi=False))
+    assert result.returncode == 127
+    assert "the Pulumi CLI is not installed" in result.stderr
+    assert "https://get.pulumi.com" in result.stderr
+    assert not (tmp_path / "emu").exists()  # refused before starting anything
+
+
+def test_dry_run_starts_the_emulator_and_validates_the_local_stack(tmp_path: Path) -> None:
+    result = run(["--no-install", "--dry-run"], base_env(tmp_path, with_fake_pulumi=False))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["identityMode"] == "existing"
+    assert summary["environmentUrl"].startswith("https://127.0.0.1:")
+    port = (tmp_path / "emu" / "port").read_text().strip()
+    assert summary["environmentUrl"].endswith(f":{port}")
+    assert "pulumi up --yes --stack local" in result.stderr
+    assert emulator_processes(tmp_path / "emu") == []  # stopped on exit
+
+
+def test_hands_over_to_the_cli_with_a_working_environment(tmp_path: Path) -> None:
+    env = base_env(tmp_path, with_fake_pulumi=True)
+    result = run(["--no-install"], env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "pulumi.log").read_text().splitlines() == [
+        f"login file://{tmp_path / 'backend'}",
+        "stack select --create local",
+        "up --yes --stack local",
+        "stack output --stack local --json",
+    ]
+    seen = dict(line.split("=", 1) for line in (tmp_path / "env.txt").read_text().splitlines())
+    assert seen["BC_SALES_ENVIRONMENT_URL"].startswith("https://127.0.0.1:")
+    assert Path(seen["BC_SALES_CA_BUNDLE"]).is_file()
+    assert seen["AZURE_CLIENT_ID"] == "6b1c2d3e-0000-4000-8000-00000000d001"
+    assert seen["PULUMI_CONFIG_PASSPHRASE"] == "local-emulator-passphrase"
+    record = json.loads((tmp_path / "up.json").read_text())
+    assert record["error"] is None
+    assert record["outputs"]["environmentUrl"] == seen["BC_SALES_ENVIRONMENT_URL"]
+    assert '"from-fake"' in result.stdout
+    # the second run reuses the port, so the stack's connection input does not change
+    again = run(["--no-install", "--dry-run"], env)
+    assert json.loads(again.stdout.strip().splitlines()[-1])["environmentUrl"] == seen["BC_SALES_ENVIRONMENT_URL"]
+
+
+def test_keep_leaves_the_emulator_running(tmp_path: Path) -> None:
+    env = base_env(tmp_path, with_fake_pulumi=True)
+    result = run(["--no-install", "--keep"], env)
+    assert result.returncode == 0, result.stderr
+    procs = emulator_processes(tmp_path / "emu")
+    try:
+        assert len(procs) == 1
+        assert f"kill {procs[0].pid}" in result.stderr
+    finally:
+        for p in procs:
+            os.kill(p.pid, signal.SIGTERM)
+            p.wait(timeout=10)
+
+
+def test_ci_entry_point_runs_the_readme_test_command() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "scripts/test.sh" in ci and "set -euo pipefail" in ci
+    readme = (ROOT / "README.md").read_text()
+    assert "scripts/test.sh" in readme and "scripts/local-up.sh" in readme
+    test_sh = (ROOT / "scripts" / "test.sh").read_text()
+    assert "pip install" in test_sh and "-m pytest" in test_sh

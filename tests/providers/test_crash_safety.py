@@ -1,0 +1,187 @@
+"""An interrupted create, run again, converges: no duplicate role, assignment or app user.
+
+Each create is cut after every request boundary in turn: the emulator processes the Nth
+Dataverse request and then drops the connection (the client sees an unknown outcome), or the
+provider host is killed outright.  The deployment is then run again on a fresh host, as a
+person would after a crash, and the environment must hold exactly one of everything.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from infra.providers import ApplicationUser, Preflight, SecurityRole, SolutionImport, UserAccess
+from tests.emulator import FaultRule
+from tests.harness import ProviderError, ProviderHost, Stack
+
+from .conftest import BC_APP_ID, settle, dataverse_requests, salesperson_oid
+from .test_solution_import import package, sol_inputs
+
+ROLE_ID = "6f960e32-a72b-e511-80d9-3863bb349780"
+SALES_MANAGER = "6b1c2d3e-0000-4000-8000-00000000a104"
+
+
+def _probe(emulator: Any, host: ProviderHost, cls: type, inputs: dict[str, Any]) -> list[Any]:
+    """The Dataverse requests one uninterrupted create makes on a warm host (preflight cached)."""
+    Stack(host).up(Preflight, "warm-up", {"connection": inputs["connection"]})
+    settle(emulator)
+    emulator.reset()
+    Stack(host).up(cls, "probe", inputs)
+    return dataverse_requests(emulator)
+
+
+def _rerun_converges(emulator: Any, host: ProviderHost, run: Stack, cls: type, name: str,
+                     inputs: dict[str, Any], check: Callable[[], None]) -> None:
+    settle(emulator)
+    emulator.faults.clear()
+    emulator.settings.latency_ms = 0
+    if name not in run.state:
+        run.up(cls, name, inputs)  # the person runs the deployment again
+    assert run.up(cls, name, inputs).op == "same"
+    check()
+
+
+def _kill_host_after(emulator: Any, host: ProviderHost, n: int, done: threading.Event) -> threading.Thread:
+    """Kill the host as soon as the emulator has answered ``n`` Dataverse requests."""
+
+    def watch() -> None:
+        while not done.is_set():
+            if sum(1 for r in emulator.requests if r.path.startswith("/api/data/")) >= n:
+                host.kill()
+                return
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def _interrupt_each_request(emulator: Any, host: ProviderHost, cls: type, inputs: dict[str, Any],
+                            check: Callable[[], None]) -> tuple[int, int]:
+    """Crash the create after each request in turn, then lose each write's answer in turn;
+    after every interruption run again and demand convergence.  Returns (crashes, lost)."""
+    probe = _probe(emulator, host, cls, inputs)
+    assert len(probe) >= 3
+    crashes = 0
+    for n in range(1, len(probe)):
+        settle(emulator)
+        emulator.reset()
+        # The host is warm (the previous rerun passed the preflight), like the probe's host.
+        # Requests wait 15 ms before being handled, so the kill lands before the next one runs.
+        emulator.settings.latency_ms = 15
+        done = threading.Event()
+        watcher = _kill_host_after(emulator, host, n, done)
+        run = Stack(host)
+        try:
+            run.up(cls, f"c{n}", inputs)
+        except ProviderError:
+            crashes += 1
+        done.set()
+        watcher.join()
+        host.start()  # a new deployment: fresh process, empty caches
+        _rerun_converges(emulator, host, run, cls, f"c{n}", inputs, check)
+    # Lost answers: the service did the write, the client never heard back.
+    writes = [r for r in probe if r.method != "GET"]
+    lost = 0
+    for i, record in enumerate(writes):
+        nth = sum(1 for r in writes[: i + 1] if r.method == record.method)
+        settle(emulator)
+        emulator.reset()
+        emulator.faults.add(FaultRule(kind="reset", nth=nth, limit=1, phase="after", method=record.method,
+                                      path_regex=r"^/api/data/"))
+        run = Stack(host)
+        try:
+            run.up(cls, f"l{i}", inputs)
+        except ProviderError:
+            lost += 1
+        _rerun_converges(emulator, host, run, cls, f"l{i}", inputs, check)
+    return crashes, len(writes)
+
+
+def test_security_role_create_interrupted_anywhere(emulator: Any, conn: dict,
+        fresh_host: Callable[..., ProviderHost]) -> None:
+    host = fresh_host()
+    inputs = {"connection": conn, "name": "Integration User", "role_id": ROLE_ID,
+              "privileges": {"prvReadAccount": "Global", "prvReadContact": "Global"}}
+
+    def check() -> None:
+        named = [r for r in emulator.dataverse.roles.values() if r["name"] == "Integration User"]
+        assert len(named) == 2  # the root role and its copy in the child business unit
+        privs = {p["PrivilegeName"]: p["Depth"] for p in emulator.dataverse.role_privileges(ROLE_ID)}
+        assert privs == {"prvReadAccount": "Global", "prvReadContact": "Global"}
+
+    crashes, writes = _interrupt_each_request(emulator, host, SecurityRole, inputs, check)
+    assert crashes >= 5 and writes == 2
+
+
+def test_user_access_create_interrupted_anywhere(emulator: Any, conn: dict,
+        fresh_host: Callable[..., ProviderHost]) -> None:
+    host = fresh_host()
+    oid = salesperson_oid(3)
+    inputs = {"connection": conn, "object_id": oid, "roles": ["Sales Manager", "System Customizer"]}
+
+    def check() -> None:
+        uid = next(u["systemuserid"] for u in emulator.dataverse.systemusers.values()
+                   if u.get("azureactivedirectoryobjectid") == oid)
+        held = emulator.dataverse.user_roles[uid]
+        assert len(held) == len(set(held)) == 3  # seed Salesperson + the two declared, no duplicate
+
+    crashes, writes = _interrupt_each_request(emulator, host, UserAccess, inputs, check)
+    assert crashes >= 4 and writes == 1  # one $batch for both roles
+
+
+def test_application_user_create_interrupted_anywhere(emulator: Any, conn: dict,
+        fresh_host: Callable[..., ProviderHost]) -> None:
+    host = fresh_host()
+    inputs = {"connection": conn, "application_id": BC_APP_ID, "roles": ["Salesperson", "Sales Manager"]}
+
+    def check() -> None:
+        users = [u for u in emulator.dataverse.systemusers.values() if u.get("applicationid") == BC_APP_ID]
+        assert len(users) == 1 and not users[0]["isdisabled"]
+        held = emulator.dataverse.user_roles[users[0]["systemuserid"]]
+        assert sorted(held) == sorted(set(held)) and len(held) == 2
+
+    crashes, writes = _interrupt_each_request(emulator, host, ApplicationUser, inputs, check)
+    assert crashes >= 4 and writes == 2
+
+
+def test_solution_import_interrupted_anywhere(emulator: Any, conn: dict, fresh_host: Callable[..., ProviderHost],
+                                              tmp_path: Path) -> None:
+    host = fresh_host()
+    inputs = sol_inputs(conn, package(tmp_path, "1.0.0.0", managed=False))
+
+    def check() -> None:
+        sols = [s for s in emulator.dataverse.solutions.values() if s["uniquename"] == inputs["unique_name"]]
+        assert len(sols) == 1 and sols[0]["version"] == "1.0.0.0"
+        imports = [op for op in emulator.dataverse.asyncoperations.values() if op.get("emu_kind") == "import"]
+        assert len(imports) == 1  # a lost answer never leads to a second import
+
+    crashes, writes = _interrupt_each_request(emulator, host, SolutionImport, inputs, check)
+    assert crashes >= 5 and writes == 3
+
+
+def test_host_killed_during_import_then_rerun(emulator: Any, conn: dict,
+                                              fresh_host: Callable[..., ProviderHost], tmp_path: Path) -> None:
+    emulator.settings.import_seconds = 1.5
+    inputs = sol_inputs(conn, package(tmp_path, "1.0.0.0"))
+    host = fresh_host()
+    stack = Stack(host)
+    killer = threading.Timer(0.8, host.kill)
+    killer.start()
+    try:
+        stack.up(SolutionImport, "sol", inputs)
+        raise AssertionError("the host should have been killed mid-import")
+    except ProviderError:
+        pass
+    finally:
+        killer.join()
+    host.start()  # a new deployment on a fresh host
+    step = Stack(host).up(SolutionImport, "sol", inputs)
+    assert step.outputs["installed_version"] == "1.0.0.0"
+    imports = [op for op in emulator.dataverse.asyncoperations.values() if op.get("emu_kind") in ("import", "upgrade")]
+    assert len(imports) == 1, "the rerun must follow the running import, not start a second one"
+    assert any("waiting for running solution operation" in line for line in host.log)
+    time.sleep(0)  # keep the timer thread's exit ordered before teardown

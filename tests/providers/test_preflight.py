@@ -1,0 +1,50 @@
+"""Preflight: refuse, with one clear message and no write, when the deployer lacks admin roles."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pytest
+
+from infra.providers import Preflight, SecurityRole, UserAccess
+from tests.harness import CheckFailed, ProviderError, ProviderHost, Stack
+
+from .conftest import clear_log, LIMITED, dataverse_requests, describe, salesperson_oid, writes
+
+DEPLOYER_USER = "6b1c2d3e-0000-4000-8000-000000005001"
+
+
+def test_limited_identity_is_refused_in_check_and_in_create(emulator: Any, conn: dict,
+                                                            fresh_host: Callable[..., ProviderHost]) -> None:
+    host = fresh_host(LIMITED)
+    inputs = {"connection": conn, "name": "Integration User", "role_id": "6f960e32-a72b-e511-80d9-3863bb349780",
+              "privileges": {"prvReadAccount": "Global"}}
+    result = host.check(SecurityRole, "iu", {}, inputs)
+    [(prop, reason)] = result.failures
+    assert prop == "connection"
+    for words in ("6b1c2d3e-0000-4000-8000-00000000d002", conn["environment_url"],
+                  "System Administrator and System Customizer", "Nothing was changed"):
+        assert words in reason, reason
+    # Even if the engine went ahead (it does not), create refuses before its first write.
+    with pytest.raises(ProviderError) as err:
+        host.create(SecurityRole, "iu", {**inputs, "__provider": result.inputs["__provider"]})
+    assert "lacks the System Administrator and System Customizer" in err.value.message
+    with pytest.raises(CheckFailed):
+        Stack(host).up(UserAccess, "s1", {"connection": conn, "object_id": salesperson_oid(1),
+                                          "roles": ["Salesperson"]})
+    assert writes(emulator) == [], describe(writes(emulator))
+    assert emulator.dataverse.roles.get("6f960e32-a72b-e511-80d9-3863bb349780") is None
+
+
+def test_preflight_resource_and_cache(emulator: Any, conn: dict, stack: Stack) -> None:
+    clear_log(emulator)
+    step = stack.up(Preflight, "preflight", {"connection": conn})
+    assert step.outputs["caller_user_id"] == DEPLOYER_USER
+    assert "6b1c2d3e-0000-4000-8000-00000000d001" in step.outputs["identity"]
+    first = describe(dataverse_requests(emulator))
+    assert first == ["GET WhoAmI", f"GET systemusers({DEPLOYER_USER})/systemuserroles_association"]
+    clear_log(emulator)
+    assert stack.up(Preflight, "preflight", {"connection": conn}).op == "same"
+    stack.up(SecurityRole, "r", {"connection": conn, "name": "X", "role_id": None,
+                                 "privileges": {"prvReadAccount": "Global"}})
+    assert "GET WhoAmI" not in describe(dataverse_requests(emulator))  # cached per process

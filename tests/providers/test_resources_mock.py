@@ -1,0 +1,73 @@
+"""The Resource / Args classes as the program uses them, under Pulumi's mock runtime.
+
+Checks the type tokens, that every Args field reaches the engine as an input, that the
+provider is serialized as a plain (non-secret) reference, and that outputs are attributes.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pulumi
+import pytest
+
+from infra.providers import (
+    ApplicationUser, ApplicationUserArgs, Preflight, PreflightArgs, SecurityRole, SecurityRoleArgs,
+    SolutionImport, SolutionImportArgs, UserAccess, UserAccessArgs,
+)
+
+CONN = {"environment_url": "https://contoso.crm.dynamics.com", "tenant_id": "6b1c2d3e-0000-4000-8000-00000000a001"}
+
+
+class Mocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        self.seen.append(args)
+        outs = dict(args.inputs)
+        outs.setdefault("role_id", "00000000-0000-0000-0000-0000000000aa")
+        outs.setdefault("systemuser_id", "00000000-0000-0000-0000-0000000000bb")
+        return f"{args.name}-id", outs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list]:
+        return {}, []
+
+
+@pytest.fixture
+def mocks() -> Mocks:
+    m = Mocks()
+    pulumi.runtime.set_mocks(m, project="bc-sales", stack="test", preview=False)
+    return m
+
+
+@pulumi.runtime.test
+def test_resources_register_with_expected_tokens_and_inputs(mocks: Mocks) -> Any:
+    role = SecurityRole("ia", SecurityRoleArgs(connection=CONN, name="Integration Administrator",
+                                               role_id="8c8d4f51-a72b-e511-80d9-3863bb349780",
+                                               privileges={"prvReadAccount": "Global"}))
+    access = UserAccess("iu", UserAccessArgs(connection=CONN, object_id="6b1c2d3e-0000-4000-8000-00000000e000",
+                                             roles=[role.role_id], integration_user=True))
+    Preflight("pf", PreflightArgs(connection=CONN))
+    ApplicationUser("bc", ApplicationUserArgs(connection=CONN, application_id="6b1c2d3e-0000-4000-8000-00000000d003",
+                                              roles=["Integration User"]))
+    SolutionImport("sol", SolutionImportArgs(connection=CONN, package_path="solution/standin",
+                                             unique_name="x", version="1.0", managed=True, sha256="0" * 64))
+
+    def verify(values: list[Any]) -> None:
+        role_id, user_id = values
+        assert role_id == "8c8d4f51-a72b-e511-80d9-3863bb349780"
+        assert user_id == "00000000-0000-0000-0000-0000000000bb"
+        tokens = sorted(a.typ for a in mocks.seen)
+        assert tokens == sorted(f"pulumi-python:dynamic/dataverse:{n}" for n in
+                                ("SecurityRole", "UserAccess", "Preflight", "ApplicationUser", "SolutionImport"))
+        for args in mocks.seen:
+            provider = args.inputs["__provider"]
+            assert isinstance(provider, str)  # not wrapped as a secret
+            assert b"infra.providers." in base64.b64decode(provider)
+        ua = next(a for a in mocks.seen if a.typ.endswith("UserAccess"))
+        assert ua.inputs["integration_user"] is True and "wait_timeout_seconds" in ua.inputs
+        assert ua.inputs["roles"] == ["8c8d4f51-a72b-e511-80d9-3863bb349780"]
+
+    return pulumi.Output.all(role.role_id, access.systemuser_id).apply(verify)

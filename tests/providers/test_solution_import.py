@@ -1,0 +1,147 @@
+"""SolutionImport lifecycle through the provider host against the emulator."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.model.solution_package import read_package
+from infra.providers import SolutionImport
+from tests.harness import CheckFailed, ProviderError, Stack
+
+from .conftest import clear_log, dataverse_requests, describe
+
+STANDIN = Path(__file__).resolve().parents[2] / "solution" / "standin"
+
+
+def package(tmp_path: Path, version: str = "1.0.0.0", managed: bool = True) -> Path:
+    """A copy of the stand-in source folder with another version / managed flag."""
+    dest = tmp_path / f"standin-{version}-{'m' if managed else 'u'}"
+    if not dest.exists():
+        shutil.copytree(STANDIN, dest)
+        xml = (dest / "solution.xml").read_text(encoding="utf-8")
+        xml = re.sub(r"<Version>[^<]*</Version>", f"<Version>{version}</Version>", xml, count=1)
+        xml = re.sub(r"<Managed>[^<]*</Managed>", f"<Managed>{1 if managed else 0}</Managed>", xml, count=1)
+        (dest / "solution.xml").write_text(xml, encoding="utf-8")
+    return dest
+
+
+def sol_inputs(conn: dict[str, Any], path: Path, **over: Any) -> dict[str, Any]:
+    info = read_package(path)
+    return {"connection": conn, "package_path": str(path), "unique_name": info.unique_name,
+            "version": info.version, "managed": info.managed, "sha256": info.sha256,
+            "timeout_seconds": 60, **over}
+
+
+def installed(emulator: Any, name: str = "bcsales_IntegrationStandIn") -> dict[str, Any] | None:
+    return next((s for s in emulator.dataverse.solutions.values() if s["uniquename"] == name), None)
+
+
+def test_lifecycle_import_noop_upgrade_refresh_delete(emulator: Any, conn: dict, stack: Stack, tmp_path: Path) -> None:
+    v1 = package(tmp_path, "1.0.0.0")
+    step = stack.up(SolutionImport, "sol", sol_inputs(conn, v1))
+    assert step.op == "create" and step.outputs["installed_version"] == "1.0.0.0"
+    assert step.outputs["adopted"] is False
+    assert installed(emulator)["version"] == "1.0.0.0"
+    assert "package_bytes" not in step.outputs and len(str(step.outputs)) < 2000  # never the bytes
+    assert any("import ended" in line for line in stack.host.log)
+    # The solution's tables got privileges: the roles can now reference them.
+    assert any(p["name"].lower() == "prvreadnav_connection" for p in emulator.dataverse.privileges.values())
+
+    clear_log(emulator)
+    assert stack.up(SolutionImport, "sol", sol_inputs(conn, v1)).op == "same"
+    assert dataverse_requests(emulator) == []
+
+    v2 = package(tmp_path, "1.1.0.0")
+    clear_log(emulator)
+    step = stack.up(SolutionImport, "sol", sol_inputs(conn, v2))
+    assert step.op == "update" and step.outputs["installed_version"] == "1.1.0.0"
+    paths = describe(dataverse_requests(emulator))
+    assert "POST StageAndUpgradeAsync" in paths and "POST ImportSolutionAsync" not in paths
+    assert "POST PublishAllXml" not in paths  # managed: nothing to publish
+
+    # Someone installs a newer version: refresh shows it; the old package is refused.
+    emulator.dataverse.solutions[installed(emulator)["solutionid"]]["version"] = "1.2.0.0"
+    refreshed = stack.refresh("sol")
+    assert refreshed.outputs["installed_version"] == "1.2.0.0"
+    assert stack.inputs("sol")["version"] == "1.2.0.0"
+    with pytest.raises(ProviderError) as err:
+        stack.up(SolutionImport, "sol", sol_inputs(conn, v2))
+    assert "deployments move forward" in err.value.message and "1.2.0.0" in err.value.message
+
+    stack.host.clear_log()
+    stack.destroy("sol")
+    assert installed(emulator) is not None
+    assert any("left installed" in line for line in stack.host.log)
+
+
+def test_unmanaged_import_publishes_and_uninstall_on_delete(emulator: Any, conn: dict, stack: Stack,
+                                                            tmp_path: Path) -> None:
+    path = package(tmp_path, "1.0.0.0", managed=False)
+    clear_log(emulator)
+    stack.up(SolutionImport, "sol", sol_inputs(conn, path, uninstall_on_delete=True))
+    paths = describe(dataverse_requests(emulator))
+    assert "POST ImportSolutionAsync" in paths and "POST PublishAllXml" in paths
+    assert installed(emulator)["ismanaged"] is False
+    stack.destroy("sol")
+    assert installed(emulator) is None
+
+
+def test_same_version_installed_is_adopted(emulator: Any, conn: dict, stack: Stack, tmp_path: Path) -> None:
+    v1 = package(tmp_path, "1.0.0.0")
+    stack.up(SolutionImport, "first", sol_inputs(conn, v1))
+    clear_log(emulator)
+    step = stack.up(SolutionImport, "second", sol_inputs(conn, v1))
+    assert step.outputs["adopted"] is True
+    assert [r for r in dataverse_requests(emulator) if r.method != "GET"] == []
+
+
+def test_manifest_mismatch_and_failure_details(emulator: Any, conn: dict, stack: Stack, tmp_path: Path) -> None:
+    v1 = package(tmp_path, "1.0.0.0")
+    with pytest.raises(CheckFailed) as err:
+        stack.up(SolutionImport, "sol", sol_inputs(conn, v1, version="9.0.0.0", sha256="0" * 64))
+    props = dict(err.value.failures)
+    assert "does not match the package manifest" in props["version"]
+    assert "sha256 does not match" in props["sha256"]
+
+
+def test_standin_is_refused_outside_the_emulator(stack: Stack, tmp_path: Path) -> None:
+    far = {"environment_url": "https://contoso.crm.dynamics.com", "tenant_id": "6b1c2d3e-0000-4000-8000-00000000a001"}
+    # The host has credentials but no such environment is reachable; check() must refuse first.
+    result = stack.host.check(SolutionImport, "sol", {}, sol_inputs(far, package(tmp_path)))
+    reasons = dict(result.failures)
+    assert "stand-in" in reasons.get("package_path", ""), result.failures
+
+
+def test_import_end_is_noticed_within_a_second(emulator: Any, conn: dict, stack: Stack, tmp_path: Path) -> None:
+    emulator.settings.import_seconds = 3.0
+    clear_log(emulator)
+    stack.up(SolutionImport, "sol", sol_inputs(conn, package(tmp_path)))
+    [op] = [o for o in emulator.dataverse.asyncoperations.values() if o.get("emu_kind") == "import"]
+    polls = [r for r in dataverse_requests(emulator) if r.path.endswith(f"asyncoperations({op['asyncoperationid']})")]
+    noticed = min(r.started for r in polls if r.started >= op["emu_due"])
+    assert noticed - op["emu_due"] <= 1.0
+    assert len(polls) <= 6, len(polls)  # 0.5, 0.75, 1, 1, 1 ... for a 3 s import
+
+
+def test_missing_dependencies_are_shown_and_nothing_is_imported(emulator: Any, conn: dict, stack: Stack,
+                                                                tmp_path: Path) -> None:
+    path = package(tmp_path, "1.0.0.0")
+    xml = (path / "solution.xml").read_text(encoding="utf-8").replace(
+        "<MissingDependencies />",
+        '<MissingDependencies><MissingDependency><Required type="1" schemaName="bcbi_basetable" '
+        'solution="bcbi_CdsBaseIntegration (1.0.0.0)" /><Dependent type="1" schemaName="nav_connection" />'
+        "</MissingDependency></MissingDependencies>")
+    (path / "solution.xml").write_text(xml, encoding="utf-8")
+    clear_log(emulator)
+    with pytest.raises(ProviderError) as err:
+        stack.up(SolutionImport, "sol", sol_inputs(conn, path))
+    msg = err.value.message
+    assert "missing dependencies: bcbi_basetable from solution bcbi_CdsBaseIntegration" in msg
+    assert "nothing was imported" in msg
+    assert "POST ImportSolutionAsync" not in describe(dataverse_requests(emulator))
+    assert installed(emulator) is None
