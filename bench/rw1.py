@@ -31,8 +31,7 @@ from typing import Any, Mapping
 from bench import minimal
 from bench.emulator_proc import EmulatorProcess, Request
 from bench.state_size import checkpoint_entry, entry_bytes
-from bench.workload import (REPO, Workload, connection_for, host_env, run_refresh, run_up, rw1,
-                            standin_package)
+from bench.workload import REPO, Workload, connection_for, host_env, run_up, rw1
 
 LATENCY_MS = 30.0
 IMPORT_SECONDS = 10.0
@@ -50,6 +49,7 @@ TARGETS = {
 
 
 def _harness() -> tuple[Any, Any]:
+    """The provider-host harness, imported late so ``--markdown`` works without grpc start-up."""
     from tests.harness.host import ProviderHost
     from tests.harness.stack import Stack
 
@@ -349,7 +349,8 @@ def build_report(first: dict[str, Any], per: dict[str, Any], rss: dict[str, Any]
         "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "environment": {"python": platform.python_version(), "machine": platform.machine(),
                         "cpus": os.cpu_count(), "latency_ms": LATENCY_MS,
-                        "import_seconds": IMPORT_SECONDS, "host_slots": HOST_SLOTS},
+                        "import_seconds": IMPORT_SECONDS, "host_slots": HOST_SLOTS,
+                        "load_average_1m_at_report": round(os.getloadavg()[0], 2)},
         "targets": TARGETS,
         "figures": figures,
         "met": verdicts,
@@ -408,13 +409,71 @@ def print_report(rep: dict[str, Any]) -> None:
         line("  peak RSS / package size", f["peak_rss_over_package"], "", None)
 
 
+def markdown(rep: dict[str, Any]) -> str:
+    """The figures-vs-targets table for docs/benchmark.md."""
+    f, t, met = rep["figures"], rep["targets"], rep["met"]
+    mark = lambda k: "met" if met.get(k) else "**missed**"  # noqa: E731
+    rows = [
+        ("wall time of the first up", f"{f['wall_s']} s vs lower bound {f['critical_path_s']} s = "
+         f"{f['wall_over_lower_bound']}x (with 4 host slots: bound {f['capacity_bound_s']} s, "
+         f"{f['wall_over_capacity_bound']}x)", f"<= {t['wall_over_lower_bound']}x", mark("wall_over_lower_bound")),
+        ("Dataverse requests, first up", f"{max(f['requests_total_sequential'], f['requests_total_concurrent'])} vs "
+         f"minimal {f['requests_minimal']} = {f['requests_over_minimal']}x (+ {f['entra_requests_first_up']} Entra)",
+         f"<= {t['requests_over_minimal']}x", mark("requests_over_minimal")),
+        ("import end -> provider notices", f"{f['import_notice_s']} s ({f['import_polls']} polls)",
+         f"<= {t['import_notice_s']} s", mark("import_notice_s")),
+        ("no-op refresh", f"{f['refresh_requests_total']} requests / {f['resources']} resources = "
+         f"{f['refresh_requests_per_resource']}", f"<= {t['refresh_requests_per_resource']} per resource",
+         mark("refresh_requests_per_resource")),
+        ("no-op up (Check + Diff)", f"{f['noop_up_requests']} requests, all unchanged: {f['noop_up_all_same']}", "-", "-"),
+        ("state per resource", f"max {f['state_bytes_max']} B, mean {f['state_bytes_mean']} B",
+         f"< {t['state_bytes_per_resource']} B", mark("state_bytes_per_resource")),
+    ]
+    if "peak_rss_bytes" in f:
+        rows.append(("peak RSS importing a package", f"{f['peak_rss_bytes'] / 1e6:.0f} MB for a "
+                     f"{f['package_bytes'] / 1e6:.0f} MB package = {f['peak_rss_over_package']}x "
+                     f"(host baseline {f['rss_baseline_bytes'] / 1e6:.0f} MB, {f['rss_method']})",
+                     f"<= {t['peak_rss_over_package']}x package", mark("peak_rss_over_package")))
+    env = rep["environment"]
+    out = [f"Run {rep['when']}, Python {env['python']}, {env['cpus']} CPUs, load average "
+           f"{env.get('load_average_1m_at_report', '?')} when it ended.", "",
+           "| figure | measured | target | |", "|---|---|---|---|"]
+    out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    tl = rep.get("timeline") or {}
+    if tl:
+        def span(prefix: str) -> str:
+            items = [v for k, v in tl.items() if k.startswith(prefix)]
+            start, end = min(i["start"] for i in items), max(i["end"] for i in items)
+            return f"{end - start:.2f} s"
+        notice = rep.get("import", {}).get("notice_s")
+        out += ["", "Phases of the first up (first start to last end): preflight " + span("preflight")
+                + ", solution " + span("solution") + f" (import {rep['environment']['import_seconds']:.0f} s, "
+                f"notice delay {notice} s), roles " + span("role-") + ", integration user "
+                + span("access-integration-user") + ", 25 salespeople " + span("access-sales")
+                + ", application user " + span("application-user") + "."]
+    out += ["", "| resource kind | requests (each) | minimal (each) | refresh (each) | state bytes |",
+            "|---|---|---|---|---|"]
+    seen: dict[str, list[dict[str, Any]]] = {}
+    for r in rep["per_resource"]:
+        seen.setdefault(r["kind"], []).append(r)
+    for kind, rs in seen.items():
+        span = lambda key: "/".join(sorted({str(x[key]) for x in rs}))  # noqa: E731
+        out.append(f"| {kind} ({len(rs)}) | {span('requests')} | {span('minimal')} | {span('refresh_requests')} | "
+                   f"{span('state_bytes')} |")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.rw1", description=__doc__.splitlines()[0])
     parser.add_argument("--json", default=str(REPO / "bench" / "results" / "rw1.json"),
                         help="where to write the figures (default: bench/results/rw1.json)")
     parser.add_argument("--package-mb", type=float, default=PACKAGE_BYTES / 1e6,
                         help="size of the package for the peak-RSS phase (0 skips it)")
+    parser.add_argument("--markdown", metavar="JSON", help="print the docs table for an existing result and exit")
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads(Path(args.markdown).read_text())))
+        return 0
     with tempfile.TemporaryDirectory(prefix="bench-rw1-") as tmp:
         work = Path(tmp)
         first = phase_first_up(work)

@@ -10,7 +10,6 @@ of the value's JSON.
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 from typing import Any, Iterable, Mapping

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from infra import facts
-
 REPO = Path(__file__).resolve().parents[1]
 
 #: resource kind -> (module under infra.providers, class name)

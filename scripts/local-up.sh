@@ -140,6 +140,7 @@ local-up: dry run: would now run
   pulumi $ACTION --yes --stack local
   pulumi stack output --stack local --json
 EOF
+  if [ "$KEEP" = 1 ]; then say "emulator still running (pid $EMU_PID); stop it with: kill $EMU_PID"; fi
   exit 0
 fi
 

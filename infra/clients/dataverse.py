@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path

@@ -211,7 +211,10 @@ def close_all() -> None:
 def get_service_http(base_url: str, credential: TokenCredential, scope: str, *, service: str,
                      ca_bundle: str | None = None, **kwargs: Any) -> "ServiceHttp":
     """The shared :class:`ServiceHttp` for (service base URL, identity, scope) in this process."""
-    key = (require_https(base_url, f"{service} URL"), credential.cache_key, scope, ca_bundle)
+    # Different policies (retry, timeouts, cap) get their own ServiceHttp but share the identity's
+    # connection pool, concurrency semaphore, throttle gate and counters.
+    key = (require_https(base_url, f"{service} URL"), credential.cache_key, scope, ca_bundle,
+           repr(sorted(kwargs.items())))
     with _LOCK:
         existing = _SERVICES.get(key)
     if existing is not None:
@@ -468,7 +471,7 @@ class ServiceHttp:
         display = f"{method} {self._display(method, url)}"
         logger.warning("%s %s: outcome unknown (%s); not retrying a non-idempotent call", self.service, display, reason)
         self._emit({"event": "ambiguous", "request": display, "reason": reason})
-        raise AmbiguousOutcomeError(method, urlsplit(url).path, reason, status=status, code=code)
+        raise AmbiguousOutcomeError(method, urlsplit(url).path, reason, status=status, code=code) from None
 
     def _final_error(self, final: _Retryable, method: str, url: str) -> ServiceError:
         display = self._display(method, url)

@@ -19,7 +19,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
@@ -351,16 +352,21 @@ class ConfigKey:
 
 
 def _pulumi_type(annotation: Any) -> str | None:
-    text = repr(annotation)
-    if annotation is bool:
+    """The Pulumi.yaml ``type`` of a field; ``None`` for objects (Pulumi.yaml cannot type them)."""
+    options = [a for a in get_args(annotation) if a is not type(None)] if get_origin(annotation) in (
+        Union, UnionType) else [annotation]
+    base = options[0]
+    if get_origin(base) is Annotated:
+        base = get_args(base)[0]
+    if base is bool:
         return "boolean"
-    if annotation is int:
+    if base is int:
         return "integer"
-    if "list[str]" in text:
+    if base is str or get_origin(base) is Literal:
+        return "string"
+    if get_origin(base) is list and get_args(base) in ((str,),):
         return "array"
-    if "list[" in text or "dict[" in text or "Settings" in text:
-        return None
-    return "string"
+    return None
 
 
 def config_keys() -> list[ConfigKey]:
@@ -442,29 +448,21 @@ _FRIENDLY: dict[str, str] = {
 }
 
 
-def _allowed_fields(key: str, loc: tuple[Any, ...]) -> list[str]:
-    model: Any = StackSettings.model_fields[_field_of(key)].annotation
-    text = repr(model)
-    target: type[BaseModel] | None = None
-    if "IntegrationUserSettings" in text:
-        target = IntegrationUserSettings
-    elif "Salesperson" in text:
-        target = Salesperson
-    if target is None:
-        return []
-    return [f.alias or n for n, f in target.model_fields.items()]
+#: Config keys whose values are (lists of) nested objects -> the model of one object.
+_NESTED: dict[str, type[BaseModel]] = {"integrationUser": IntegrationUserSettings, "salespeople": Salesperson}
+
+
+def _allowed_fields(key: str) -> list[str]:
+    target = _NESTED.get(key)
+    return [f.alias or n for n, f in target.model_fields.items()] if target else []
 
 
 def _nested_description(key: str, loc: tuple[Any, ...]) -> str:
-    text = repr(StackSettings.model_fields[_field_of(key)].annotation)
-    target: type[BaseModel] | None = (
-        IntegrationUserSettings if "IntegrationUserSettings" in text else Salesperson if "Salesperson" in text else None
-    )
+    target = _NESTED.get(key)
     if target is None or not loc:
         return ""
-    name = str(loc[-1])
     for field_name, info in target.model_fields.items():
-        if (info.alias or field_name) == name:
+        if (info.alias or field_name) == str(loc[-1]):
             return info.description or ""
     return ""
 
@@ -487,7 +485,7 @@ def _translate(key: str, exc: PydanticValidationError) -> list[str]:
             problems.append(f"{path}: required, but not set" + (f" ({about})" if about else ""))
             continue
         if kind == "extra_forbidden":
-            allowed = _allowed_fields(key, loc)
+            allowed = _allowed_fields(key)
             name = str(loc[-1]) if loc else key
             hint = difflib.get_close_matches(name, allowed, n=1)
             did_you_mean = f" (did you mean {hint[0]}?)" if hint else ""

@@ -20,6 +20,11 @@ from infra.model.roles import RoleSpec
 from infra.model.solution_package import PackageInfo
 from infra.program.config import StackSettings
 from infra.program.identity import resource_slug
+from infra.providers.application_user import ApplicationUser, ApplicationUserArgs
+from infra.providers.preflight import Preflight, PreflightArgs
+from infra.providers.security_role import SecurityRole, SecurityRoleArgs
+from infra.providers.solution_import import SolutionImport, SolutionImportArgs
+from infra.providers.user_access import UserAccess, UserAccessArgs
 
 __all__ = [
     "ROLE_KEYS",
@@ -207,21 +212,15 @@ class SalesIntegrationArgs:
 # --- provider arguments: shared by the component and the end-to-end test -------------------------
 
 
-def preflight_args(plan: SalesPlan) -> Any:
-    from infra.providers.preflight import PreflightArgs
-
+def preflight_args(plan: SalesPlan) -> PreflightArgs:
     return PreflightArgs(connection=plan.connection_input)
 
 
-def solution_args(plan: SalesPlan) -> Any:
-    from infra.providers.solution_import import SolutionImportArgs
-
+def solution_args(plan: SalesPlan) -> SolutionImportArgs:
     return SolutionImportArgs(connection=plan.connection_input, **plan.solution)
 
 
-def role_args(plan: SalesPlan, role: RolePlan) -> Any:
-    from infra.providers.security_role import SecurityRoleArgs
-
+def role_args(plan: SalesPlan, role: RolePlan) -> SecurityRoleArgs:
     return SecurityRoleArgs(
         connection=plan.connection_input,
         name=role.name,
@@ -231,9 +230,7 @@ def role_args(plan: SalesPlan, role: RolePlan) -> Any:
     )
 
 
-def access_args(plan: SalesPlan, access: AccessPlan, role_ids: Mapping[str, Any]) -> Any:
-    from infra.providers.user_access import UserAccessArgs
-
+def access_args(plan: SalesPlan, access: AccessPlan, role_ids: Mapping[str, Any]) -> UserAccessArgs:
     return UserAccessArgs(
         connection=plan.connection_input,
         object_id=access.object_id,
@@ -242,9 +239,7 @@ def access_args(plan: SalesPlan, access: AccessPlan, role_ids: Mapping[str, Any]
     )
 
 
-def application_user_args(plan: SalesPlan, role_ids: Mapping[str, Any]) -> Any:
-    from infra.providers.application_user import ApplicationUserArgs
-
+def application_user_args(plan: SalesPlan, role_ids: Mapping[str, Any]) -> ApplicationUserArgs:
     app = plan.application_user
     if app is None:
         raise ValueError("the plan has no application user")
@@ -267,12 +262,6 @@ class SalesIntegration(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SalesIntegrationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("bc-sales:sales:SalesIntegration", name, None, opts)
-        from infra.providers.application_user import ApplicationUser
-        from infra.providers.preflight import Preflight
-        from infra.providers.security_role import SecurityRole
-        from infra.providers.solution_import import SolutionImport
-        from infra.providers.user_access import UserAccess
-
         plan = args.plan
         preflight = Preflight("preflight", preflight_args(plan), pulumi.ResourceOptions(parent=self))
         solution = SolutionImport(

@@ -29,7 +29,8 @@ from infra.providers.base import (
 )
 from infra.providers.preflight import ensure_preflight
 from infra.providers.role_assignment import (
-    assign_roles, canonical_roles, live_assignment, roles_failures, user_field, user_id_of,
+    assign_roles, canonical_roles, live_assignment, resolve_declared_roles, roles_failures, user_field,
+    user_id_of,
 )
 
 __all__ = ["ApplicationUser", "ApplicationUserArgs", "ApplicationUserProvider", "find_or_create_app_user"]
@@ -119,8 +120,9 @@ class ApplicationUserProvider(DataverseProvider):
         label = f"application user for {props['application_id']}"
         client = client_for(props)
         ensure_preflight(connection_of(props), client)
+        roles = resolve_declared_roles(client, props["roles"], label)  # before creating the user
         user, created = find_or_create_app_user(client, props["application_id"], label)
-        outcome = assign_roles(client, user, props["roles"], [], label)
+        outcome = assign_roles(client, user, props["roles"], [], label, resolved=roles)
         outs = self._outs(props, user, created, outcome)
         return CreateResult(outs["systemuser_id"], outs)
 

@@ -10,9 +10,8 @@ plain function so the reconcile modules stay small and testable.
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, ResourceProvider
@@ -252,7 +251,7 @@ def _preflight_in_check(inputs: Mapping[str, Any]) -> CheckFailure | None:
     if not credentials_available(connection):
         return None
     try:
-        ensure_preflight(connection)
+        ensure_preflight(connection, brief_repeat=True)
     except PreflightError as exc:
         return CheckFailure("connection", str(exc))
     except ClientError as exc:
@@ -261,18 +260,3 @@ def _preflight_in_check(inputs: Mapping[str, Any]) -> CheckFailure | None:
         warn(f"preflight skipped in preview: {exc}")
     return None
 
-
-def sorted_unique(values: Iterable[str]) -> list[str]:
-    return sorted(set(values))
-
-
-def as_list(value: Any) -> Sequence[Any]:
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple)):
-        return list(value)
-    return [value]
-
-
-def eprint(message: str) -> None:  # pragma: no cover - debugging aid only
-    print(message, file=sys.stderr)

@@ -19,7 +19,6 @@ from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from infra import facts
 from infra.clients.connection import Connection
-from infra.clients.errors import ClientError
 from infra.providers.base import (
     DataverseProvider, ProviderFailure, client_for, connection_of, progress, strip_internal,
     user_errors,
@@ -46,13 +45,17 @@ class PreflightResult:
     role_names: tuple[str, ...]
 
 
-_CACHE: dict[tuple[Connection, str], PreflightResult] = {}
+_CACHE: dict[tuple[Connection, str], PreflightResult | PreflightError] = {}
 _LOCK = threading.Lock()
 
 
 def clear_preflight_cache() -> None:
     with _LOCK:
         _CACHE.clear()
+
+
+class RepeatedPreflightError(PreflightError):
+    """The same refusal again in this process: a short line instead of the full text per resource."""
 
 
 def _identity(client: Any) -> str:
@@ -84,21 +87,37 @@ def run_preflight(client: Any, connection: Connection) -> PreflightResult:
                            tuple(sorted(str(r.name) for r in roles)))
 
 
-def ensure_preflight(connection: Connection, client: Any | None = None) -> PreflightResult:
-    """Run the preflight once per process for this connection and identity (cached)."""
+def ensure_preflight(connection: Connection, client: Any | None = None, *, brief_repeat: bool = False) -> PreflightResult:
+    """Run the preflight once per process for this connection and identity (cached, refusals too).
+
+    ``brief_repeat``: a refusal already reported in this process comes back as one short line
+    (check() of the 2nd..Nth resource), so a preview shows the full explanation once.
+    """
     client = client if client is not None else client_for({"connection": connection.to_dict()})
     key = (connection, _identity(client))
-    cached = _CACHE.get(key)
-    if cached is not None:
-        return cached
     with _LOCK:
         cached = _CACHE.get(key)
         if cached is None:
-            cached = run_preflight(client, connection)
+            try:
+                cached = run_preflight(client, connection)
+            except PreflightError as exc:
+                _CACHE[key] = exc
+                raise
             _CACHE[key] = cached
             progress(f"preflight passed: {cached.identity} holds System Administrator and "
                      f"System Customizer in {connection.environment_url}")
+            return cached
+    if isinstance(cached, PreflightError):
+        if brief_repeat:
+            raise RepeatedPreflightError(
+                f"preflight failed for {cached_identity(key)} in {connection.environment_url} "
+                "(see the preflight error reported above; nothing was changed)")
+        raise PreflightError(str(cached))
     return cached
+
+
+def cached_identity(key: tuple[Connection, str]) -> str:
+    return key[1]
 
 
 # --- the Preflight resource -----------------------------------------------------------------

@@ -16,13 +16,12 @@ from typing import Any, Iterable, Mapping, Sequence
 from pulumi.dynamic import CheckFailure
 
 from infra import facts
-from infra.clients.errors import NotFoundError
 from infra.providers.base import (
     ProviderFailure, is_guid, is_unknown, norm_guid, progress, root_business_unit_id,
 )
 
 __all__ = ["RoleAssignment", "roles_failures", "canonical_roles", "resolve_roles", "assign_roles",
-           "wait_for_user", "user_field", "role_field", "live_assignment"]
+           "wait_for_user", "user_field", "role_field", "live_assignment", "resolve_declared_roles"]
 
 #: At most this many requests in flight inside one operation (the host runs 4 operations).
 PARALLEL = 4
@@ -190,28 +189,44 @@ def _associate_all(client: Any, user_id: str, add: Sequence[str], remove: Sequen
         client.batch_disassociate(user_id, remove)
 
 
-def assign_roles(client: Any, user: Any, refs: Sequence[str], previously_managed: Iterable[str],
-                 label: str, *, refuse_admin: bool = False, root_bu: str | None = None) -> RoleAssignment:
-    """Give ``user`` exactly the declared roles (BU-correct copies) and drop the ones we managed
-    before but no longer declare.  Every reference is resolved before the first write."""
-    user_id = user_id_of(user)
-    user_bu = norm_guid(str(user_field(user, "business_unit_id")))
-    needs_root = any(not is_guid(r) for r in refs)
-    if needs_root and root_bu is None:
-        root_bu = root_business_unit_id(client)
+def resolve_declared_roles(client: Any, refs: Sequence[str], label: str, *,
+                           refuse_admin: bool = False) -> dict[str, Any]:
+    """Resolve every reference (ids directly, names in the root business unit) -- no writes.
+
+    Callers do this before anything else they write (e.g. creating the application user), so
+    a typo in a role name never leaves half a change behind."""
+    root_bu = root_business_unit_id(client) if any(not is_guid(r) for r in refs) else None
     roles = resolve_roles(client, refs, root_bu, label)
     if refuse_admin:
         refuse_system_administrator(roles, label)
+    return roles
+
+
+def assign_roles(client: Any, user: Any, refs: Sequence[str], previously_managed: Iterable[str],
+                 label: str, *, refuse_admin: bool = False,
+                 resolved: Mapping[str, Any] | None = None) -> RoleAssignment:
+    """Give ``user`` the declared roles (BU-correct copies) and drop the ones this resource
+    manages but no longer declares.  Every reference is resolved before the first write.
+
+    Managed = roles this resource added, plus previously managed roles still declared.  A role
+    the user already held is declared but NOT managed, so a later removal or ``destroy`` never
+    takes away access the user had before the stack (it is only added when missing)."""
+    user_id = user_id_of(user)
+    user_bu = norm_guid(str(user_field(user, "business_unit_id")))
+    roles = dict(resolved) if resolved is not None else resolve_declared_roles(
+        client, refs, label, refuse_admin=refuse_admin)
     role_map = _bu_copies(client, roles, user_bu, label)
     current = {role_id_of(r) for r in client.user_roles(user_id)}
     desired = set(role_map.values())
+    previously = set(previously_managed)
     add = sorted(desired - current)
-    remove = sorted((set(previously_managed) - desired) & current)
+    remove = sorted((previously - desired) & current)
     if add or remove:
         progress(f"{label}: assigning {len(add)} role(s), removing {len(remove)} "
                  f"on systemuser {user_id}")
         _associate_all(client, user_id, add, remove)
-    return RoleAssignment(dict(sorted(role_map.items())), sorted(desired), add, remove)
+    managed = sorted(set(add) | (previously & desired))
+    return RoleAssignment(dict(sorted(role_map.items())), managed, add, remove)
 
 
 def live_assignment(client: Any, user_id: str, role_map: Mapping[str, str],

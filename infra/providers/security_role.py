@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import pulumi
 import pulumi.dynamic
-from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
+from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, UpdateResult
 
 from infra import facts
 from infra.clients.errors import AmbiguousOutcomeError, ConflictError, NotFoundError
@@ -114,8 +114,14 @@ def find_or_create_role(client: Any, role_id: str, name: str, business_unit_id: 
     """(role, created, business unit id): adopt by id, then by name in the BU, else create."""
     role = client.get_role(role_id)
     if role is not None:
+        actual_bu = norm_guid(str(role.business_unit_id))
+        if business_unit_id and actual_bu != norm_guid(business_unit_id):
+            raise ProviderFailure(
+                f"{label}: role {role_id} exists in business unit {actual_bu}, but business unit "
+                f"{norm_guid(business_unit_id)} is declared; a role cannot move between business units. "
+                "Declare its current business unit, or delete the role (delete_on_destroy) and run again")
         progress(f"{label}: adopting existing role {role.name!r} ({role_id})")
-        return role, False, norm_guid(str(role.business_unit_id))
+        return role, False, actual_bu
     bu = norm_guid(business_unit_id) if business_unit_id else _root_bu(client)
     same_name = client.find_roles(name=name, business_unit_id=bu)
     if len(same_name) > 1:
@@ -217,6 +223,13 @@ class SecurityRoleProvider(DataverseProvider):
                 out[key] = norm_guid(out[key])
         out["delete_on_destroy"] = bool(news.get("delete_on_destroy", False))
         return out
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        result = super().diff(_id, olds, news)
+        if result.replaces:
+            # One role id cannot exist twice: the old role must go before its replacement exists.
+            result.delete_before_replace = True
+        return result
 
     def old_input(self, olds: Mapping[str, Any], name: str) -> Any:
         # The output ``role_id`` is the live role's id; the declared one is kept separately.

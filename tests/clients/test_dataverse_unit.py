@@ -135,3 +135,26 @@ def test_privileges_by_name_is_one_request_with_in_function() -> None:
     assert flt == "Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=['prvReadAccount','prvWriteAccount'])"
     assert list(found) == ["prvReadAccount"] and found["prvReadAccount"].allowed_depths[-1] == "Global"
     assert seen[0].headers["OData-Version"] == "4.0" and seen[0].headers["Accept"] == "application/json"
+
+
+def test_stage_solution_from_an_open_stream_is_resent_whole_on_retry() -> None:
+    import io
+
+    bodies: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(b"".join(request.stream))
+        if len(bodies) == 1:
+            return httpx.Response(503)
+        return httpx.Response(200, json={"StageSolutionResults": {"StageSolutionUploadId": "u",
+                                                                  "StageSolutionStatus": "Passed"}})
+
+    from infra.clients.http import RetryPolicy
+
+    cred = FakeCredential()
+    http = ServiceHttp(CONN.dataverse_api_url, cred, CONN.dataverse_scope, service="dataverse",
+                       transport=StreamingTransport(handler), retry=RetryPolicy(backoff_initial_s=0.01))
+    stream = io.BytesIO(b"PK\x03\x04 zip bytes")
+    DataverseClient(CONN, cred, http=http).stage_solution(stream)
+    expected = b'{"CustomizationFile":"' + base64.b64encode(b"PK\x03\x04 zip bytes") + b'"}'
+    assert bodies == [expected, expected]

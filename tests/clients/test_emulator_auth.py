@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+
 
 import pytest
 
@@ -13,7 +13,7 @@ from infra.clients.credentials import AccessToken, CredentialSettings, resolve_c
 from infra.clients.dataverse import DataverseClient
 from infra.clients.errors import AuthenticationError
 
-from .conftest import clear_log, wait_for_log, DEPLOYER_ID, DEPLOYER_SECRET, GITHUB_SUBJECT, LIMITED_ID, LIMITED_SECRET, connection_for, secret_env
+from .conftest import clear_log, wait_for_log, DEPLOYER_ID, GITHUB_SUBJECT, LIMITED_ID, LIMITED_SECRET, connection_for, secret_env
 
 DEPLOYER_USER = "6b1c2d3e-0000-4000-8000-000000005001"
 LIMITED_USER = "6b1c2d3e-0000-4000-8000-000000005002"

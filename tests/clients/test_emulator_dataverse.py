@@ -152,10 +152,43 @@ def test_solution_stage_import_poll_result_and_uninstall(emulator, dv: Dataverse
         time.sleep(0.1)
         op = dv.get_async_operation(job.async_operation_id)
     assert op.succeeded, op
-    if job.import_job_key:
-        assert dv.solution_import_result(job.import_job_key).passed
+    assert job.import_job_key
+    assert dv.solution_import_result(job.import_job_key).passed
+    import_job = dv.get_import_job(job.import_job_key)
+    assert import_job.solution_name == "emu_Test" and import_job.progress == 100 and import_job.data
     solution = dv.find_solution("emu_Test")
     assert solution is not None and solution.version == "1.0.0.0" and solution.is_managed
     dv.publish_all()
     un = dv.uninstall_solution_async("emu_Test")
     assert un.async_operation_id
+
+
+def test_import_start_with_unknown_outcome_is_reported_not_repeated(emulator, dv: DataverseClient, tmp_path: Path) -> None:
+    from infra.clients.errors import AmbiguousOutcomeError
+    from tests.emulator import FaultRule
+
+    package = tmp_path / "emu_Amb.zip"
+    package.write_bytes(solution_zip("emu_Amb", "1.0.0.0", managed=True))
+    staged = dv.stage_solution(package)
+    clear_log(emulator)
+    emulator.faults.add(FaultRule(kind="reset", phase="after", method="POST", path_regex="ImportSolutionAsync"))
+    with pytest.raises(AmbiguousOutcomeError):
+        dv.import_solution_async(staged.upload_id)
+    emulator.faults.clear()
+    assert len(wait_for_log(emulator, "/ImportSolutionAsync", 1)) == 1
+    # the reconcile step the providers do: the import is running although we got no answer
+    running = dv.find_running_solution_operations()
+    assert any("emu_Amb" in (op.name or "") for op in running)
+
+
+def test_stage_and_upgrade(emulator, dv: DataverseClient, tmp_path: Path) -> None:
+    v1, v2 = tmp_path / "v1.zip", tmp_path / "v2.zip"
+    v1.write_bytes(solution_zip("emu_Up", "1.0.0.0", managed=True))
+    v2.write_bytes(solution_zip("emu_Up", "1.1.0.0", managed=True))
+    for package, start in ((v1, dv.import_solution_async), (v2, dv.stage_and_upgrade_async)):
+        job = start(dv.stage_solution(package).upload_id)
+        deadline = time.monotonic() + 10
+        while not (op := dv.get_async_operation(job.async_operation_id)).is_completed and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert op.succeeded, op
+    assert dv.find_solution("emu_Up").version == "1.1.0.0"

@@ -197,3 +197,28 @@ def test_a_429_holds_back_other_requests_of_the_same_identity() -> None:
     http.request("GET", "y")  # another call: waits at the gate, then goes through
     assert len(waits) == 1 and 1.8 <= waits[0] <= 2.0
     assert 1.8 <= http.stats.gate_waits <= 2.0
+
+
+def test_hooks_see_responses_and_retries() -> None:
+    events: list[dict] = []
+    http, _, _ = make(scripted(httpx.Response(503), httpx.Response(200)))
+    http.hooks.append(events.append)
+    http.request("GET", "x")
+    assert [e["event"] for e in events] == ["response", "retry", "response"]
+    assert events[1]["reason"] == "HTTP 503" and events[0]["status"] == 503
+
+
+def test_real_connection_refused_is_retried_then_reported() -> None:
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now
+    waits: list[float] = []
+    http = ServiceHttp(f"https://127.0.0.1:{port}", FakeCredential(), "s", service="test", sleep=waits.append,
+                       retry=RetryPolicy(max_attempts=3, backoff_initial_s=0.01))
+    with pytest.raises(ConnectionFailedError) as err:
+        http.request("POST", "x", json={}, idempotent=False)  # nothing was sent: safe to retry a POST
+    assert http.stats.attempts == 3 and len(waits) == 2
+    assert "unreachable" in str(err.value)

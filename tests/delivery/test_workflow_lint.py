@@ -51,9 +51,11 @@ def test_pulumi_action_inputs_exist(name: str, tmp_path: Path) -> None:
     """
     text = (WORKFLOWS / name).read_text(encoding="utf-8")
     assert text.count("uses: pulumi/actions@v7") >= 1
-    as_v6 = tmp_path / name
-    as_v6.write_text(text.replace("uses: pulumi/actions@v7", "uses: pulumi/actions@v6"), encoding="utf-8")
-    assert lint([as_v6]) == []
-    as_v6.write_text(as_v6.read_text(encoding="utf-8").replace("policyPackConfigs:", "policyPackConfig:"), encoding="utf-8")
-    findings = lint([as_v6])
-    assert any(f.kind == "action" and "policyPackConfig" in f.message for f in findings), findings
+    as_v6 = text.replace("uses: pulumi/actions@v7", "uses: pulumi/actions@v6")
+    clean, broken = tmp_path / "clean" / name, tmp_path / "broken" / name
+    for path, content in ((clean, as_v6), (broken, as_v6.replace("policyPackConfigs:", "policyPackConfig:"))):
+        path.parent.mkdir()
+        path.write_text(content, encoding="utf-8")
+    findings = lint([clean, broken])  # one linter start for both copies
+    assert [f for f in findings if f.file == str(clean)] == []
+    assert any(f.file == str(broken) and f.kind == "action" and "policyPackConfig" in f.message for f in findings), findings

@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({**emu.urls.to_dict(), "pid": os.getpid()}), flush=True)
     try:
         while not stop.wait(0.5):
-            if not emu._thread.is_alive():  # server died: report and exit non-zero
+            if not emu.running:  # server died: report and exit non-zero
                 print("emulator: server thread stopped unexpectedly", file=sys.stderr)
                 return 1
     finally:

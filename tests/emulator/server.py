@@ -82,11 +82,12 @@ class _Server(uvicorn.Server):
 class Emulator:
     """A running emulator (in-process). Use ``Emulator.start(...)``; always ``stop()`` it."""
 
-    def __init__(self, core: EmulatorCore, server: _Server, thread: threading.Thread, port: int) -> None:
+    def __init__(self, core: EmulatorCore, server: _Server, thread: threading.Thread, sock: socket.socket) -> None:
         self._core = core
         self._server = server
         self._thread = thread
-        self.port = port
+        self._sock = sock
+        self.port: int = sock.getsockname()[1]
 
     # -- lifecycle -------------------------------------------------------------------------------
     @classmethod
@@ -109,6 +110,8 @@ class Emulator:
             sdir.mkdir(parents=True, exist_ok=True)
         if snapshot and sdir is None:
             raise ValueError("snapshot=True needs a state_dir to write the snapshot to")
+        seed_data = load_seed(seed)
+        tenant_id = seed_data["tenant"]["id"]
         tls = ensure_tls(Path(tls_dir) if tls_dir is not None else sdir)
         # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose proto
         # says TCP, and without it every keep-alive response stalls ~40 ms (Nagle + delayed ACK).
@@ -121,8 +124,6 @@ class Emulator:
             raise OSError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
         real_port = sock.getsockname()[1]
         host = f"https://127.0.0.1:{real_port}"
-        seed_data = load_seed(seed)
-        tenant_id = seed_data["tenant"]["id"]
         urls = EmulatorUrls(authority_host=host, tenant_id=tenant_id, authority=f"{host}/{tenant_id}",
                             graph_url=host, environment_url=host, ca_bundle=str(tls.ca_bundle))
         try:
@@ -143,9 +144,7 @@ class Emulator:
                 sock.close()
                 raise RuntimeError("emulator failed to start (see stderr)")
             time.sleep(0.002)
-        emu = cls(core, server, thread, real_port)
-        emu._sock = sock
-        return emu
+        return cls(core, server, thread, sock)
 
     def stop(self) -> None:
         """Stop serving, write the snapshot if enabled, release the port. Idempotent."""
@@ -157,6 +156,11 @@ class Emulator:
             self._sock.close()
         except OSError:
             pass
+
+    @property
+    def running(self) -> bool:
+        """True while the server thread serves."""
+        return self._thread.is_alive()
 
     def __enter__(self) -> "Emulator":
         return self

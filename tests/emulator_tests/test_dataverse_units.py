@@ -7,6 +7,7 @@ import asyncio
 import base64
 import io
 import json
+from typing import Any
 
 import pytest
 
@@ -199,3 +200,18 @@ def test_streamed_upload_decodes_across_chunk_boundaries(chunk: int) -> None:
     result = asyncio.run(read_blob_body(chunks(), "StageSolution"))
     assert result.blob is not None and result.blob.read() == raw and result.blob_size == len(raw)
     assert result.data == {"OverwriteUnmanagedCustomizations": True, "CustomizationFile": "", "PublishWorkflows": False}
+
+
+@pytest.mark.parametrize("edit, key", [
+    (lambda dv: dv["roles"][2].update(privileges={"prvReadNothing": "Global"}), "dataverse.roles[2].privileges"),
+    (lambda dv: dv["roles"][2].update(privileges={"prvReadProduct": "Sometimes"}), "dataverse.roles[2].privileges"),
+    (lambda dv: dv["systemusers"][3].update(roles=["No Such Role"]), "dataverse.systemusers[3].roles"),
+    (lambda dv: dv["roles"][0].pop("name"), "dataverse.roles[0].name"),
+])
+def test_bad_dataverse_seed_names_the_key(edit: Any, key: str) -> None:
+    from tests.emulator.seed import SeedError
+    seed = load_seed()
+    edit(seed["dataverse"])
+    with pytest.raises(SeedError) as err:
+        DataverseStore(seed)
+    assert key in str(err.value) and "default-seed.yaml" in str(err.value)

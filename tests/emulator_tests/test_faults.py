@@ -118,3 +118,12 @@ def test_faults_through_the_admin_api(emulator: Emulator) -> None:
     assert bad.status_code == 400 and "colour" in bad.json()["error"]
     assert http.delete(admin, timeout=5).status_code == 204
     assert http.get(admin, timeout=5).json() == []
+
+
+def test_injected_429_on_dataverse_uses_dataverse_error_shape(emulator: Emulator) -> None:
+    http = session(emulator)
+    emulator.faults.add(FaultRule(kind="429", retry_after=3, path_regex=r"^/api/data/"))
+    resp = http.get(f"{emulator.urls.environment_url}/api/data/v9.2/WhoAmI", timeout=5)
+    assert resp.status_code == 429 and resp.headers["Retry-After"] == "3"
+    assert resp.json() == {"error": {"code": "0x80072322", "message": resp.json()["error"]["message"]}}
+    assert http.get(f"{emulator.urls.authority}/v2.0/.well-known/openid-configuration", timeout=5).status_code == 200

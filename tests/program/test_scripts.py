@@ -107,8 +107,8 @@ def test_hands_over_to_the_cli_with_a_working_environment(tmp_path: Path) -> Non
 
 
 def test_keep_leaves_the_emulator_running(tmp_path: Path) -> None:
-    env = base_env(tmp_path, with_fake_pulumi=True)
-    result = run(["--no-install", "--keep"], env)
+    env = base_env(tmp_path, with_fake_pulumi=False)
+    result = run(["--no-install", "--keep", "--dry-run"], env)
     assert result.returncode == 0, result.stderr
     procs = emulator_processes(tmp_path / "emu")
     try:

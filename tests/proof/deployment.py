@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from bench.workload import (BUSINESS_CENTRAL_APP_ID, INTEGRATION_USER_OID, SALESPERSON_ROLE, Node,
+from bench.workload import (BUSINESS_CENTRAL_APP_ID, INTEGRATION_USER_OID, Node,
                             Workload, connection_for, host_env, run_destroy, run_refresh, run_up, rw1,
                             salesperson_oid)
 from tests.emulator import FaultRule

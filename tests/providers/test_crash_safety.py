@@ -165,11 +165,21 @@ def test_solution_import_interrupted_anywhere(emulator: Any, conn: dict, fresh_h
 
 def test_host_killed_during_import_then_rerun(emulator: Any, conn: dict,
                                               fresh_host: Callable[..., ProviderHost], tmp_path: Path) -> None:
-    emulator.settings.import_seconds = 1.5
+    emulator.settings.import_seconds = 2.5
     inputs = sol_inputs(conn, package(tmp_path, "1.0.0.0"))
     host = fresh_host()
     stack = Stack(host)
-    killer = threading.Timer(0.8, host.kill)
+    done = threading.Event()
+
+    def kill_once_import_started() -> None:
+        while not done.is_set():
+            if any(r.path.endswith("/ImportSolutionAsync") for r in emulator.requests):
+                time.sleep(0.3)  # the host is now polling the running import
+                host.kill()
+                return
+            time.sleep(0.002)
+
+    killer = threading.Thread(target=kill_once_import_started, daemon=True)
     killer.start()
     try:
         stack.up(SolutionImport, "sol", inputs)
@@ -177,6 +187,7 @@ def test_host_killed_during_import_then_rerun(emulator: Any, conn: dict,
     except ProviderError:
         pass
     finally:
+        done.set()
         killer.join()
     host.start()  # a new deployment on a fresh host
     step = Stack(host).up(SolutionImport, "sol", inputs)
@@ -184,4 +195,3 @@ def test_host_killed_during_import_then_rerun(emulator: Any, conn: dict,
     imports = [op for op in emulator.dataverse.asyncoperations.values() if op.get("emu_kind") in ("import", "upgrade")]
     assert len(imports) == 1, "the rerun must follow the running import, not start a second one"
     assert any("waiting for running solution operation" in line for line in host.log)
-    time.sleep(0)  # keep the timer thread's exit ordered before teardown

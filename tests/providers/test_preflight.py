@@ -25,6 +25,11 @@ def test_limited_identity_is_refused_in_check_and_in_create(emulator: Any, conn:
     for words in ("6b1c2d3e-0000-4000-8000-00000000d002", conn["environment_url"],
                   "System Administrator and System Customizer", "Nothing was changed"):
         assert words in reason, reason
+    # The next resource's check in the same preview: one short line, no new requests.
+    before = len(dataverse_requests(emulator))
+    [(_, again)] = host.check(SecurityRole, "other", {}, {**inputs, "name": "Other"}).failures
+    assert "see the preflight error reported above" in again and len(again) < len(reason)
+    assert len(dataverse_requests(emulator)) == before
     # Even if the engine went ahead (it does not), create refuses before its first write.
     with pytest.raises(ProviderError) as err:
         host.create(SecurityRole, "iu", {**inputs, "__provider": result.inputs["__provider"]})

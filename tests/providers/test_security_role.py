@@ -114,6 +114,7 @@ def test_business_unit_change_replaces_and_gone_role_leaves_state(emulator: Any,
     diff = stack.preview(SecurityRole, "r", role_inputs(conn, name="Regional", role_id=None,
                                                         business_unit_id=CHILD_BU))
     assert diff.op == "replace" and diff.diff.replaces == ["business_unit_id"]
+    assert diff.diff.delete_before_replace is True
     diff = stack.preview(SecurityRole, "r", role_inputs(conn, name="Regional",
                                                         role_id="6b1c2d3e-0000-4000-8000-0000000000ff"))
     assert diff.op == "replace" and "role_id" in diff.diff.replaces
@@ -121,3 +122,11 @@ def test_business_unit_change_replaces_and_gone_role_leaves_state(emulator: Any,
     emulator.dataverse.delete_role(role_id)
     assert stack.refresh("r").op == "deleted"
     assert "r" not in stack.state
+
+
+def test_business_unit_move_of_a_kept_role_is_refused(emulator: Any, conn: dict, stack: Stack) -> None:
+    stack.up(SecurityRole, "ia", role_inputs(conn))
+    with pytest.raises(ProviderError) as err:  # delete keeps the role, so the new create finds it
+        stack.up(SecurityRole, "ia", role_inputs(conn, business_unit_id=CHILD_BU))
+    assert "cannot move between business units" in err.value.message
+    assert emulator.dataverse.get_role(ROLE_ID)["_businessunitid_value"] != CHILD_BU

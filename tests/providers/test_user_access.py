@@ -188,3 +188,49 @@ def test_soft_deleted_application_user_gets_a_clear_error(emulator: Any, conn: d
     assert "soft-deleted" in err.value.message and "Power Platform admin center" in err.value.message
     emulator.dataverse.purge_soft_deleted(BC_APP_ID)
     assert stack.up(ApplicationUser, "bc", app_inputs(conn, ["Salesperson"])).outputs["created"] is True
+
+
+def test_roles_held_before_the_stack_are_never_taken_away(emulator: Any, conn: dict, stack: Stack) -> None:
+    oid = salesperson_oid(6)  # already holds Salesperson from the seed
+    uid = user_id_for(emulator, oid)
+    step = stack.up(UserAccess, "s6", access(conn, oid, ["Salesperson", "Sales Manager"]))
+    assert step.outputs["managed_role_ids"] == [SALES_MANAGER]
+    stack.up(UserAccess, "s6", access(conn, oid, ["Sales Manager"]))  # undeclare the pre-held role
+    assert SALESPERSON in roles_of(emulator, uid)
+    stack.destroy("s6")
+    assert roles_of(emulator, uid) == {SALESPERSON}
+
+
+def test_unknown_role_creates_no_application_user(emulator: Any, conn: dict, stack: Stack) -> None:
+    clear_log(emulator)
+    with pytest.raises(ProviderError) as err:
+        stack.up(ApplicationUser, "bc", app_inputs(conn, ["No Such Role"]))
+    assert "'No Such Role'" in err.value.message
+    assert app_users(emulator) == [] and writes(emulator) == []
+
+
+def test_waits_for_a_newly_licensed_user_to_appear(emulator_factory: Any, stack: Stack) -> None:
+    from .conftest import connection_for
+
+    emulator = emulator_factory(provisioning_delay_s=1.5)
+    conn = connection_for(emulator)
+    emulator.graph.update_user(NEW_HIRE_OID, {"usageLocation": "US"})
+    emulator.graph.assign_license(NEW_HIRE_OID, [{"skuId": "1e1a282c-9c54-43a2-9310-98ef728faace"}], [])
+    stack.host.clear_log()
+    clear_log(emulator)
+    step = stack.up(UserAccess, "nh", access(conn, NEW_HIRE_OID, ["Salesperson"], wait_timeout_seconds=20))
+    assert step.outputs["role_ids"] == [SALESPERSON]
+    finds = [r for r in dataverse_requests(emulator) if r.path.endswith("/systemusers")]
+    assert 2 <= len(finds) <= 3  # 1 s, then 2 s back-off: no busy polling
+    assert any("waiting up to 20s" in line for line in stack.host.log)
+    assert any("appeared" in line for line in stack.host.log)
+
+
+def test_disabled_user_is_refused_with_the_reason(emulator: Any, conn: dict, stack: Stack) -> None:
+    uid = user_id_for(emulator, salesperson_oid(7))
+    emulator.dataverse.update_user(uid, {"isdisabled": True})
+    clear_log(emulator)
+    with pytest.raises(ProviderError) as err:
+        stack.up(UserAccess, "s7", access(conn, salesperson_oid(7), ["Sales Manager"]))
+    assert f"systemuser {uid} is disabled" in err.value.message
+    assert writes(emulator) == []

@@ -7,7 +7,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from ..seed import SeedError
 from . import catalog
+from .errors import DataverseError
 from .store import _NS, ADMIN_TEMPLATES, DataverseStore, Record, allowed_depths, iso, parse_depth
 
 
@@ -23,13 +25,27 @@ def apply_seed(store: DataverseStore, seed: dict[str, Any]) -> None:
             "businessunitid": bu["id"].lower(), "name": bu["name"], "isdisabled": False,
             "_parentbusinessunitid_value": (bu.get("parent") or None) and bu["parent"].lower()}, created=True)
     root = store.root_business_unit()["businessunitid"]
-    for r in dv.get("roles") or []:
+    source = str(seed.get("_source", "<seed>"))
+    for i, r in enumerate(dv.get("roles") or []):
+        for key in ("id", "name"):
+            if not r.get(key):
+                raise SeedError(source, f"dataverse.roles[{i}].{key}", "missing")
         role = store.create_role(r["id"], r["name"], root, template_id=r.get("template_id"),
                                  managed=bool(r.get("managed", False)),
                                  customizable=bool(r.get("customizable", r.get("template_id") not in ADMIN_TEMPLATES)))
-        store.role_privilege_map[role["roleid"]] = _seed_role_privileges(store, r)
-    for u in dv.get("systemusers") or []:
-        _seed_user(store, u, seed)
+        try:
+            store.role_privilege_map[role["roleid"]] = _seed_role_privileges(store, r)
+        except (KeyError, DataverseError) as exc:
+            raise SeedError(source, f"dataverse.roles[{i}].privileges",
+                            f"{exc.args[0] if isinstance(exc, KeyError) else exc.message} "
+                            "(names as in tests/emulator/dataverse/catalog.yaml; depths Basic/Local/Deep/Global)") from None
+    for i, u in enumerate(dv.get("systemusers") or []):
+        if not u.get("id") or not (u.get("object_id") or u.get("application_id")):
+            raise SeedError(source, f"dataverse.systemusers[{i}]", "needs id and object_id or application_id")
+        try:
+            _seed_user(store, u, seed)
+        except ValueError as exc:
+            raise SeedError(source, f"dataverse.systemusers[{i}].roles", str(exc)) from None
     for app_id in dv.get("soft_deleted_application_users") or []:
         uid = str(uuid.uuid5(_NS, f"soft-deleted:{app_id}"))
         store.soft_deleted_users[uid] = store.touch(store.user_record(
@@ -50,7 +66,12 @@ def _seed_role_privileges(store: DataverseStore, spec: Record) -> dict[str, int]
     """Seeded roles: explicit ``privileges: {name: depth}``, or defaults by role kind."""
     by_name = {p["name"]: p for p in store.privileges.values()}
     if isinstance(spec.get("privileges"), dict):
-        return {by_name[n]["privilegeid"]: parse_depth(d) for n, d in spec["privileges"].items()}
+        out = {}
+        for name, depth in spec["privileges"].items():
+            if name not in by_name:
+                raise KeyError(f"unknown privilege {name!r}")
+            out[by_name[name]["privilegeid"]] = parse_depth(depth)
+        return out
     if spec.get("template_id") in ADMIN_TEMPLATES:
         return {p["privilegeid"]: max(allowed_depths(p)) for p in store.privileges.values()}
     depth = 2 if "manager" in spec["name"].lower() else 0
@@ -84,5 +105,5 @@ def _seed_user(store: DataverseStore, u: Record, seed: dict[str, Any]) -> None:
         matches = [r for r in store.roles.values()
                    if r["name"] == role_name and r["_businessunitid_value"] == bu]
         if not matches:
-            raise ValueError(f"dataverse.systemusers[{u['id']}].roles: role {role_name!r} not found in its business unit")
+            raise ValueError(f"role {role_name!r} does not exist in business unit {bu}")
         store.user_roles[uid].append(matches[0]["roleid"])
