@@ -15,7 +15,7 @@ import requests
 
 from tests.emulator import Emulator
 
-from .helpers import graph_headers, session
+from .helpers import graph_headers, session, token
 
 ROOT = Path(__file__).resolve().parents[2]
 USER = "sales09@contoso.example"
@@ -125,3 +125,29 @@ def test_subprocess_env_is_not_required() -> None:
     out = subprocess.run([sys.executable, "-m", "tests.emulator", "--help"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 0 and "--provisioning-delay" in out.stdout
+
+
+def test_snapshot_includes_dataverse_state(tmp_path: Path, emulator_tls_dir: Path) -> None:
+    """The core persists ``ctx.dataverse.snapshot()`` and hands it back to ``restore()`` on start."""
+    role_id = "6b1c2d3e-0000-4000-8000-0000000a5a5a"
+    emu = Emulator.start(state_dir=tmp_path, snapshot=True, tls_dir=emulator_tls_dir)
+    try:
+        if emu.dataverse is None or not hasattr(emu.dataverse, "snapshot"):
+            pytest.fail("Dataverse surface is not installed or has no snapshot()")
+        env = emu.urls.environment_url
+        h = {"Authorization": f"Bearer {token(emu, f'{env}/.default')}", "Content-Type": "application/json",
+             "OData-Version": "4.0", "Accept": "application/json"}
+        root_bu = next(b["id"] for b in emu.seed["dataverse"]["business_units"] if b["parent"] is None)
+        resp = session(emu).post(f"{env}/api/data/v9.2/roles", headers=h, timeout=5, json={
+            "roleid": role_id, "name": "Snapshot Probe", "businessunitid@odata.bind": f"/businessunits({root_bu})"})
+        assert resp.status_code in (201, 204), resp.text
+    finally:
+        emu.stop()
+    again = Emulator.start(state_dir=tmp_path, snapshot=True, tls_dir=emulator_tls_dir)
+    try:
+        env = again.urls.environment_url
+        h = {"Authorization": f"Bearer {token(again, f'{env}/.default')}", "Accept": "application/json"}
+        resp = session(again).get(f"{env}/api/data/v9.2/roles({role_id})?$select=name", headers=h, timeout=5)
+        assert resp.status_code == 200 and resp.json()["name"] == "Snapshot Probe"
+    finally:
+        again.stop()

@@ -306,9 +306,7 @@ CASES: list[Case] = [
     Case("provider-appuser-application-id-not-guid", "provider",
          ProviderCase("ApplicationUser", _set(application_id="business-central")), ("application_id", "business-central")),
     Case("provider-appuser-unknown-role", "provider",
-         ProviderCase("ApplicationUser", _set(roles=["No Such Role"])), ("No Such Role",),
-         known_bug="ApplicationUser creates the application user (POST systemusers) before it resolves the "
-                   "declared roles, so an unknown role name leaves a new user behind"),
+         ProviderCase("ApplicationUser", _set(roles=["No Such Role"])), ("No Such Role",)),
     Case("provider-solution-version-backwards", "provider",
          ProviderCase("SolutionImport", _older_package, setup="install-standin"), ("0.9.0.0", "1.0.0.0")),
     Case("provider-solution-standin-real-environment", "provider",

@@ -18,7 +18,7 @@ from bench.workload import (BUSINESS_CENTRAL_APP_ID, INTEGRATION_USER_OID, Node,
                             salesperson_oid)
 from tests.emulator import FaultRule
 from tests.harness.host import ProviderError, ProviderHost
-from tests.harness.stack import Stack
+from tests.harness.stack import CheckFailed, Stack
 
 WRITE_METHODS = ("POST", "PATCH", "PUT", "DELETE")
 DATAVERSE = "/api/data/"
@@ -109,8 +109,8 @@ class Deployment:
             try:
                 step()
                 return i
-            except ProviderError as exc:
-                self.errors.append(exc.details)
+            except (ProviderError, CheckFailed) as exc:
+                self.errors.append(exc.details if isinstance(exc, ProviderError) else str(exc))
                 if i == attempts - 1:
                     raise
         return attempts
@@ -262,3 +262,7 @@ class Deployment:
             assert self.store.user_role_ids(user["systemuserid"]) == [], "roles left on the disabled app user"
         for name in (IA, IU, PAU):
             assert len(self.roles_named(name)) == 1, f"{name} (owned by the managed solution) was lost"
+        unique = self.workload.meta["package"].unique_name
+        with self.store.lock:
+            kept = [x for x in self.store.solutions.values() if x["uniquename"] == unique]
+        assert len(kept) == 1, f"solution {unique} (uninstall_on_delete false) was removed or duplicated"

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import pytest
-
 from tests.proof.deployment import Deployment
 
 
@@ -26,8 +24,6 @@ def test_destroy_leaves_nothing_of_ours_behind(emulator_factory: Callable[..., A
         dep.close()
 
 
-@pytest.mark.xfail(strict=True, reason="FOUND 2026-11-25: UserAccess records roles the user already held "
-                   "(Salesperson) in managed_role_ids and removes them on delete; remove this marker once fixed")
 def test_destroy_keeps_assignments_held_before_the_stack(emulator_factory: Callable[..., Any]) -> None:
     emulator = emulator_factory(import_seconds=0.05)
     dep = Deployment(emulator, salespeople=2)
