@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -18,7 +19,7 @@ import pulumi
 from infra.clients.connection import Connection
 from infra.model.roles import RoleSpec
 from infra.model.solution_package import PackageInfo
-from infra.program.config import StackSettings
+from infra.program.config import PROJECT_ROOT, StackSettings
 from infra.program.identity import resource_slug
 from infra.providers.application_user import ApplicationUser, ApplicationUserArgs
 from infra.providers.preflight import Preflight, PreflightArgs
@@ -107,6 +108,18 @@ class SalesPlan:
         return self.connection.to_dict()
 
 
+def project_relative(path: Path) -> str:
+    """The package path as recorded in state: relative to the project when inside it.
+
+    An absolute path would differ between a laptop and a CI runner and show as a change in every
+    preview; the provider resolves a relative path against the folder holding ``Pulumi.yaml``.
+    """
+    try:
+        return Path(path).resolve().relative_to(PROJECT_ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def connection_for(settings: StackSettings) -> Connection:
     return Connection(
         environment_url=settings.environment_url,
@@ -138,7 +151,7 @@ def plan_sales(
     """Provider inputs for the whole Sales side (object ids may be Outputs or plain strings)."""
     connection = connection_for(settings)
     solution = {
-        "package_path": str(package.path),
+        "package_path": project_relative(package.path),
         "unique_name": package.unique_name,
         "version": package.version,
         "managed": package.managed,

@@ -27,10 +27,29 @@ from infra.providers.base import (
 from infra.providers.preflight import ensure_preflight
 
 __all__ = ["SolutionImport", "SolutionImportArgs", "SolutionImportProvider", "parse_version",
+           "resolve_package_path",
            "install_solution", "wait_for_operation", "PollPolicy"]
 
 RUNNING_STATUS = {0, 10, 20, 21, 22}
 SUCCEEDED, FAILED, CANCELED = 30, 31, 32
+
+
+def resolve_package_path(path: str | Path) -> Path:
+    """Where a package path from the inputs is on this machine.
+
+    The program records the path relative to the project (the folder holding ``Pulumi.yaml``) so
+    that the state is the same on every checkout: a CI runner and a laptop must not see a diff.
+    The engine starts the provider host in the project folder or in ``main`` below it, so we look
+    for ``Pulumi.yaml`` upwards from the working directory; absolute paths are used as given.
+    """
+    candidate = Path(path)
+    if candidate.is_absolute():
+        return candidate
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "Pulumi.yaml").is_file():
+            return folder / candidate
+    return here / candidate
 
 
 def parse_version(version: str) -> tuple[int, ...]:
@@ -148,8 +167,9 @@ def _start_import(client: Any, inputs: Mapping[str, Any], stage: Any, upgrade: b
 def _stage(client: Any, inputs: Mapping[str, Any], label: str) -> Any:
     from infra.model.solution_package import open_package
 
-    progress(f"{label}: staging package {Path(inputs['package_path']).name}")
-    with open_package(inputs["package_path"]) as stream:
+    path = resolve_package_path(inputs["package_path"])
+    progress(f"{label}: staging package {path.name}")
+    with open_package(path) as stream:
         stage = client.stage_solution(stream)
     status = stage.status
     missing = list(stage.missing_dependencies)
@@ -217,7 +237,7 @@ def install_solution(client: Any, inputs: Mapping[str, Any], label: str) -> tupl
 class SolutionImportProvider(DataverseProvider):
     resource_label = "SolutionImport"
     fields = (FieldRule("unique_name", replace=True), FieldRule("version"), FieldRule("managed"),
-              FieldRule("sha256"), FieldRule("package_path"),
+              FieldRule("sha256"),
               FieldRule("overwrite_unmanaged_customizations"), FieldRule("publish_workflows"),
               FieldRule("uninstall_on_delete"), FieldRule("timeout_seconds"))
 
@@ -235,7 +255,7 @@ class SolutionImportProvider(DataverseProvider):
         sha = news["sha256"]
         if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha.lower()):
             failures.append(CheckFailure("sha256", f"sha256 must be 64 hex characters, got {sha!r}"))
-        path = Path(news["package_path"])
+        path = resolve_package_path(news["package_path"])
         if not path.exists():
             failures.append(CheckFailure("package_path", f"package not found: {path}"))
         timeout = news.get("timeout_seconds", 3600)
@@ -251,7 +271,7 @@ class SolutionImportProvider(DataverseProvider):
         from infra.model.solution_package import PackageError, assert_importable, read_package
 
         try:
-            info = read_package(news["package_path"])
+            info = read_package(resolve_package_path(news["package_path"]))
         except PackageError as exc:
             return [CheckFailure("package_path", str(exc))]
         failures = []
@@ -297,7 +317,7 @@ class SolutionImportProvider(DataverseProvider):
         label = self._label(props)
         connection = connection_of(props)
         try:
-            info = read_package(props["package_path"])
+            info = read_package(resolve_package_path(props["package_path"]))
             assert_importable(info, connection.environment_url)
         except PackageError as exc:
             raise ProviderFailure(f"{label}: {exc}") from None

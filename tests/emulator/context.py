@@ -76,15 +76,15 @@ class EmulatorContext:
     """
 
     settings: Settings
-    seed: dict[str, Any]
+    seed: dict[str, Any] = field(repr=False)       # holds (fake) client secrets: keep out of reprs
     urls: EmulatorUrls
-    tokens: "TokenService"
-    graph: "GraphStore"
-    clock: Callable[[], float] = time.time
-    log: "RequestLog | None" = None
-    faults: "FaultSet | None" = None
-    dataverse: Any = None
-    on_change: Callable[[], None] = field(default=lambda: None)
+    tokens: "TokenService" = field(repr=False)
+    graph: "GraphStore" = field(repr=False)
+    clock: Callable[[], float] = field(default=time.time, repr=False)
+    log: "RequestLog | None" = field(default=None, repr=False)
+    faults: "FaultSet | None" = field(default=None, repr=False)
+    dataverse: Any = field(default=None, repr=False)
+    on_change: Callable[[], None] = field(default=lambda: None, repr=False)
 
     @property
     def tenant_id(self) -> str:

@@ -110,7 +110,8 @@ def routes(ctx: EmulatorContext) -> list[Route]:
         try:
             return await _token(request)
         except EntraRefusal as r:
-            return entra_error(r.status, r.error, r.code, r.description)
+            return entra_error(r.status, r.error, r.code, r.description,
+                               correlation_id=_safe_id(request.headers.get("client-request-id")))
 
     async def _token(request: Request) -> Response:
         if not known_tenant(request):
@@ -267,6 +268,13 @@ def _basic_auth(header: str | None) -> tuple[str | None, str | None]:
         return None, None
     from urllib.parse import unquote_plus
     return unquote_plus(user), unquote_plus(password)
+
+
+def _safe_id(value: str | None) -> str | None:
+    """Echo a client-request-id only if it looks like a GUID (never reflect arbitrary input)."""
+    if value and len(value) == 36 and all(c in "0123456789abcdefABCDEF-" for c in value):
+        return value
+    return None
 
 
 def _b64_eq(a: str, b: str) -> bool:

@@ -29,9 +29,11 @@ def dataverse_error(status: int, code: str, message: str, headers: dict[str, str
 
 
 def entra_error(status: int, error: str, aadsts: int, description: str,
-                headers: dict[str, str] | None = None) -> JSONResponse:
-    """Entra's OAuth error JSON; ``error_description`` starts with "AADSTSnnnnn:" like the real one."""
-    trace_id, correlation_id = str(uuid.uuid4()), str(uuid.uuid4())
+                headers: dict[str, str] | None = None, correlation_id: str | None = None) -> JSONResponse:
+    """Entra's OAuth error JSON; ``error_description`` starts with "AADSTSnnnnn:" like the real one.
+    ``correlation_id`` echoes the client's ``client-request-id`` header when it sent one (as Entra does)."""
+    trace_id = str(uuid.uuid4())
+    correlation_id = correlation_id or str(uuid.uuid4())
     ts = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime())
     body: dict[str, Any] = {
         "error": error,

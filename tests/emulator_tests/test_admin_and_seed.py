@@ -113,3 +113,8 @@ def test_seed_errors_name_file_key_and_value(tmp_path: Path, mutate, message: st
     with pytest.raises(SeedError) as info:
         load_seed(path)
     assert str(info.value).startswith(f"{path}: ") and message in str(info.value)
+
+
+def test_context_repr_has_no_secrets(emulator: Emulator) -> None:
+    text = repr(emulator.ctx) + repr(emulator)
+    assert "emu-deployer-secret" not in text and "request-token" not in text

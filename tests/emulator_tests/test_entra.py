@@ -116,9 +116,12 @@ def test_wrong_secret(emulator: Emulator) -> None:
 
 
 def test_unknown_application(emulator: Emulator) -> None:
-    resp = token_request(emulator, session(emulator), grant_type="client_credentials", scope=GRAPH_SCOPE,
+    http = session(emulator)
+    http.headers["client-request-id"] = request_id = str(uuid.uuid4())
+    resp = token_request(emulator, http, grant_type="client_credentials", scope=GRAPH_SCOPE,
                          client_id=str(uuid.uuid4()), client_secret="x")
-    _assert_entra_error(resp, 400, "unauthorized_client", 700016)
+    body = _assert_entra_error(resp, 400, "unauthorized_client", 700016)
+    assert body["correlation_id"] == request_id
 
 
 @pytest.mark.parametrize(("scope", "status", "error", "code"), [

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 import signal
 import subprocess
 import sys
@@ -118,6 +119,10 @@ class ProviderHost:
 
     # -- process lifecycle -------------------------------------------------------------------
 
+    #: The engine starts plugins in the program's folder (``main: infra/``), inside the project;
+    #: providers must find project files from there, never depend on an absolute checkout path.
+    cwd = str(Path(__file__).resolve().parents[2] / "infra")
+
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("AZURE_", "ARM_", "PULUMI_"))}
@@ -127,7 +132,7 @@ class ProviderHost:
         # -u like the SDK's pulumi-resource-pulumi-python launcher: the port is written unflushed.
         self.proc = subprocess.Popen(
             [sys.executable, "-u", "-m", "pulumi.dynamic"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd="/",
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=self.cwd,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().decode().strip()

@@ -300,3 +300,10 @@ def test_seat_preflight(dev: Run, prod: Run, graph_emulator: Any) -> None:
     # prod ran the real check against the emulator's Graph (40 Sales seats, 31 used)
     assert any("DYN365_ENTERPRISE_SALES: 3 new assignment(s)" in m for m in prod.infos()), prod.infos()
     assert any(r.path.endswith("/subscribedSkus") for r in graph_emulator.requests)
+
+
+def test_solution_path_in_state_is_project_relative(runs: dict[str, Run]) -> None:
+    """Absolute checkout paths would make every preview from another machine show a change."""
+    for stack, run in runs.items():
+        path = run.by_name("solution")["inputs"]["package_path"]
+        assert not path.startswith("/") and path.startswith("solution/"), (stack, path)

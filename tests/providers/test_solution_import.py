@@ -145,3 +145,23 @@ def test_missing_dependencies_are_shown_and_nothing_is_imported(emulator: Any, c
     assert "nothing was imported" in msg
     assert "POST ImportSolutionAsync" not in describe(dataverse_requests(emulator))
     assert installed(emulator) is None
+
+
+def test_project_relative_path_and_a_moved_package_is_no_change(
+        emulator: Any, conn: dict, stack: Stack, tmp_path: Path) -> None:
+    """State must be the same on every checkout: the program records ``solution/standin``.
+
+    The host runs in ``infra/`` (like the engine with ``main: infra/``), so the relative path only
+    works if the provider resolves it against the project folder.  The same bytes at another path
+    (another checkout, a CI runner) must not show as a change or cost a request.
+    """
+    inputs = sol_inputs(conn, STANDIN)
+    relative = {**inputs, "package_path": "solution/standin"}
+    step = stack.up(SolutionImport, "sol", relative)
+    assert step.op == "create" and step.outputs["installed_version"] == inputs["version"]
+
+    moved = tmp_path / "elsewhere" / "standin"
+    shutil.copytree(STANDIN, moved)
+    clear_log(emulator)
+    assert stack.up(SolutionImport, "sol", {**inputs, "package_path": str(moved)}).op == "same"
+    assert dataverse_requests(emulator) == []
