@@ -6,7 +6,9 @@ provider is serialized as a plain (non-secret) reference, and that outputs are a
 
 from __future__ import annotations
 
+import asyncio
 import base64
+from collections.abc import Iterator
 from typing import Any
 
 import pulumi
@@ -36,10 +38,16 @@ class Mocks(pulumi.runtime.Mocks):
 
 
 @pytest.fixture
-def mocks() -> Mocks:
+def mocks() -> Iterator[Mocks]:
+    # pulumi.runtime.test runs on the thread's current event loop; another test's asyncio.run()
+    # leaves the main thread without one, so each test here gets its own.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     m = Mocks()
     pulumi.runtime.set_mocks(m, project="bc-sales", stack="test", preview=False)
-    return m
+    yield m
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 @pulumi.runtime.test
