@@ -23,6 +23,7 @@ from infra.clients.connection import Connection  # noqa: E402
 from infra.clients.credentials import clear_token_cache  # noqa: E402
 from infra.clients.dataverse import DataverseClient  # noqa: E402
 from infra.clients.http import RetryPolicy  # noqa: E402
+from infra.clients.shared import forget_clients
 from tests.emulator import Emulator, FaultRule  # noqa: E402
 from tests.emulator.context import ServiceProtection  # noqa: E402
 
@@ -32,7 +33,7 @@ ENV = {"AZURE_CLIENT_ID": "6b1c2d3e-0000-4000-8000-00000000d001",
 
 def burst(emu: Emulator, args: argparse.Namespace, faults: str, shared_backoff: bool) -> dict[str, float]:
     http.close_all()
-    dataverse._CLIENTS.clear()
+    forget_clients()
     clear_token_cache()
     u = emu.urls
     conn = Connection(u.environment_url, u.tenant_id, authority_host=u.authority_host, graph_url=u.graph_url,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import io
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator, Mapping, Sequence
@@ -36,6 +35,7 @@ from infra.clients.http import (
 )
 from infra.clients.odata import BatchRequest, BatchResponse, build_batch, guid, parse_batch_response, quote
 from infra.clients.redact import logger
+from infra.clients.shared import shared_client
 
 __all__ = [
     "DataverseClient",
@@ -338,8 +338,6 @@ def stage_body_length(size: int) -> int:
 
 # --- the client -------------------------------------------------------------------------------
 
-_CLIENTS: dict[tuple[Any, ...], "DataverseClient"] = {}
-_CLIENTS_LOCK = threading.Lock()
 
 
 class DataverseClient:
@@ -383,14 +381,7 @@ class DataverseClient:
     ) -> "DataverseClient":
         """Per-process shared client keyed by (connection, identity).  Credentials are resolved
         now (from settings / the environment), so a rotated secret gets a new client."""
-        conn = Connection.from_dict(connection) if not isinstance(connection, Connection) else connection
-        cred = credential or resolve_credential(conn, settings, env)
-        key = (conn, cred.cache_key, tuple(sorted(kwargs.items())))
-        with _CLIENTS_LOCK:
-            client = _CLIENTS.get(key)
-            if client is None:
-                client = _CLIENTS[key] = cls(conn, cred, **kwargs)
-            return client
+        return shared_client(cls, connection, credential, settings, env, kwargs)
 
     def __repr__(self) -> str:
         return f"DataverseClient({self.connection.environment_url!r}, {self.credential.identity!r})"

@@ -7,7 +7,6 @@ still exactly one retry loop in the clients layer.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import quote as urlquote
@@ -17,6 +16,7 @@ from infra.clients.credentials import CredentialSettings, TokenCredential, resol
 from infra.clients.errors import NotFoundError, ServiceError, error_from_response
 from infra.clients.http import DEFAULT_MAX_CONCURRENCY, RetryPolicy, ServiceHttp, Timeouts, get_service_http
 from infra.clients.redact import logger
+from infra.clients.shared import shared_client
 
 __all__ = ["GraphClient", "SubscribedSku", "GraphUser", "LicenseDetail", "GraphBatchResponse", "GRAPH_BATCH_LIMIT"]
 
@@ -75,8 +75,6 @@ class GraphBatchResponse:
     body: Any
 
 
-_CLIENTS: dict[tuple[Any, ...], "GraphClient"] = {}
-_CLIENTS_LOCK = threading.Lock()
 
 
 class GraphClient:
@@ -97,14 +95,7 @@ class GraphClient:
     def for_connection(cls, connection: Connection | Mapping[str, Any], credential: TokenCredential | None = None, *,
                        settings: CredentialSettings | None = None, env: Mapping[str, str] | None = None,
                        **kwargs: Any) -> "GraphClient":
-        conn = connection if isinstance(connection, Connection) else Connection.from_dict(connection)
-        cred = credential or resolve_credential(conn, settings, env)
-        key = (conn, cred.cache_key, tuple(sorted(kwargs.items())))
-        with _CLIENTS_LOCK:
-            client = _CLIENTS.get(key)
-            if client is None:
-                client = _CLIENTS[key] = cls(conn, cred, **kwargs)
-            return client
+        return shared_client(cls, connection, credential, settings, env, kwargs)
 
     def __repr__(self) -> str:
         return f"GraphClient({self.connection.graph_url!r}, {self.credential.identity!r})"

@@ -11,6 +11,7 @@ import pytest
 from infra.clients import dataverse, graph, http
 from infra.clients.connection import Connection
 from infra.clients.credentials import AccessToken, TokenCredential, _CacheEntry, clear_token_cache
+from infra.clients.shared import forget_clients
 
 DEPLOYER_ID = "6b1c2d3e-0000-4000-8000-00000000d001"
 DEPLOYER_SECRET = "emu-deployer-secret-6f2b9c"
@@ -41,12 +42,10 @@ class FakeCredential(TokenCredential):
 def _fresh_registries() -> Iterator[None]:
     clear_token_cache()
     http.close_all()
-    dataverse._CLIENTS.clear()
-    graph._CLIENTS.clear()
+    forget_clients()
     yield
     http.close_all()
-    dataverse._CLIENTS.clear()
-    graph._CLIENTS.clear()
+    forget_clients()
     clear_token_cache()
 
 
