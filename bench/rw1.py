@@ -81,11 +81,31 @@ def seed_role_names() -> dict[str, set[str]]:
 
 def minimal_cost(kind: str, outputs: Mapping[str, Any], inputs: Mapping[str, Any],
                  *, managed: bool, role_names: Mapping[str, str] | None = None,
-                 held: Mapping[str, set[str]] | None = None) -> minimal.OpCost:
-    """Minimal cost of this resource's create; role grants the user already holds cost nothing."""
+                 held: Mapping[str, set[str]] | None = None, names_seen: set[str] | None = None) -> minimal.OpCost:
+    """Minimal cost of this resource's create; role grants the user already holds cost nothing.
+
+    A role declared by *name* (not one of our SecurityRole ids) must be looked up once per host
+    process: the first resource that declares it pays one request (in parallel, no extra RT).
+    """
     names = {str(r): (role_names or {}).get(str(r), str(r)) for r in inputs.get("roles") or []}
     already = (held or {}).get(str(inputs.get("object_id", "")).lower(), set())
     roles = [r for r, n in names.items() if n not in already]
+    lookups = 0
+    if names_seen is not None:
+        for ref in names:
+            if ref not in (role_names or {}) and ref not in names_seen:
+                names_seen.add(ref)
+                lookups += 1
+    cost = _minimal_cost(kind, outputs, inputs, roles, managed=managed)
+    if lookups:
+        cost = minimal.OpCost(cost.requests + lookups, cost.round_trips, cost.steps + (
+            f"GET roles?$filter=name eq '<n>' and _businessunitid_value eq <root> x{lookups} "
+            "(once per host process, parallel)",))
+    return cost
+
+
+def _minimal_cost(kind: str, outputs: Mapping[str, Any], inputs: Mapping[str, Any], roles: list[str],
+                  *, managed: bool) -> minimal.OpCost:
     if kind == "Preflight":
         return minimal.preflight_create()
     if kind == "SolutionImport":
@@ -170,10 +190,10 @@ def phase_first_up(workdir: Path) -> dict[str, Any]:
             out["timeline"] = {n: {"start": round(t.started - t0, 3), "end": round(t.ended - t0, 3),
                                    "op": t.op} for n, t in timings.items()}
             # no-op up: Check + Diff only
-            emu.clear_log()
+            t_noop = time.time()
             ops = {n.name: stack.up(n.cls, n.name, n.build(
                 {k: stack.outputs(k) for k in stack.state})).op for n in workload.nodes}
-            out["noop_up"] = {"requests": len(dataverse(emu.requests())),
+            out["noop_up"] = {"requests": len([r for r in dataverse(emu.requests()) if r.started >= t_noop]),
                               "all_same": all(op == "same" for op in ops.values())}
             state = {name: (entry.resource_cls, entry.id, dict(entry.inputs), dict(entry.outputs))
                      for name, entry in stack.state.items()}
@@ -183,9 +203,10 @@ def phase_first_up(workdir: Path) -> dict[str, Any]:
             per: dict[str, int] = {}
             emu.clear_log()
             for node in workload.nodes:
-                before = len(emu.requests())
+                t0 = time.time()
                 stack2.refresh(node.name)
-                per[node.name] = len(dataverse(emu.requests()[before:]))
+                t1 = time.time()
+                per[node.name] = len([r for r in dataverse(emu.requests()) if t0 <= r.started <= t1])
             out["refresh"] = {"requests_total": sum(per.values()), "per_resource": per,
                               "resources": len(per)}
     out["state"] = state_sizes(workload, state)
@@ -215,9 +236,11 @@ def phase_per_resource() -> dict[str, Any]:
             emu.clear_log()
             for level in workload.levels():
                 for node in level:
-                    before = len(emu.requests())
+                    # attribute by start time: the emulator logs a request just after answering it
+                    t0 = time.time()
                     run_up(stack, workload, only=[node.name])
-                    reqs = dataverse(emu.requests()[before:])
+                    t1 = time.time()
+                    reqs = [r for r in dataverse(emu.requests()) if t0 <= r.started <= t1]
                     rows[node.name] = {"kind": node.kind, "requests": len(reqs),
                                        "by_call": _by_call(reqs),
                                        "inputs": stack.inputs(node.name),
@@ -292,12 +315,13 @@ def build_report(first: dict[str, Any], per: dict[str, Any], rss: dict[str, Any]
     role_names = {r["outputs"]["role_id"]: r["outputs"]["name"] for r in per["rows"].values()
                   if r["kind"] == "SecurityRole"}
     held = seed_role_names()
+    names_seen: set[str] = set()
     costs: dict[str, minimal.OpCost] = {}
     rows = []
     for node in workload.nodes:
         row = per["rows"][node.name]
         cost = minimal_cost(node.kind, row["outputs"], row["inputs"], managed=managed,
-                            role_names=role_names, held=held)
+                            role_names=role_names, held=held, names_seen=names_seen)
         costs[node.name] = cost
         rows.append({"resource": node.name, "kind": node.kind, "requests": row["requests"],
                      "minimal": cost.requests, "by_call": row["by_call"],

@@ -14,6 +14,7 @@ import base64
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote as url_quote, urlencode
 from typing import Any, BinaryIO, Iterable, Iterator, Mapping, Sequence
 
 from infra.clients.connection import Connection
@@ -71,6 +72,8 @@ _USER_SELECT = ("systemuserid,fullname,domainname,internalemailaddress,azureacti
                 "applicationid,isdisabled,islicensed,isintegrationuser,accessmode,_businessunitid_value")
 _ROLE_SELECT = ("roleid,name,_businessunitid_value,_parentrootroleid_value,_roletemplateid_value,"
                 "ismanaged,iscustomizable,isinherited")
+_ROLES_NAV = "systemuserroles_association"
+_ROLES_EXPAND = f"{_ROLES_NAV}($select={_ROLE_SELECT})"
 _SOLUTION_SELECT = "solutionid,uniquename,friendlyname,version,ismanaged,installedon"
 _ASYNC_SELECT = "asyncoperationid,name,operationtype,statecode,statuscode,message,friendlymessage,completedon"
 
@@ -465,6 +468,35 @@ class DataverseClient:
         rows = self.get_all(f"systemusers({uid})/systemuserroles_association", {"$select": _ROLE_SELECT})
         return [Role.from_json(r) for r in rows]
 
+    def _with_roles(self, row: Mapping[str, Any]) -> tuple[SystemUser, list[Role]]:
+        """A user row read with :data:`_ROLES_EXPAND` -> (user, roles).  Should the service cut
+        the expanded collection short (it then sends ``<nav>@odata.nextLink``), the roles are read
+        in full with :meth:`user_roles`, so the answer is never a silently partial list."""
+        user = SystemUser.from_json(row)
+        if row.get(f"{_ROLES_NAV}@odata.nextLink") or _ROLES_NAV not in row:
+            return user, self.user_roles(user.systemuser_id)
+        return user, [Role.from_json(r) for r in row.get(_ROLES_NAV) or []]
+
+    def get_user_with_roles(self, user_id: str) -> tuple[SystemUser, list[Role]]:
+        """The user and its roles in ONE request (``$expand``); :class:`NotFoundError` if gone."""
+        uid = guid(user_id, "user id")
+        return self._with_roles(self.get(f"systemusers({uid})", {"$select": _USER_SELECT,
+                                                               "$expand": _ROLES_EXPAND}))
+
+    def find_user_with_roles_by_object_id(self, object_id: str) -> tuple[SystemUser, list[Role]] | None:
+        """The systemuser of an Entra object id and its roles in one request, or None."""
+        oid = guid(object_id, "Entra object id")
+        rows = self.get_all("systemusers", {"$select": _USER_SELECT, "$expand": _ROLES_EXPAND,
+                                            "$filter": f"azureactivedirectoryobjectid eq {oid}"})
+        return self._with_roles(rows[0]) if rows else None
+
+    def find_users_with_roles_by_application_id(self, app_id: str) -> list[tuple[SystemUser, list[Role]]]:
+        """Application users of a client id with their roles, in one request."""
+        aid = guid(app_id, "application (client) id")
+        rows = self.get_all("systemusers", {"$select": _USER_SELECT, "$expand": _ROLES_EXPAND,
+                                            "$filter": f"applicationid eq {aid}"})
+        return [self._with_roles(r) for r in rows]
+
     def user_privileges(self, user_id: str) -> list[RolePrivilege]:
         uid = guid(user_id, "user id")
         d = self.get(f"systemusers({uid})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()") or {}
@@ -527,6 +559,52 @@ class DataverseClient:
         if clauses:
             params["$filter"] = " and ".join(clauses)
         return [Role.from_json(r) for r in self.get_all("roles", params)]
+
+    def roles_by_ids_or_names(self, role_ids: Iterable[str] = (), names: Iterable[str] = (),
+                              business_unit_id: str | None = None) -> list[Role]:
+        """Roles with any of ``role_ids``, or named one of ``names`` in ``business_unit_id``, in
+        ONE request: ``In`` on roleid ``or`` (``In`` on name ``and`` the business unit)."""
+        ids = sorted({guid(r, "role id") for r in role_ids})
+        wanted = sorted(set(names))
+        if len(ids) + len(wanted) > PRIVILEGE_NAMES_PER_QUERY:
+            raise ConfigurationError(f"too many roles in one lookup ({len(ids) + len(wanted)})")
+        clauses = []
+        if ids:
+            clauses.append("Microsoft.Dynamics.CRM.In(PropertyName='roleid',PropertyValues=["
+                           + ",".join(quote(i) for i in ids) + "])")
+        if wanted:
+            if business_unit_id is None:
+                raise ConfigurationError("a business unit is needed to find roles by name")
+            bu = guid(business_unit_id, "business unit id")
+            clauses.append("(Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=["
+                           + ",".join(quote(n) for n in wanted) + f"]) and _businessunitid_value eq {bu})")
+        if not clauses:
+            return []
+        rows = self.get_all("roles", {"$select": _ROLE_SELECT, "$filter": " or ".join(clauses)})
+        return [Role.from_json(r) for r in rows]
+
+    def get_many(self, paths: Sequence[str]) -> list[BatchResponse]:
+        """Several GETs (reads or functions) in ONE ``$batch`` HTTP request, outside any change
+        set, with ``odata.continue-on-error`` so a 404 in one part still answers the others.
+        ``paths`` are relative to the API root, query string included (already encoded)."""
+        reqs = [BatchRequest("GET", self._abs(p)) for p in paths]
+        return self.batch(reqs, atomic=False, idempotent=True, continue_on_error=True)
+
+    def get_role_with_privileges(self, role_id: str) -> tuple[Role, list[RolePrivilege]] | None:
+        """``roles(<id>)`` and ``RetrieveRolePrivilegesRole`` in one round trip; None if gone."""
+        rid = guid(role_id, "role id")
+        role_part, privs_part = self.get_many([
+            f"roles({rid})?{urlencode({'$select': _ROLE_SELECT}, quote_via=url_quote, safe=',$')}",
+            f"RetrieveRolePrivilegesRole(RoleId={rid})"])
+        if role_part.status == 404:
+            return None
+        for part in (role_part, privs_part):
+            if part.status >= 400:
+                raise error_from_response(part.status, part.body if isinstance(part.body, (dict, str)) else None,
+                                          service="dataverse", method="GET", url="$batch")
+        body = privs_part.body if isinstance(privs_part.body, Mapping) else {}
+        return (Role.from_json(role_part.body),
+                [_role_privilege(p) for p in body.get("RolePrivileges", [])])
 
     def find_role_copy(self, root_role_id: str, business_unit_id: str) -> Role | None:
         """The copy of a root-BU role that lives in ``business_unit_id`` (itself for the root BU)."""
@@ -699,6 +777,31 @@ class DataverseClient:
             still = [r for r in rids if r in held]
             if still:
                 self.batch(requests(still), atomic=True, idempotent=True)
+
+    def batch_change_roles(self, user_id: str, add: Iterable[str], remove: Iterable[str]) -> None:
+        """Add and remove roles of one user in ONE ``$batch`` change set (all or nothing).
+
+        Should the change set fail because a role is already held or already gone (someone
+        changed the user meanwhile), the additions and removals are sent again on their own,
+        each of which treats those cases as success."""
+        uid = guid(user_id, "user id")
+        adds = list(dict.fromkeys(guid(r, "role id") for r in add))
+        removes = list(dict.fromkeys(guid(r, "role id") for r in remove))
+        if not adds or not removes:
+            if adds:
+                self.batch_associate(uid, adds)
+            if removes:
+                self.batch_disassociate(uid, removes)
+            return
+        reqs = ([BatchRequest("POST", self._abs(f"systemusers({uid})/systemuserroles_association/$ref"),
+                              {"@odata.id": self._abs(f"roles({r})")}) for r in adds]
+                + [BatchRequest("DELETE", self._abs(f"systemusers({uid})/systemuserroles_association({r})/$ref"))
+                   for r in removes])
+        try:
+            self.batch(reqs, atomic=True, idempotent=True)
+        except (ConflictError, NotFoundError):
+            self.batch_associate(uid, adds)
+            self.batch_disassociate(uid, removes)
 
     # --- solutions --------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ restored through it: creation then fails with a message that says where to resto
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -33,7 +34,8 @@ from infra.providers.role_assignment import (
     user_id_of,
 )
 
-__all__ = ["ApplicationUser", "ApplicationUserArgs", "ApplicationUserProvider", "find_or_create_app_user"]
+__all__ = ["ApplicationUser", "ApplicationUserArgs", "ApplicationUserProvider", "find_or_create_app_user",
+           "find_or_create_app_user_with_roles"]
 
 
 def _disabled(user: Any) -> bool:
@@ -42,7 +44,20 @@ def _disabled(user: Any) -> bool:
 
 def find_or_create_app_user(client: Any, app_id: str, label: str) -> tuple[Any, bool]:
     """(systemuser, created).  Adopt the single active user, re-enable a disabled one, or create."""
-    users = client.find_users_by_application_id(app_id)
+    user, created, _ = find_or_create_app_user_with_roles(client, app_id, label)
+    return user, created
+
+
+def find_or_create_app_user_with_roles(client: Any, app_id: str, label: str,
+                                       found: list[tuple[Any, list[Any]]] | None = None,
+                                       ) -> tuple[Any, bool, list[Any]]:
+    """(systemuser, created, its roles): the lookup reads the users with their roles in one
+    request (``$expand``; ``found`` when the caller just did it), and a user created this moment
+    holds no role, so neither is read again."""
+    if found is None:
+        found = client.find_users_with_roles_by_application_id(app_id)
+    users = [u for u, _ in found]
+    roles_of = {user_id_of(u): roles for u, roles in found}
     active = [u for u in users if not _disabled(u)]
     if len(active) > 1:
         raise ProviderFailure(
@@ -51,31 +66,32 @@ def find_or_create_app_user(client: Any, app_id: str, label: str) -> tuple[Any, 
             "Disable all but one in the Power Platform admin center and run again.")
     if active:
         progress(f"{label}: adopting application user {user_id_of(active[0])}")
-        return active[0], False
+        return active[0], False, roles_of[user_id_of(active[0])]
     if users:
         blocked = users[0]
         progress(f"{label}: re-enabling disabled application user {user_id_of(blocked)} that "
                  "would block creating a new one")
         client.update_user(user_id_of(blocked), {"isdisabled": False,
                                                  "accessmode": facts.ACCESS_MODE_NON_INTERACTIVE})
-        return client.get_user(user_id_of(blocked)), False
+        user, roles = client.get_user_with_roles(user_id_of(blocked))
+        return user, False, roles
     root_bu = root_business_unit_id(client)
     progress(f"{label}: creating application user in the root business unit")
     try:
-        return client.create_application_user(app_id, root_bu), True
+        return client.create_application_user(app_id, root_bu), True, []
     except AmbiguousOutcomeError:
         # The create may have happened: look before anything else (never a blind retry).
-        again = [u for u in client.find_users_by_application_id(app_id) if not _disabled(u)]
+        again = [(u, r) for u, r in client.find_users_with_roles_by_application_id(app_id) if not _disabled(u)]
         if len(again) == 1:
             progress(f"{label}: the create's answer was lost but the user exists; adopting it")
-            return again[0], True
+            return again[0][0], True, again[0][1]
         raise
     except ConflictError:
         # Created concurrently: adopt it.  Otherwise a soft-deleted user holds the client id; the
         # Web API cannot see or restore such a row, so say exactly what to do.
-        again = [u for u in client.find_users_by_application_id(app_id) if not _disabled(u)]
+        again = [(u, r) for u, r in client.find_users_with_roles_by_application_id(app_id) if not _disabled(u)]
         if len(again) == 1:
-            return again[0], False
+            return again[0][0], False, again[0][1]
         raise ProviderFailure(
             f"{label}: Dataverse refuses a new application user for client id {app_id} although none "
             "is visible: a deleted (soft-deleted) application user still holds this client id. "
@@ -120,9 +136,16 @@ class ApplicationUserProvider(DataverseProvider):
         label = f"application user for {props['application_id']}"
         client = client_for(props)
         ensure_preflight(connection_of(props), client)
-        roles = resolve_declared_roles(client, props["roles"], label)  # before creating the user
-        user, created = find_or_create_app_user(client, props["application_id"], label)
-        outcome = assign_roles(client, user, props["roles"], [], label, resolved=roles)
+        # The declared roles are resolved before the user may be created (a typo must not leave a
+        # new user behind); the lookup of existing users is a read and runs alongside.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            resolving = pool.submit(resolve_declared_roles, client, props["roles"], label)
+            finding = pool.submit(client.find_users_with_roles_by_application_id, props["application_id"])
+            roles = resolving.result()
+            found = finding.result()
+        user, created, held = find_or_create_app_user_with_roles(client, props["application_id"], label,
+                                                                 found=found)
+        outcome = assign_roles(client, user, props["roles"], [], label, resolved=roles, current_roles=held)
         outs = self._outs(props, user, created, outcome)
         return CreateResult(outs["systemuser_id"], outs)
 
@@ -134,25 +157,24 @@ class ApplicationUserProvider(DataverseProvider):
         client = client_for(news)
         ensure_preflight(connection_of(news), client)
         try:
-            user = client.get_user(id_)
+            user, held = client.get_user_with_roles(id_)
         except NotFoundError:
-            user = None
-        if user is None:
-            raise ProviderFailure(f"{label}: systemuser {id_} no longer exists; run `pulumi refresh`")
-        outcome = assign_roles(client, user, news["roles"], olds.get("managed_role_ids") or [], label)
+            raise ProviderFailure(f"{label}: systemuser {id_} no longer exists; run `pulumi refresh`") from None
+        outcome = assign_roles(client, user, news["roles"], olds.get("managed_role_ids") or [], label,
+                               current_roles=held)
         return UpdateResult(self._outs(news, user, bool(olds.get("created")), outcome))
 
     @user_errors("ApplicationUser")
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         client = client_for(props)
         try:
-            user = client.get_user(id_)
+            user, held = client.get_user_with_roles(id_)  # one request
         except NotFoundError:
-            user = None
-        if user is None or _disabled(user):
+            return ReadResult("", {})
+        if _disabled(user):
             return ReadResult("", {})
         refs, ids, managed = live_assignment(client, id_, props.get("role_map") or {},
-                                             props.get("managed_role_ids") or [])
+                                             props.get("managed_role_ids") or [], held)
         outs = {**strip_internal(props), "roles": refs, "role_ids": ids, "managed_role_ids": managed}
         inputs = {"connection": props["connection"], "application_id": props["application_id"],
                   "roles": refs, "delete_on_destroy": bool(props.get("delete_on_destroy", False))}
@@ -174,8 +196,7 @@ class ApplicationUserProvider(DataverseProvider):
         ensure_preflight(connection_of(props), client)
         try:
             current = {norm_guid(str(r.role_id)) for r in client.user_roles(id_)}
-            for rid in sorted(set(props.get("managed_role_ids") or []) & current):
-                client.disassociate_role(id_, rid)
+            client.batch_disassociate(id_, sorted(set(props.get("managed_role_ids") or []) & current))
             client.update_user(id_, {"isdisabled": True})
         except NotFoundError:
             progress(f"{label}: systemuser {id_} already gone")

@@ -66,11 +66,27 @@ def _identity(client: Any) -> str:
     return str(ident or "the deploying identity")
 
 
+def _prime_root_business_unit(client: Any) -> None:
+    """Look the root business unit up while WhoAmI runs: resources resolving role names need
+    it later, and fetching it now costs no extra round trip on the critical path."""
+    from infra.providers.base import root_business_unit_id
+
+    try:
+        root_business_unit_id(client)
+    except Exception:  # noqa: BLE001 - only a head start; whoever needs it asks again
+        pass
+
+
 def run_preflight(client: Any, connection: Connection) -> PreflightResult:
     """WhoAmI + the caller's roles; raise PreflightError naming what is missing."""
-    who = client.whoami()
-    user_id = str(who.user_id)
-    roles = client.user_roles(user_id)
+    primer = threading.Thread(target=_prime_root_business_unit, args=(client,), daemon=True)
+    primer.start()
+    try:
+        who = client.whoami()
+        user_id = str(who.user_id)
+        roles = client.user_roles(user_id)
+    finally:
+        primer.join()
     templates = {str(r.role_template_id or "").lower() for r in roles}
     missing = [name for tid, name in REQUIRED_TEMPLATES.items() if tid not in templates]
     identity = _identity(client)
@@ -148,9 +164,9 @@ class PreflightProvider(DataverseProvider):
 
     @user_errors("preflight")
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        result = ensure_preflight(connection_of(props))
-        outs = self._outs(props, result)
-        return ReadResult(result.caller_user_id, outs, {"connection": props["connection"]})
+        """No request: the preflight owns nothing in the environment that could drift; the
+        check itself runs again before the next write (create/update of any resource)."""
+        return ReadResult(id_, strip_internal(props), {"connection": props["connection"]})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         return None

@@ -8,6 +8,7 @@ manages (``managed_role_ids``), never roles someone else assigned.
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ from infra.providers.base import (
 )
 
 __all__ = ["RoleAssignment", "roles_failures", "canonical_roles", "resolve_roles", "assign_roles",
-           "wait_for_user", "user_field", "role_field", "live_assignment", "resolve_declared_roles"]
+           "wait_for_user", "wait_for_user_with_roles", "user_field", "role_field", "live_assignment",
+           "resolve_declared_roles", "remember_roles", "forget_role", "clear_role_cache"]
 
 #: At most this many requests in flight inside one operation (the host runs 4 operations).
 PARALLEL = 4
@@ -87,15 +89,22 @@ def canonical_roles(value: Sequence[Any]) -> list[Any]:
 
 def wait_for_user(client: Any, object_id: str, timeout_s: float, label: str) -> Any:
     """The systemuser for an Entra object id, waiting with backoff up to ``timeout_s``."""
+    return wait_for_user_with_roles(client, object_id, timeout_s, label)[0]
+
+
+def wait_for_user_with_roles(client: Any, object_id: str, timeout_s: float,
+                             label: str) -> tuple[Any, list[Any]]:
+    """(systemuser, its roles) for an Entra object id -- one request per look (``$expand``) --
+    waiting with backoff up to ``timeout_s``."""
     deadline = time.monotonic() + max(0.0, timeout_s)
     delay = 1.0
     waited = False
     while True:
-        user = client.find_user_by_object_id(object_id)
-        if user is not None:
+        found = client.find_user_with_roles_by_object_id(object_id)
+        if found is not None:
             if waited:
-                progress(f"{label}: systemuser {user_id_of(user)} appeared")
-            return user
+                progress(f"{label}: systemuser {user_id_of(found[0])} appeared")
+            return found
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise ProviderFailure(
@@ -114,28 +123,116 @@ def wait_for_user(client: Any, object_id: str, timeout_s: float, label: str) -> 
 # --- roles ------------------------------------------------------------------------------------
 
 
+# Per host process and connection: roles known to exist (by id), roles found by name in the root
+# business unit, and role copies in child business units.  A host process lives for one engine
+# operation (up, refresh, destroy), so a role seen here was seen minutes ago at most; the
+# SecurityRole provider adds the roles it creates or adopts and forgets the ones it deletes, so
+# the 2nd..Nth user of a role costs no lookup.  Never stored on the (pickled) provider object.
+_BY_ID: dict[tuple[Any, str], Any] = {}
+_BY_NAME: dict[tuple[Any, str, str], list[Any]] = {}
+_COPIES: dict[tuple[Any, str, str], str] = {}
+_CACHE_LOCK = threading.Lock()
+_LOOKUP_LOCKS: dict[Any, threading.Lock] = {}
+
+
+def _conn_key(client: Any) -> Any:
+    return client.connection
+
+
+def clear_role_cache() -> None:
+    with _CACHE_LOCK:
+        _BY_ID.clear()
+        _BY_NAME.clear()
+        _COPIES.clear()
+
+
+def remember_roles(client: Any, roles: Iterable[Any]) -> None:
+    """Record roles read or written elsewhere (SecurityRole create / read) as existing."""
+    key = _conn_key(client)
+    with _CACHE_LOCK:
+        for role in roles:
+            _BY_ID[(key, role_id_of(role))] = role
+
+
+def forget_role(client: Any, role_id: str) -> None:
+    """A role this process deleted: drop every cached entry that points at it."""
+    key, rid = _conn_key(client), norm_guid(role_id)
+    with _CACHE_LOCK:
+        _BY_ID.pop((key, rid), None)
+        for k in [k for k, v in _BY_NAME.items() if k[0] == key and any(role_id_of(r) == rid for r in v)]:
+            del _BY_NAME[k]
+        for k in [k for k, v in _COPIES.items() if k[0] == key and (v == rid or k[1] == rid)]:
+            del _COPIES[k]
+
+
+def _lookup_lock(key: Any) -> threading.Lock:
+    with _CACHE_LOCK:
+        return _LOOKUP_LOCKS.setdefault(key, threading.Lock())
+
+
 def resolve_roles(client: Any, refs: Iterable[str], root_bu: str | None, label: str) -> dict[str, Any]:
-    """ref -> role (root business unit); unknown refs all reported at once, before any write."""
+    """ref -> role (names: root business unit); unknown refs all reported at once, before any
+    write.  Everything not cached yet is looked up in ONE request; operations running at the same
+    time in this host wait for that lookup instead of repeating it."""
     refs = list(refs)
+    key = _conn_key(client)
 
-    def one(ref: str) -> tuple[str, Any, str | None]:
+    def cached() -> tuple[dict[str, Any], list[str], list[str]]:
+        found: dict[str, Any] = {}
+        ids: list[str] = []
+        names: list[str] = []
+        with _CACHE_LOCK:
+            for ref in refs:
+                if is_guid(ref):
+                    hit = _BY_ID.get((key, norm_guid(ref)))
+                else:
+                    hit = _BY_NAME.get((key, str(root_bu), ref.casefold()))
+                if hit is not None:
+                    found[ref] = hit
+                elif is_guid(ref):
+                    ids.append(norm_guid(ref))
+                else:
+                    names.append(ref)
+        return found, ids, names
+
+    found, ids, names = cached()
+    if ids or names:
+        with _lookup_lock(key):
+            found, ids, names = cached()  # another operation may have looked them up meanwhile
+            if ids or names:
+                assert root_bu is not None or not names
+                live = client.roles_by_ids_or_names(ids, names, root_bu)
+                with _CACHE_LOCK:
+                    for role in live:
+                        _BY_ID[(key, role_id_of(role))] = role
+                    for name in names:
+                        same = [r for r in live if r.name.casefold() == name.casefold()
+                                and role_bu_of(r) == root_bu]
+                        if len(same) == 1:  # only an unambiguous answer is worth keeping
+                            _BY_NAME[(key, str(root_bu), name.casefold())] = same
+                found, _, _ = cached()
+                for name in names:
+                    if name not in found:
+                        found[name] = [r for r in live if r.name.casefold() == name.casefold()
+                                       and role_bu_of(r) == root_bu]
+    problems: list[str] = []
+    out: dict[str, Any] = {}
+    for ref in refs:
+        hit = found.get(ref)
         if is_guid(ref):
-            role = client.get_role(norm_guid(ref))
-            return ref, role, None if role is not None else f"no role with id {ref}"
-        assert root_bu is not None
-        found = client.find_roles(name=ref, business_unit_id=root_bu)
-        if len(found) == 1:
-            return ref, found[0], None
-        if not found:
-            return ref, None, f"no role named {ref!r} in the root business unit"
-        return ref, None, f"{len(found)} roles named {ref!r} in the root business unit; use its id"
-
-    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        results = list(pool.map(one, refs))
-    problems = [p for _, _, p in results if p]
+            if hit is None:
+                problems.append(f"no role with id {ref}")
+            else:
+                out[ref] = hit
+        elif not hit:
+            problems.append(f"no role named {ref!r} in the root business unit")
+        elif len(hit) > 1:
+            problems.append(f"{len(hit)} roles named {ref!r} in the root business unit; use its id")
+        else:
+            out[ref] = hit[0]
     if problems:
         raise ProviderFailure(f"{label}: {'; '.join(problems)} -- nothing was changed")
-    return {ref: role for ref, role, _ in results}
+    return out
 
 
 def refuse_system_administrator(roles: Mapping[str, Any], label: str) -> None:
@@ -163,8 +260,15 @@ class RoleAssignment:
 
 def _bu_copies(client: Any, roles: Mapping[str, Any], user_bu: str, label: str) -> dict[str, str]:
     """ref -> id of the role copy in ``user_bu`` (the role itself when it lives there)."""
+    key = _conn_key(client)
     need = {ref: role for ref, role in roles.items() if role_bu_of(role) != user_bu}
     out = {ref: role_id_of(role) for ref, role in roles.items() if ref not in need}
+    with _CACHE_LOCK:
+        for ref in list(need):
+            copy_id = _COPIES.get((key, role_root_of(need[ref]), user_bu))
+            if copy_id is not None:
+                out[ref] = copy_id
+                del need[ref]
 
     def one(item: tuple[str, Any]) -> tuple[str, Any]:
         ref, role = item
@@ -178,14 +282,18 @@ def _bu_copies(client: Any, roles: Mapping[str, Any], user_bu: str, label: str) 
                     "Dataverse copies root roles into child business units automatically, so the "
                     "role may still be being created -- run again shortly")
             out[ref] = role_id_of(copy)
+            with _CACHE_LOCK:
+                _COPIES[(key, role_root_of(need[ref]), user_bu)] = out[ref]
     return out
 
 
 def _associate_all(client: Any, user_id: str, add: Sequence[str], remove: Sequence[str]) -> None:
-    """Several associations go as one $batch change set (the client falls back to one call)."""
-    if add:
+    """Additions and removals go as one $batch change set (one plain call for a single one)."""
+    if add and remove:
+        client.batch_change_roles(user_id, add, remove)
+    elif add:
         client.batch_associate(user_id, add)
-    if remove:
+    elif remove:
         client.batch_disassociate(user_id, remove)
 
 
@@ -204,19 +312,24 @@ def resolve_declared_roles(client: Any, refs: Sequence[str], label: str, *,
 
 def assign_roles(client: Any, user: Any, refs: Sequence[str], previously_managed: Iterable[str],
                  label: str, *, refuse_admin: bool = False,
-                 resolved: Mapping[str, Any] | None = None) -> RoleAssignment:
+                 resolved: Mapping[str, Any] | None = None,
+                 current_roles: Iterable[Any] | None = None) -> RoleAssignment:
     """Give ``user`` the declared roles (BU-correct copies) and drop the ones this resource
     manages but no longer declares.  Every reference is resolved before the first write.
 
     Managed = roles this resource added, plus previously managed roles still declared.  A role
     the user already held is declared but NOT managed, so a later removal or ``destroy`` never
-    takes away access the user had before the stack (it is only added when missing)."""
+    takes away access the user had before the stack (it is only added when missing).
+
+    ``current_roles``: the user's roles when the caller has just read them (``$expand``) or knows
+    them (a user it created this moment holds none); otherwise they are read here."""
     user_id = user_id_of(user)
     user_bu = norm_guid(str(user_field(user, "business_unit_id")))
     roles = dict(resolved) if resolved is not None else resolve_declared_roles(
         client, refs, label, refuse_admin=refuse_admin)
     role_map = _bu_copies(client, roles, user_bu, label)
-    current = {role_id_of(r) for r in client.user_roles(user_id)}
+    held = client.user_roles(user_id) if current_roles is None else current_roles
+    current = {role_id_of(r) for r in held}
     desired = set(role_map.values())
     previously = set(previously_managed)
     add = sorted(desired - current)
@@ -230,9 +343,11 @@ def assign_roles(client: Any, user: Any, refs: Sequence[str], previously_managed
 
 
 def live_assignment(client: Any, user_id: str, role_map: Mapping[str, str],
-                    managed: Iterable[str]) -> tuple[list[str], list[str], list[str]]:
+                    managed: Iterable[str], current_roles: Iterable[Any] | None = None,
+                    ) -> tuple[list[str], list[str], list[str]]:
     """(declared refs still assigned, role ids still assigned, managed ids still assigned)."""
-    current = {role_id_of(r) for r in client.user_roles(user_id)}
+    held = client.user_roles(user_id) if current_roles is None else current_roles
+    current = {role_id_of(r) for r in held}
     refs = sorted(ref for ref, rid in role_map.items() if rid in current)
     ids = sorted({rid for rid in role_map.values() if rid in current})
     still = sorted(set(managed) & current)

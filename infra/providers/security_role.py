@@ -11,7 +11,10 @@ when ``delete_on_destroy`` is set; adopted and managed roles are left in place.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -26,9 +29,20 @@ from infra.providers.base import (
     norm_guid, progress, root_business_unit_id, strip_internal, user_errors,
 )
 from infra.providers.preflight import ensure_preflight
+from infra.providers.role_assignment import forget_role, remember_roles
 
 __all__ = ["SecurityRole", "SecurityRoleArgs", "SecurityRoleProvider", "RoleOutcome",
-           "resolve_privileges", "reconcile_role", "read_role", "default_role_id"]
+           "resolve_privileges", "reconcile_role", "read_role", "default_role_id", "privileges_digest"]
+
+
+def privileges_digest(privileges: Mapping[str, Any] | None) -> str:
+    """SHA-256 of the privilege map in a canonical form (sorted, depth names normalised).
+
+    Why: the outputs keep this digest instead of a second copy of the map (the inputs hold the
+    map), which halves a large role's state; diff and update compare digests.  Privilege names
+    compare case-insensitively in Dataverse, so they are lower-cased here."""
+    canon = sorted((str(k).lower(), norm_depth(v) or str(v)) for k, v in (privileges or {}).items())
+    return hashlib.sha256(json.dumps(canon, separators=(",", ":")).encode()).hexdigest()
 
 DEPTHS = facts.DEPTHS
 _DEPTH_ALIASES = {d.lower(): d for d in DEPTHS} | {"0": "Basic", "1": "Local", "2": "Deep", "3": "Global",
@@ -109,10 +123,14 @@ def _root_bu(client: Any) -> str:
     return root_business_unit_id(client)
 
 
+_NOT_READ = object()
+
+
 def find_or_create_role(client: Any, role_id: str, name: str, business_unit_id: str | None,
-                        label: str) -> tuple[Any, bool, str]:
-    """(role, created, business unit id): adopt by id, then by name in the BU, else create."""
-    role = client.get_role(role_id)
+                        label: str, known: Any = _NOT_READ) -> tuple[Any, bool, str]:
+    """(role, created, business unit id): adopt by id, then by name in the BU, else create.
+    ``known``: the answer of ``get_role(role_id)`` when the caller already asked."""
+    role = client.get_role(role_id) if known is _NOT_READ else known
     if role is not None:
         actual_bu = norm_guid(str(role.business_unit_id))
         if business_unit_id and actual_bu != norm_guid(business_unit_id):
@@ -148,15 +166,22 @@ def find_or_create_role(client: Any, role_id: str, name: str, business_unit_id: 
 def reconcile_role(client: Any, inputs: Mapping[str, Any], label: str) -> RoleOutcome:
     """Create-or-adopt, then set exactly the declared privileges (one replace)."""
     wanted = {k: str(v) for k, v in (inputs.get("privileges") or {}).items()}
-    resolved = resolve_privileges(client, wanted)  # fails before any write
     role_id = norm_guid(inputs.get("role_id") or default_role_id(inputs["name"]))
+    # The catalog query and the lookup by id are independent reads: one round trip for both.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        catalog = pool.submit(resolve_privileges, client, wanted)
+        existing = pool.submit(client.get_role, role_id)
+        resolved = catalog.result()  # fails before any write
+        existing.result()
     role, created, bu = find_or_create_role(client, role_id, inputs["name"],
-                                            inputs.get("business_unit_id"), label)
+                                            inputs.get("business_unit_id"), label,
+                                            known=existing.result())
     actual_id = norm_guid(str(role.role_id))
     if not created and role.name != inputs["name"]:
         progress(f"{label}: renaming role {role.name!r} to {inputs['name']!r}")
         client.rename_role(actual_id, inputs["name"])
     set_privileges(client, actual_id, bu, resolved, label)
+    remember_roles(client, [role])  # users of this role in this host need not look it up
     return RoleOutcome(actual_id, bu, adopted=not created, created=created,
                        managed=bool(role.is_managed), name=inputs["name"],
                        privileges=dict(sorted(wanted.items())))
@@ -169,18 +194,30 @@ def set_privileges(client: Any, role_id: str, bu: str, resolved: Mapping[str, tu
 
 
 def read_role(client: Any, role_id: str) -> tuple[Any, dict[str, str]] | None:
-    """The live role and its privileges (name -> depth), or None when the role is gone."""
-    role = client.get_role(role_id)
-    if role is None:
+    """The live role and its privileges (name -> depth), or None when the role is gone.
+    One HTTP request: ``roles(<id>)`` and ``RetrieveRolePrivilegesRole`` in one ``$batch``."""
+    live = client.get_role_with_privileges(role_id)
+    if live is None:
         return None
+    role, role_privileges = live
     privileges: dict[str, str] = {}
-    for rp in client.role_privileges(role_id):
+    for rp in role_privileges:
         name = str(rp.privilege_name or rp.privilege_id)
         privileges[name] = norm_depth(rp.depth) or str(rp.depth)
     return role, dict(sorted(privileges.items()))
 
 
 # --- provider ---------------------------------------------------------------------------------
+
+
+def _old_digest(olds: Mapping[str, Any]) -> str | None:
+    """The digest of the privileges last applied; state written before the digest was kept
+    holds the map itself, which is hashed the same way."""
+    if olds.get("privileges_sha256"):
+        return str(olds["privileges_sha256"])
+    if isinstance(olds.get("privileges"), Mapping):
+        return privileges_digest(olds["privileges"])
+    return None
 
 
 class SecurityRoleProvider(DataverseProvider):
@@ -237,17 +274,25 @@ class SecurityRoleProvider(DataverseProvider):
             return olds.get("declared_role_id")
         if name == "business_unit_id":
             return olds.get("declared_business_unit_id")
+        if name == "privileges":
+            return _old_digest(olds)
         return olds.get(name)
+
+    def equal(self, name: str, old: Any, new: Any) -> bool:
+        if name == "privileges":  # old is the digest kept in the outputs
+            return old == privileges_digest(new)
+        return old == new
 
     @staticmethod
     def _outs(inputs: Mapping[str, Any], outcome: RoleOutcome, created: bool) -> dict[str, Any]:
         outs = strip_internal(inputs)
+        outs.pop("privileges", None)  # the inputs hold the map; the outputs only its digest
         outs.update({
             "declared_role_id": inputs.get("role_id"),
             "declared_business_unit_id": inputs.get("business_unit_id"),
             "role_id": outcome.role_id, "business_unit_id": outcome.business_unit_id,
             "adopted": not created, "created": created, "managed": outcome.managed,
-            "name": outcome.name, "privileges": outcome.privileges,
+            "name": outcome.name, "privileges_sha256": privileges_digest(outcome.privileges),
         })
         return outs
 
@@ -263,15 +308,19 @@ class SecurityRoleProvider(DataverseProvider):
         wanted = news.get("privileges") or {}
         label = f"role {news['name']!r}"
         created = bool(olds.get("created"))
-        if olds.get("name") == news.get("name") and olds.get("privileges") == wanted:
+        same_privileges = _old_digest(olds) == privileges_digest(wanted)
+        if olds.get("name") == news.get("name") and same_privileges:
             # Only bookkeeping inputs (delete_on_destroy, connection details) changed.
             outcome = RoleOutcome(id_, str(olds.get("business_unit_id")), not created, created,
                                   bool(olds.get("managed")), news["name"], dict(sorted(wanted.items())))
             return UpdateResult(self._outs(news, outcome, created))
         client = client_for(news)
         ensure_preflight(connection_of(news), client)
-        resolved = resolve_privileges(client, wanted)
-        role = client.get_role(id_)
+        with ThreadPoolExecutor(max_workers=2) as pool:  # independent reads: one round trip
+            catalog = pool.submit(resolve_privileges, client, wanted)
+            lookup = pool.submit(client.get_role, id_)
+            resolved = catalog.result()
+            role = lookup.result()
         if role is None:
             raise ProviderFailure(
                 f"{label}: role {id_} no longer exists in the environment; run `pulumi refresh` "
@@ -280,8 +329,9 @@ class SecurityRoleProvider(DataverseProvider):
             progress(f"{label}: renaming role {role.name!r} to {news['name']!r}")
             client.rename_role(id_, news["name"])
         bu = norm_guid(str(role.business_unit_id))
-        if olds.get("privileges") != wanted:
+        if not same_privileges:
             set_privileges(client, id_, bu, resolved, label)
+        remember_roles(client, [role])
         outcome = RoleOutcome(id_, bu, not created, created, bool(role.is_managed),
                               news["name"], dict(sorted(wanted.items())))
         return UpdateResult(self._outs(news, outcome, created))
@@ -294,10 +344,13 @@ class SecurityRoleProvider(DataverseProvider):
             progress(f"role {props.get('name')!r} ({id_}) no longer exists")
             return ReadResult("", {})
         role, privileges = live
-        outs = {**strip_internal(props), "name": role.name, "privileges": privileges,
-                "managed": bool(role.is_managed),
-                "business_unit_id": norm_guid(str(role.business_unit_id))}
-        inputs = {k: outs[k] for k in ("connection", "name", "privileges")}
+        remember_roles(client, [role])
+        outs = {k: v for k, v in strip_internal(props).items() if k != "privileges"}
+        outs.update({"name": role.name, "privileges_sha256": privileges_digest(privileges),
+                     "managed": bool(role.is_managed),
+                     "business_unit_id": norm_guid(str(role.business_unit_id))})
+        # The inputs carry the full live map, so `pulumi refresh` shows drift per privilege.
+        inputs = {"connection": outs["connection"], "name": role.name, "privileges": privileges}
         inputs["delete_on_destroy"] = bool(props.get("delete_on_destroy", False))
         for key, out_key in (("role_id", "declared_role_id"), ("business_unit_id", "declared_business_unit_id")):
             if props.get(out_key):
@@ -318,6 +371,7 @@ class SecurityRoleProvider(DataverseProvider):
             return
         client = client_for(props)
         ensure_preflight(connection_of(props), client)
+        forget_role(client, id_)
         try:
             client.delete_role(id_)
         except NotFoundError:
@@ -349,7 +403,8 @@ class SecurityRole(pulumi.dynamic.Resource, module="dataverse", name="SecurityRo
     created: pulumi.Output[bool]
     managed: pulumi.Output[bool]
     business_unit_id: pulumi.Output[str]
-    privileges: pulumi.Output[dict]
+    #: SHA-256 of the applied privilege map (the map itself is in the inputs only)
+    privileges_sha256: pulumi.Output[str]
     provider_class = SecurityRoleProvider
 
     def __init__(self, name: str, args: SecurityRoleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -357,7 +412,7 @@ class SecurityRole(pulumi.dynamic.Resource, module="dataverse", name="SecurityRo
             "connection": args.connection, "name": args.name, "role_id": args.role_id,
             "privileges": dict(args.privileges) if isinstance(args.privileges, Mapping) else args.privileges,
             "business_unit_id": args.business_unit_id, "delete_on_destroy": args.delete_on_destroy,
-            "adopted": None, "created": None, "managed": None,
+            "adopted": None, "created": None, "managed": None, "privileges_sha256": None,
             "declared_role_id": None, "declared_business_unit_id": None,
         }
         super().__init__(SecurityRoleProvider(), name, props, opts)

@@ -19,7 +19,7 @@ import pulumi
 import pulumi.dynamic
 from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
-from infra.clients.errors import AmbiguousOutcomeError, NotFoundError
+from infra.clients.errors import AmbiguousOutcomeError, ConflictError, NotFoundError, ValidationError
 from infra.providers.base import (
     DataverseProvider, FieldRule, ProviderFailure, client_for, connection_of, is_unknown, progress,
     strip_internal, user_errors,
@@ -62,17 +62,23 @@ def parse_version(version: str) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class PollPolicy:
-    """Adaptive polling: quick at first, then every ``cap`` seconds (end noticed within ~cap)."""
+    """When to look at a running operation, as offsets from its start (start-to-start, so a
+    slow answer does not stretch the interval).
+
+    Every ``fast`` seconds for the first ``fast_for`` seconds -- most imports of an integration
+    solution end in that window, and the end is noticed within ``fast`` + one round trip --
+    then every ``cap`` seconds, so an hour-long upgrade costs about one request a second."""
 
     first: float = 0.5
-    factor: float = 1.5
+    fast: float = 0.5
+    fast_for: float = 30.0
     cap: float = 1.0
 
-    def delays(self):
-        delay = self.first
+    def offsets(self):
+        t = self.first
         while True:
-            yield delay
-            delay = min(self.cap, delay * self.factor)
+            yield t
+            t += self.fast if t < self.fast_for else self.cap
 
 
 POLL = PollPolicy()
@@ -92,7 +98,7 @@ def wait_for_operation(client: Any, op_id: str, timeout_s: float, label: str, wh
     start = time.monotonic()
     last_report = start
     polls = 0
-    for delay in policy.delays():
+    for offset in policy.offsets():
         op = client.get_async_operation(op_id)
         polls += 1
         status = _status(op)
@@ -112,7 +118,7 @@ def wait_for_operation(client: Any, op_id: str, timeout_s: float, label: str, wh
         if now - last_report >= 10:
             progress(f"{label}: {what} running for {now - start:.0f}s")
             last_report = now
-        time.sleep(delay)
+        time.sleep(max(0.0, start + offset - time.monotonic()))
     raise AssertionError("unreachable")
 
 
@@ -137,18 +143,15 @@ def _import_failure_details(client: Any, job: Any) -> str:
     return f"; import errors: {'; '.join(map(str, errors))}" if errors else ""
 
 
-def _start_import(client: Any, inputs: Mapping[str, Any], stage: Any, upgrade: bool, label: str) -> Any:
-    upload_id = stage.upload_id
+def _start_import(client: Any, inputs: Mapping[str, Any], stage: Any, upgrade: bool, label: str,
+                  *, may_wait: bool = True) -> Any:
+    """Start the import; the job to follow, or None when the target version is already in.
+
+    Running solution operations are listed only when the start was refused (Dataverse runs one
+    import at a time: e.g. one left running by an interrupted deployment, maybe ours) or its
+    answer was lost -- not before every start."""
     try:
-        if upgrade:
-            progress(f"{label}: starting stage-and-upgrade")
-            return client.stage_and_upgrade_async(
-                upload_id, overwrite_unmanaged=bool(inputs.get("overwrite_unmanaged_customizations", True)),
-                publish_workflows=bool(inputs.get("publish_workflows", True)))
-        progress(f"{label}: starting import")
-        return client.import_solution_async(
-            upload_id, overwrite_unmanaged=bool(inputs.get("overwrite_unmanaged_customizations", True)),
-            publish_workflows=bool(inputs.get("publish_workflows", True)))
+        return _send_start(client, inputs, stage, upgrade, label)
     except AmbiguousOutcomeError:
         # Never start a second import blindly: find the one we may have started.
         running = client.find_running_solution_operations()
@@ -162,6 +165,35 @@ def _start_import(client: Any, inputs: Mapping[str, Any], stage: Any, upgrade: b
         raise ProviderFailure(
             f"{label}: the import start got no answer and no running import or installed version "
             f"{inputs['version']} was found; nothing else was attempted -- run again") from None
+    except (ValidationError, ConflictError) as exc:
+        running = client.find_running_solution_operations() if may_wait else []
+        if not running:
+            raise
+        progress(f"{label}: waiting for running solution operation {_op_id(running[0])} "
+                 f"({running[0].name or 'solution operation'}) to finish first ({exc.code or 'refused'})")
+        timeout = float(inputs.get("timeout_seconds", 3600))
+        try:
+            wait_for_operation(client, _op_id(running[0]), timeout, label, "running operation")
+        except ProviderFailure as failure:
+            progress(f"{label}: the earlier operation did not succeed ({failure}); continuing")
+        sol = _installed(client, inputs["unique_name"])
+        if sol is not None and parse_version(sol.version) >= parse_version(inputs["version"]):
+            progress(f"{label}: version {sol.version} is installed now; nothing to import")
+            return None
+        return _start_import(client, inputs, stage, upgrade, label, may_wait=False)
+
+
+def _send_start(client: Any, inputs: Mapping[str, Any], stage: Any, upgrade: bool, label: str) -> Any:
+    upload_id = stage.upload_id
+    if upgrade:
+        progress(f"{label}: starting stage-and-upgrade")
+        return client.stage_and_upgrade_async(
+            upload_id, overwrite_unmanaged=bool(inputs.get("overwrite_unmanaged_customizations", True)),
+            publish_workflows=bool(inputs.get("publish_workflows", True)))
+    progress(f"{label}: starting import")
+    return client.import_solution_async(
+        upload_id, overwrite_unmanaged=bool(inputs.get("overwrite_unmanaged_customizations", True)),
+        publish_workflows=bool(inputs.get("publish_workflows", True)))
 
 
 def _stage(client: Any, inputs: Mapping[str, Any], label: str) -> Any:
@@ -193,18 +225,8 @@ def install_solution(client: Any, inputs: Mapping[str, Any], label: str) -> tupl
     managed = bool(inputs.get("managed"))
     timeout = float(inputs.get("timeout_seconds", 3600))
     installed = _installed(client, unique_name)
-    if installed is None or parse_version(installed.version) != parse_version(version):
-        # An import left running by an interrupted deployment (or someone else's) must end
-        # first: Dataverse runs one at a time, and it may be ours bringing the target version.
-        running = client.find_running_solution_operations()
-        if running:
-            progress(f"{label}: waiting for running solution operation {_op_id(running[0])} "
-                     f"({running[0].name or 'solution operation'}) to finish first")
-            try:
-                wait_for_operation(client, _op_id(running[0]), timeout, label, "running operation")
-            except ProviderFailure as exc:
-                progress(f"{label}: the earlier operation did not succeed ({exc}); continuing")
-            installed = _installed(client, unique_name)
+    # An import left running by an interrupted deployment (or someone else's) makes Dataverse
+    # refuse our start; _start_import then waits for it and looks again (no list up front).
     if installed is not None:
         have = parse_version(installed.version)
         want = parse_version(version)

@@ -9,6 +9,7 @@ non-interactive access mode with ``isintegrationuser`` and may never hold System
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -24,8 +25,8 @@ from infra.providers.base import (
 )
 from infra.providers.preflight import ensure_preflight
 from infra.providers.role_assignment import (
-    assign_roles, canonical_roles, live_assignment, roles_failures, user_field, user_id_of,
-    wait_for_user,
+    assign_roles, canonical_roles, live_assignment, resolve_declared_roles, roles_failures, user_field,
+    user_id_of, wait_for_user_with_roles,
 )
 
 __all__ = ["UserAccess", "UserAccessArgs", "UserAccessProvider", "ensure_integration_mode"]
@@ -83,11 +84,12 @@ class UserAccessProvider(DataverseProvider):
             return sorted(old or []) == sorted(new or [])
         return old == new
 
-    def _apply(self, client: Any, user: Any, props: Mapping[str, Any], managed: Sequence[str],
-               label: str) -> dict[str, Any]:
+    def _apply(self, client: Any, user: Any, held: Sequence[Any], props: Mapping[str, Any],
+               managed: Sequence[str], label: str, resolved: Mapping[str, Any] | None = None) -> dict[str, Any]:
         _refuse_disabled(user, label)
         integration = bool(props.get("integration_user"))
-        outcome = assign_roles(client, user, props["roles"], managed, label, refuse_admin=integration)
+        outcome = assign_roles(client, user, props["roles"], managed, label, refuse_admin=integration,
+                               current_roles=held, resolved=resolved)
         if integration:
             ensure_integration_mode(client, user, label)
         return {**strip_internal(props), "systemuser_id": user_id_of(user),
@@ -100,8 +102,19 @@ class UserAccessProvider(DataverseProvider):
         label = f"user access for {props['object_id']}"
         client = client_for(props)
         ensure_preflight(connection_of(props), client)
-        user = wait_for_user(client, props["object_id"], float(props.get("wait_timeout_seconds", 600)), label)
-        outs = self._apply(client, user, props, [], label)
+        # Two independent reads, one round trip: the user with its roles, and the declared roles
+        # (usually cached in this host already).  Nothing is written before both succeed.
+        # Only the first look runs alongside; waiting for a user that is not there yet starts
+        # after the roles resolved, so a typo in a role name fails at once.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            roles = pool.submit(resolve_declared_roles, client, props["roles"], label,
+                                refuse_admin=bool(props.get("integration_user")))
+            first_look = pool.submit(client.find_user_with_roles_by_object_id, props["object_id"])
+            resolved = roles.result()
+            found = first_look.result()
+        user, held = found if found is not None else wait_for_user_with_roles(
+            client, props["object_id"], float(props.get("wait_timeout_seconds", 600)), label)
+        outs = self._apply(client, user, held, props, [], label, resolved)
         return CreateResult(outs["systemuser_id"], outs)
 
     @user_errors("UserAccess")
@@ -114,24 +127,20 @@ class UserAccessProvider(DataverseProvider):
         client = client_for(news)
         ensure_preflight(connection_of(news), client)
         try:
-            user = client.get_user(id_)
+            user, held = client.get_user_with_roles(id_)
         except NotFoundError:
-            user = None
-        if user is None:
-            raise ProviderFailure(f"{label}: systemuser {id_} no longer exists; run `pulumi refresh`")
-        return UpdateResult(self._apply(client, user, news, olds.get("managed_role_ids") or [], label))
+            raise ProviderFailure(f"{label}: systemuser {id_} no longer exists; run `pulumi refresh`") from None
+        return UpdateResult(self._apply(client, user, held, news, olds.get("managed_role_ids") or [], label))
 
     @user_errors("UserAccess")
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         client = client_for(props)
         try:
-            user = client.get_user(id_)
+            user, held = client.get_user_with_roles(id_)  # one request
         except NotFoundError:
-            user = None
-        if user is None:
             return ReadResult("", {})
         refs, ids, managed = live_assignment(client, id_, props.get("role_map") or {},
-                                             props.get("managed_role_ids") or [])
+                                             props.get("managed_role_ids") or [], held)
         integration = bool(props.get("integration_user")) and is_integration_mode(user)
         outs = {**strip_internal(props), "roles": refs, "role_ids": ids, "managed_role_ids": managed,
                 "integration_user": integration,
@@ -158,9 +167,8 @@ class UserAccessProvider(DataverseProvider):
         remove = sorted(set(managed) & current)
         if remove:
             progress(f"{label}: removing {len(remove)} role(s) from systemuser {id_}")
-        for rid in remove:
             try:
-                client.disassociate_role(id_, rid)
+                client.batch_disassociate(id_, remove)  # one $batch change set
             except NotFoundError:
                 pass
 

@@ -83,12 +83,40 @@ def test_request_costs(emulator: Any, conn: dict, stack: Stack, tmp_path: Path, 
     def n(resource: str, op: str) -> int:
         return len(table[resource][op])
 
-    assert n("Preflight (once per process)", "create") == 2
+    # Exact counts (before this rework: Preflight 2, SecurityRole 6/3/2, UserAccess 5/6/2,
+    # ApplicationUser 5/5/2, SolutionImport 7/7/1 for create/update/refresh).
+    assert n("Preflight (once per process)", "create") == 3  # WhoAmI -> roles, root BU alongside
     for resource in ("SecurityRole", "UserAccess", "ApplicationUser", "SolutionImport"):
         assert n(resource, "no-op") == 0, table[resource]["no-op"]
-    assert n("SecurityRole", "create") <= 6 and n("SecurityRole", "update") <= 3
-    assert n("SecurityRole", "refresh") == 2
-    assert n("UserAccess", "create") <= 6 and n("UserAccess", "refresh") == 2
-    assert n("ApplicationUser", "create") <= 7 and n("ApplicationUser", "refresh") == 2
-    assert n("SolutionImport", "refresh") == 1
-    assert n("SolutionImport", "create") <= 10
+        assert n(resource, "refresh") == 1, table[resource]["refresh"]
+    assert table["SecurityRole"]["refresh"] == ["POST $batch"]  # roles(<id>) + RetrieveRolePrivilegesRole
+    # role absent: catalog ‖ by id, by name, POST roles, ReplacePrivilegesRole
+    assert n("SecurityRole", "create") == 5 and n("SecurityRole", "update") == 3
+    # user with roles ($expand) ‖ the roles not cached yet (one query), one $batch of grants
+    assert table["UserAccess"]["create"] == ["GET systemusers", "GET roles", "POST $batch"] or \
+        sorted(table["UserAccess"]["create"]) == ["GET roles", "GET systemusers", "POST $batch"]
+    # user with roles, the one uncached name, one change set adding and removing
+    assert n("UserAccess", "update") == 3 and table["UserAccess"]["update"][-1] == "POST $batch"
+    # roles lookup ‖ find by application id ($expand), create, grant -- the new user is not re-read
+    assert n("ApplicationUser", "create") == 4 and n("ApplicationUser", "update") == 2
+    assert not any("/systemuserroles_association" == r[-len("/systemuserroles_association"):]
+                   for r in table["ApplicationUser"]["create"] if r.startswith("GET"))
+    # find, stage, start (no list of running operations), polls (0.2 s import: 1-2), find again
+    assert 5 <= n("SolutionImport", "create") <= 6 and "GET asyncoperations" not in table["SolutionImport"]["create"]
+    assert 5 <= n("SolutionImport", "update") <= 6
+
+
+def test_second_user_of_the_same_roles_costs_two_requests(emulator: Any, conn: dict, stack: Stack) -> None:
+    """Role names and ids are resolved once per host process: the next user costs its own
+    lookup ($expand) and its grants only; a user already holding everything costs one."""
+    stack.up(Preflight, "preflight", {"connection": conn})
+    roles = ["Sales Manager", "System Customizer"]
+    stack.up(UserAccess, "first", {"connection": conn, "object_id": salesperson_oid(11), "roles": roles})
+    clear_log(emulator)
+    stack.up(UserAccess, "second", {"connection": conn, "object_id": salesperson_oid(12), "roles": roles})
+    assert describe(dataverse_requests(emulator)) == ["GET systemusers", "POST $batch"]
+    # sales01..10 hold Salesperson in the seed: once the name is known, one request each.
+    stack.up(UserAccess, "held1", {"connection": conn, "object_id": salesperson_oid(1), "roles": ["Salesperson"]})
+    clear_log(emulator)
+    stack.up(UserAccess, "held2", {"connection": conn, "object_id": salesperson_oid(2), "roles": ["Salesperson"]})
+    assert describe(dataverse_requests(emulator)) == ["GET systemusers"]
