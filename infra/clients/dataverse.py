@@ -888,6 +888,13 @@ class DataverseClient:
         return ImportJob(_lower(d.get("importjobid")) or jid, d.get("solutionname"), d.get("progress"),
                          d.get("data"), d.get("completedon"))
 
+    def import_job_progress(self, import_job_id: str) -> float | None:
+        """The import job's ``progress`` (0-100) alone -- not its XML log, which can be large."""
+        jid = guid(import_job_id, "import job id")
+        d = self.get(f"importjobs({jid})", {"$select": "progress"}) or {}
+        value = d.get("progress")
+        return None if value is None else float(value)
+
     def uninstall_solution_async(self, unique_name: str) -> AsyncJob:
         """Start an uninstall (non-idempotent)."""
         d = self._json("POST", "UninstallSolutionAsync", body={"SolutionUniqueName": unique_name}, idempotent=False) or {}

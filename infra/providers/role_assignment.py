@@ -92,15 +92,18 @@ def wait_for_user(client: Any, object_id: str, timeout_s: float, label: str) -> 
     return wait_for_user_with_roles(client, object_id, timeout_s, label)[0]
 
 
-def wait_for_user_with_roles(client: Any, object_id: str, timeout_s: float,
-                             label: str) -> tuple[Any, list[Any]]:
+def wait_for_user_with_roles(client: Any, object_id: str, timeout_s: float, label: str, *,
+                             first_look_missed: bool = False) -> tuple[Any, list[Any]]:
     """(systemuser, its roles) for an Entra object id -- one request per look (``$expand``) --
-    waiting with backoff up to ``timeout_s``."""
+    waiting with backoff up to ``timeout_s``.  ``first_look_missed``: the caller has just looked
+    and found nothing, so the first look here comes after the first back-off."""
     deadline = time.monotonic() + max(0.0, timeout_s)
     delay = 1.0
     waited = False
+    skip = first_look_missed
     while True:
-        found = client.find_user_with_roles_by_object_id(object_id)
+        found = None if skip else client.find_user_with_roles_by_object_id(object_id)
+        skip = False
         if found is not None:
             if waited:
                 progress(f"{label}: systemuser {user_id_of(found[0])} appeared")

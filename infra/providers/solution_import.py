@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import pulumi
 import pulumi.dynamic
@@ -21,7 +21,7 @@ from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
 from infra.clients.errors import AmbiguousOutcomeError, ConflictError, NotFoundError, ValidationError
 from infra.providers.base import (
-    DataverseProvider, FieldRule, ProviderFailure, client_for, connection_of, is_unknown, progress,
+    GUID_RE, DataverseProvider, FieldRule, ProviderFailure, client_for, connection_of, is_unknown, progress,
     strip_internal, user_errors,
 )
 from infra.providers.preflight import ensure_preflight
@@ -65,20 +65,27 @@ class PollPolicy:
     """When to look at a running operation, as offsets from its start (start-to-start, so a
     slow answer does not stretch the interval).
 
-    Every ``fast`` seconds for the first ``fast_for`` seconds -- most imports of an integration
-    solution end in that window, and the end is noticed within ``fast`` + one round trip --
-    then every ``cap`` seconds, so an hour-long upgrade costs about one request a second."""
+    Every ``cap`` seconds (below the issue's 1 s notice target), which costs about one request a
+    second however long the import runs.  The end is not known in advance (a fresh host has seen
+    no earlier import), so once ``estimate_after`` seconds have passed the import job's progress
+    is read once (when the caller can: ``progress_of``) and the expected end extrapolated from
+    it; around that moment (``near_before`` .. ``near_after``) the operation is polled every
+    ``fine`` seconds, so the end is usually noticed within ``fine`` + one round trip.  A wrong
+    estimate only costs a few polls: the ``cap`` cadence still holds everywhere else."""
 
     first: float = 0.5
-    fast: float = 0.5
-    fast_for: float = 30.0
-    cap: float = 1.0
+    cap: float = 0.9
+    estimate_after: float = 2.0
+    fine: float = 0.25
+    near_before: float = 0.5
+    near_after: float = 1.5
 
-    def offsets(self):
-        t = self.first
-        while True:
-            yield t
-            t += self.fast if t < self.fast_for else self.cap
+    def next_offset(self, t: float, expected_end: float | None) -> float:
+        """The offset of the poll after the one at offset ``t``."""
+        if expected_end is not None and t < expected_end + self.near_after \
+                and t + self.cap > expected_end - self.near_before:
+            return max(t + self.fine, min(t + self.cap, expected_end - self.near_before))
+        return t + self.cap
 
 
 POLL = PollPolicy()
@@ -92,13 +99,32 @@ def _op_id(job: Any) -> str:
     return str(job.async_operation_id)
 
 
+def _expected_end(progress_of: Callable[[], float | None] | None, elapsed: float) -> float | None:
+    """Linear extrapolation from the import job's progress (0-100); None when unknown."""
+    if progress_of is None:
+        return None
+    try:
+        done = progress_of()
+    except Exception:  # noqa: BLE001 - only a hint for the poll schedule
+        return None
+    if done is None or not 0 < float(done) < 100:
+        return None
+    return elapsed * 100.0 / float(done)
+
+
 def wait_for_operation(client: Any, op_id: str, timeout_s: float, label: str, what: str,
-                       policy: PollPolicy = POLL) -> Any:
-    """Poll an async operation until it ends; return it.  Raises on failure / time-out."""
+                       policy: PollPolicy = POLL,
+                       progress_of: Callable[[], float | None] | None = None) -> Any:
+    """Poll an async operation until it ends; return it.  Raises on failure / time-out.
+    ``progress_of``: reads the work's progress in percent (see :class:`PollPolicy`)."""
     start = time.monotonic()
     last_report = start
     polls = 0
-    for offset in policy.offsets():
+    offset = policy.first
+    expected_end: float | None = None
+    asked = False
+    while True:
+        time.sleep(max(0.0, start + offset - time.monotonic()))
         op = client.get_async_operation(op_id)
         polls += 1
         status = _status(op)
@@ -118,8 +144,19 @@ def wait_for_operation(client: Any, op_id: str, timeout_s: float, label: str, wh
         if now - last_report >= 10:
             progress(f"{label}: {what} running for {now - start:.0f}s")
             last_report = now
-        time.sleep(max(0.0, start + offset - time.monotonic()))
-    raise AssertionError("unreachable")
+        if not asked and now - start >= policy.estimate_after:
+            asked = True
+            expected_end = _expected_end(progress_of, time.monotonic() - start)
+        offset = max(policy.next_offset(offset, expected_end), time.monotonic() - start)
+
+
+def _import_progress(client: Any, job: Any) -> Callable[[], float | None] | None:
+    """Reads the import job's ``progress`` (0-100); the ImportJobKey the start answered with is
+    the import job's id (it is what RetrieveSolutionImportResult takes)."""
+    key = getattr(job, "import_job_key", None)
+    if not key or not GUID_RE.match(str(key).strip("{}")):
+        return None
+    return lambda: client.import_job_progress(str(key))
 
 
 def _installed(client: Any, unique_name: str) -> Any | None:
@@ -244,7 +281,8 @@ def install_solution(client: Any, inputs: Mapping[str, Any], label: str) -> tupl
     if job is not None:
         try:
             wait_for_operation(client, _op_id(job), timeout, label,
-                               "stage-and-upgrade" if upgrade else "import")
+                               "stage-and-upgrade" if upgrade else "import",
+                               progress_of=_import_progress(client, job))
         except ProviderFailure as exc:
             raise ProviderFailure(f"{exc}{_import_failure_details(client, job)}") from None
     if not managed:

@@ -113,7 +113,8 @@ class UserAccessProvider(DataverseProvider):
             resolved = roles.result()
             found = first_look.result()
         user, held = found if found is not None else wait_for_user_with_roles(
-            client, props["object_id"], float(props.get("wait_timeout_seconds", 600)), label)
+            client, props["object_id"], float(props.get("wait_timeout_seconds", 600)), label,
+            first_look_missed=True)
         outs = self._apply(client, user, held, props, [], label, resolved)
         return CreateResult(outs["systemuser_id"], outs)
 

@@ -3,10 +3,14 @@ and names in one ``or`` query, and several GETs (a read and a function) in one $
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from infra.clients.dataverse import DataverseClient
 from infra.clients.errors import NotFoundError
+
+from tests.emulator.dataverse.testkit import solution_zip
 
 from .conftest import clear_log, secret_env, wait_for_log
 from .test_emulator_dataverse import NEW_ROLE, ROOT_BU, SALES01_OID, SALES01_USER, SALESPERSON
@@ -65,3 +69,16 @@ def test_role_with_privileges_in_one_batch(emulator, dv: DataverseClient) -> Non
     wait_for_log(emulator, "$batch", 1)
     assert _api(emulator) == ["POST $batch"]
     assert dv.get_role_with_privileges(MISSING) is None
+
+
+def test_import_job_progress_reads_only_the_progress(emulator, dv: DataverseClient, tmp_path: Path) -> None:
+    emulator.settings.import_seconds = 2.0
+    package = tmp_path / "p.zip"
+    package.write_bytes(solution_zip("emu_Progress", "1.0.0.0", managed=True))
+    stage = dv.stage_solution(package)
+    job = dv.import_solution_async(stage.upload_id)
+    clear_log(emulator)
+    done = dv.import_job_progress(job.import_job_key)
+    assert done is not None and 0 <= done < 100
+    [read] = [r for r in emulator.requests if "/importjobs(" in r.path]
+    assert "progress" in read.query and "data" not in read.query

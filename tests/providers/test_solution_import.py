@@ -124,8 +124,11 @@ def test_import_end_is_noticed_within_a_second(emulator: Any, conn: dict, stack:
     [op] = [o for o in emulator.dataverse.asyncoperations.values() if o.get("emu_kind") == "import"]
     polls = [r for r in dataverse_requests(emulator) if r.path.endswith(f"asyncoperations({op['asyncoperationid']})")]
     noticed = min(r.started for r in polls if r.started >= op["emu_due"])
-    assert noticed - op["emu_due"] <= 0.6  # every 0.5 s (start to start) in the first 30 s
+    # every 0.9 s, every 0.25 s around the end extrapolated from the import job's progress
+    assert noticed - op["emu_due"] <= 0.4
     assert len(polls) <= 8, len(polls)
+    [progress_read] = [r for r in dataverse_requests(emulator) if "/importjobs(" in r.path]
+    assert progress_read.status == 200
     # No look for running operations before an unrefused start.
     assert not [r for r in dataverse_requests(emulator) if r.path.endswith("/asyncoperations")]
 
@@ -201,3 +204,32 @@ def test_project_relative_path_and_a_moved_package_is_no_change(
     clear_log(emulator)
     assert stack.up(SolutionImport, "sol", {**inputs, "package_path": str(moved)}).op == "same"
     assert dataverse_requests(emulator) == []
+
+
+def test_poll_schedule_is_fine_only_around_the_expected_end() -> None:
+    from infra.providers.solution_import import PollPolicy, _expected_end
+
+    policy = PollPolicy()
+    assert _expected_end(lambda: 25, 2.5) == 10.0
+    assert _expected_end(None, 2.5) is None and _expected_end(lambda: 0, 2.5) is None
+    assert _expected_end(lambda: 100, 2.5) is None
+
+    def boom() -> float:
+        raise RuntimeError("no import job")
+
+    assert _expected_end(boom, 2.5) is None
+
+    def schedule(expected_end: float | None, until: float) -> list[float]:
+        t, out = policy.first, []
+        while t < until:
+            out.append(round(t, 2))
+            t = policy.next_offset(t, expected_end)
+        return out
+
+    unknown = schedule(None, 10.3)
+    assert all(round(b - a, 2) == policy.cap for a, b in zip(unknown, unknown[1:]))
+    known = schedule(10.0, 12.5)
+    fine = [t for t in known if 9.5 <= t <= 11.5]
+    assert fine[:4] == [9.5, 9.75, 10.0, 10.25]  # the end is seen within 0.25 s
+    assert all(round(b - a, 2) == policy.cap for a, b in zip(known, known[1:]) if b <= 9.5 or a >= 11.5)
+    assert len(known) <= len(schedule(None, 12.5)) + 6
