@@ -71,8 +71,20 @@ def security_role_create(*, adopted: bool) -> OpCost:
     return OpCost(len(steps), 2 if adopted else 3, tuple(steps))
 
 
-def user_access_create(n_roles: int, *, patch_user: bool, child_business_unit: bool = False) -> OpCost:
-    """find user with its roles ($expand) -> associate each role (+ PATCH access mode) in parallel."""
+def user_access_create(n_roles: int, *, patch_user: bool, child_business_unit: bool = False,
+                       batch: bool = False) -> OpCost:
+    """find user with its roles ($expand) -> associate each role (+ PATCH access mode) in parallel.
+
+    ``batch``: the grants and the PATCH travel in one ``$batch`` change set (one HTTP request).
+    """
+    if batch:
+        writes = n_roles + (1 if patch_user else 0)
+        steps = ("GET systemusers?$filter=azureactivedirectoryobjectid eq <oid>&$expand=systemuserroles_association",
+                 f"POST $batch ({writes} operations: $ref grants" + (" + PATCH" if patch_user else "") + ")")
+        extra = 1 if child_business_unit else 0
+        if writes == 0:
+            return OpCost(1 + extra, 1 + extra, steps[:1])
+        return OpCost(2 + extra, 2 + extra, steps)
     steps = ["GET systemusers?$filter=azureactivedirectoryobjectid eq <oid>"
              "&$expand=systemuserroles_association($select=roleid)"]
     rts = 2
@@ -87,8 +99,14 @@ def user_access_create(n_roles: int, *, patch_user: bool, child_business_unit: b
     return OpCost(requests, rts if n_roles or patch_user else 1, tuple(steps))
 
 
-def application_user_create(n_roles: int, *, exists: bool = False) -> OpCost:
-    """find by application id -> create -> associate each role in parallel."""
+def application_user_create(n_roles: int, *, exists: bool = False, batch: bool = False) -> OpCost:
+    """find by application id -> create -> associate each role in parallel.
+
+    ``batch``: create (with a client-chosen systemuserid) and grants in one ``$batch`` change set.
+    """
+    if batch:
+        return OpCost(2, 2, ("GET systemusers?$filter=applicationid eq <app>&$expand=systemuserroles_association",
+                             f"POST $batch (create with a chosen systemuserid + {n_roles} $ref grants)"))
     steps = ["GET systemusers?$filter=applicationid eq <app>&$expand=systemuserroles_association"]
     if not exists:
         steps.append("POST systemusers {applicationid, accessmode: 4, businessunitid@odata.bind}")
@@ -101,8 +119,8 @@ def read_cost(kind: str) -> OpCost:
     table = {
         "Preflight": OpCost(0, 0, ("nothing to read: the check's outputs are re-derived on up",)),
         "SolutionImport": OpCost(1, 1, ("GET solutions?$filter=uniquename eq ...",)),
-        "SecurityRole": OpCost(2, 1, ("GET roles(<id>) (name, business unit, managed)",
-                                      "GET RetrieveRolePrivilegesRole(RoleId=<id>) (parallel)")),
+        "SecurityRole": OpCost(1, 1, ("$batch: GET roles(<id>) (name, business unit, managed) + "
+                                      "GET RetrieveRolePrivilegesRole(RoleId=<id>); 2 without $batch",)),
         "UserAccess": OpCost(1, 1, ("GET systemusers(<id>)?$expand=systemuserroles_association",)),
         "ApplicationUser": OpCost(1, 1, ("GET systemusers(<id>)?$expand=systemuserroles_association",)),
     }

@@ -52,7 +52,7 @@ def _conn() -> dict[str, str]:
 
 
 def test_minimal_model_for_rw1() -> None:
-    """The documented derivation: 100 requests, 15 round trips -> 10.45 s for RW-1 on the stand-in."""
+    """The documented derivation: 81 requests (100 without $batch), 15 RT -> 10.45 s for RW-1."""
     wl = rw1(_conn())
     held = seed_role_names()
     ids = {"role-integration-administrator": "ia", "role-integration-user": "iu", "role-product-availability-user": "pau"}
@@ -64,9 +64,13 @@ def test_minimal_model_for_rw1() -> None:
         costs[node.name] = minimal_cost(node.kind, outs.get(node.name, {}), node.build(outs), managed=True,
                                         role_names=names, held=held, names_seen=seen)
     assert len(wl.nodes) == 32
-    assert sum(c.requests for c in costs.values()) == 100  # incl. one lookup of "Salesperson"
+    assert sum(c.requests for c in costs.values()) == 81  # $batch allowed; incl. one lookup of "Salesperson"
     bounds = lower_bounds(wl, costs)
     assert bounds["chain_round_trips"] == 15 and bounds["critical_path_s"] == 10.45
+    seen.clear()
+    unbatched = sum(minimal_cost(n.kind, outs.get(n.name, {}), n.build(outs), managed=True, role_names=names,
+                                 held=held, names_seen=seen, batch=False).requests for n in wl.nodes)
+    assert unbatched == 100  # every operation as its own request
     assert bounds["capacity_round_trips"] > bounds["chain_round_trips"]
     assert minimal.solution_create(10, managed=False).requests == 15  # + PublishAllXml
 
