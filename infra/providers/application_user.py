@@ -129,7 +129,8 @@ class ApplicationUserProvider(DataverseProvider):
     def _outs(self, props: Mapping[str, Any], user: Any, created: bool, outcome: Any) -> dict[str, Any]:
         return {**strip_internal(props), "systemuser_id": user_id_of(user), "created": created,
                 "role_ids": outcome.role_ids, "role_map": outcome.role_map,
-                "managed_role_ids": outcome.managed_role_ids}
+                "managed_role_ids": outcome.managed_role_ids,
+                "preexisting_role_ids": outcome.preexisting_role_ids}
 
     @user_errors("ApplicationUser")
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -161,7 +162,7 @@ class ApplicationUserProvider(DataverseProvider):
         except NotFoundError:
             raise ProviderFailure(f"{label}: systemuser {id_} no longer exists; run `pulumi refresh`") from None
         outcome = assign_roles(client, user, news["roles"], olds.get("managed_role_ids") or [], label,
-                               current_roles=held)
+                               current_roles=held, preexisting=olds.get("preexisting_role_ids"))
         return UpdateResult(self._outs(news, user, bool(olds.get("created")), outcome))
 
     @user_errors("ApplicationUser")

@@ -255,6 +255,8 @@ class RoleAssignment:
     managed_role_ids: list[str]
     added: list[str]
     removed: list[str]
+    #: roles the user held before this resource first wrote; never ours to take away
+    preexisting_role_ids: list[str]
 
     @property
     def role_ids(self) -> list[str]:
@@ -316,13 +318,17 @@ def resolve_declared_roles(client: Any, refs: Sequence[str], label: str, *,
 def assign_roles(client: Any, user: Any, refs: Sequence[str], previously_managed: Iterable[str],
                  label: str, *, refuse_admin: bool = False,
                  resolved: Mapping[str, Any] | None = None,
-                 current_roles: Iterable[Any] | None = None) -> RoleAssignment:
+                 current_roles: Iterable[Any] | None = None,
+                 preexisting: Iterable[str] | None = None) -> RoleAssignment:
     """Give ``user`` the declared roles (BU-correct copies) and drop the ones this resource
     manages but no longer declares.  Every reference is resolved before the first write.
 
-    Managed = roles this resource added, plus previously managed roles still declared.  A role
-    the user already held is declared but NOT managed, so a later removal or ``destroy`` never
-    takes away access the user had before the stack (it is only added when missing).
+    Ownership is decided by what the user held *before* this resource first wrote
+    (``preexisting``, recorded at create): every declared role outside that set is ours, so a
+    grant made by an update that then failed is still ours when the update is run again, and a
+    role the user already had is declared but never taken away (by a later removal or by
+    ``destroy``).  ``preexisting=None`` means "now is the first write" (create), or state written
+    before this was recorded, where the roles held but not managed count as preexisting.
 
     ``current_roles``: the user's roles when the caller has just read them (``$expand``) or knows
     them (a user it created this moment holds none); otherwise they are read here."""
@@ -335,14 +341,15 @@ def assign_roles(client: Any, user: Any, refs: Sequence[str], previously_managed
     current = {role_id_of(r) for r in held}
     desired = set(role_map.values())
     previously = set(previously_managed)
+    before = set(preexisting) if preexisting is not None else current - previously
     add = sorted(desired - current)
-    remove = sorted((previously - desired) & current)
+    remove = sorted(((previously - desired) & current) - before)
     if add or remove:
         progress(f"{label}: assigning {len(add)} role(s), removing {len(remove)} "
                  f"on systemuser {user_id}")
         _associate_all(client, user_id, add, remove)
-    managed = sorted(set(add) | (previously & desired))
-    return RoleAssignment(dict(sorted(role_map.items())), managed, add, remove)
+    managed = sorted(desired - before)
+    return RoleAssignment(dict(sorted(role_map.items())), managed, add, remove, sorted(before))
 
 
 def live_assignment(client: Any, user_id: str, role_map: Mapping[str, str],

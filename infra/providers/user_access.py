@@ -85,17 +85,19 @@ class UserAccessProvider(DataverseProvider):
         return old == new
 
     def _apply(self, client: Any, user: Any, held: Sequence[Any], props: Mapping[str, Any],
-               managed: Sequence[str], label: str, resolved: Mapping[str, Any] | None = None) -> dict[str, Any]:
+               managed: Sequence[str], label: str, resolved: Mapping[str, Any] | None = None,
+               preexisting: Sequence[str] | None = None) -> dict[str, Any]:
         _refuse_disabled(user, label)
         integration = bool(props.get("integration_user"))
         outcome = assign_roles(client, user, props["roles"], managed, label, refuse_admin=integration,
-                               current_roles=held, resolved=resolved)
+                               current_roles=held, resolved=resolved, preexisting=preexisting)
         if integration:
             ensure_integration_mode(client, user, label)
         return {**strip_internal(props), "systemuser_id": user_id_of(user),
                 "business_unit_id": norm_guid(str(user_field(user, "business_unit_id"))),
                 "role_ids": outcome.role_ids, "role_map": outcome.role_map,
-                "managed_role_ids": outcome.managed_role_ids}
+                "managed_role_ids": outcome.managed_role_ids,
+                "preexisting_role_ids": outcome.preexisting_role_ids}
 
     @user_errors("UserAccess")
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -131,7 +133,8 @@ class UserAccessProvider(DataverseProvider):
             user, held = client.get_user_with_roles(id_)
         except NotFoundError:
             raise ProviderFailure(f"{label}: systemuser {id_} no longer exists; run `pulumi refresh`") from None
-        return UpdateResult(self._apply(client, user, held, news, olds.get("managed_role_ids") or [], label))
+        return UpdateResult(self._apply(client, user, held, news, olds.get("managed_role_ids") or [], label,
+                                        preexisting=olds.get("preexisting_role_ids")))
 
     @user_errors("UserAccess")
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
