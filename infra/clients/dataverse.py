@@ -706,12 +706,13 @@ class DataverseClient:
         self._json("POST", f"roles({rid})/Microsoft.Dynamics.CRM.AddPrivilegesRole", body=body, idempotent=True)
 
     def remove_role_privilege(self, role_id: str, privilege_id: str) -> None:
-        """Remove one privilege.  The action's body shape is UNCONFIRMED in shared/reference
-        (``{"PrivilegeId": ...}`` is what we send); replace_role_privileges avoids it."""
+        """Remove one privilege.  The action's only parameter is ``Privilege``, typed as the
+        ``privilege`` entity (learn.microsoft.com, "RemovePrivilegeRole Action"), so it is sent
+        as an entity reference; a bare ``PrivilegeId`` GUID is rejected by the real service."""
         rid = guid(role_id, "role id")
         pid = guid(privilege_id, "privilege id")
-        self._json("POST", f"roles({rid})/Microsoft.Dynamics.CRM.RemovePrivilegeRole",
-                   body={"PrivilegeId": pid}, idempotent=True)
+        body = {"Privilege": {"@odata.type": "Microsoft.Dynamics.CRM.privilege", "privilegeid": pid}}
+        self._json("POST", f"roles({rid})/Microsoft.Dynamics.CRM.RemovePrivilegeRole", body=body, idempotent=True)
 
     # --- role assignment --------------------------------------------------------------------
 

@@ -96,6 +96,21 @@ def test_privileges_one_request_and_role_privileges(emulator, dv: DataverseClien
     assert [p.privilege_id for p in dv.role_privileges(NEW_ROLE)] == [write.privilege_id]
 
 
+def test_remove_privilege_sends_an_entity_reference(emulator, dv: DataverseClient) -> None:
+    """RemovePrivilegeRole's parameter is ``Privilege`` (a privilege entity reference); the
+    emulator refuses the bare ``PrivilegeId`` GUID that the real service refuses."""
+    dv.create_role(NEW_ROLE, "BC Remove Shape", ROOT_BU)
+    read = dv.privileges_by_name(["prvReadAccount"])["prvReadAccount"]
+    dv.replace_role_privileges(NEW_ROLE, {read.privilege_id: "Basic"}, business_unit_id=ROOT_BU)
+    with pytest.raises(ValidationError):
+        dv._json("POST", f"roles({NEW_ROLE})/Microsoft.Dynamics.CRM.RemovePrivilegeRole",
+                 body={"PrivilegeId": read.privilege_id})
+    assert [p.privilege_id for p in dv.role_privileges(NEW_ROLE)] == [read.privilege_id]
+    clear_log(emulator)
+    dv.remove_role_privilege(NEW_ROLE, read.privilege_id)
+    assert dv.role_privileges(NEW_ROLE) == []
+
+
 def test_role_assignment_single_and_batched(emulator, dv: DataverseClient) -> None:
     dv.create_role(NEW_ROLE, "BC Assign 1", ROOT_BU)
     dv.create_role(NEW_ROLE_2, "BC Assign 2", ROOT_BU)

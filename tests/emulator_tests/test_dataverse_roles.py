@@ -116,9 +116,11 @@ def test_add_replace_remove_and_retrieve_role_privileges(dv: DvClient, emulator:
     copy_id = emulator.dataverse.copies_of(ROLE_ID)[0]["roleid"]
     assert [p["PrivilegeName"] for p in dv.get(f"RetrieveRolePrivilegesRole(RoleId={copy_id})").json()["RolePrivileges"]] \
         == ["prvWriteAccount"]
-    assert dv.post(url + "RemovePrivilegeRole", {"PrivilegeId": write}).status_code == 204
+    assert dv.post(url + "RemovePrivilegeRole", {"PrivilegeId": write}).status_code == 400  # not the real parameter
+    ref = {"Privilege": {"@odata.type": "Microsoft.Dynamics.CRM.privilege", "privilegeid": write}}
+    assert dv.post(url + "RemovePrivilegeRole", ref).status_code == 204
     assert emulator.dataverse.role_privileges(ROLE_ID) == []
-    assert dv.post(url + "RemovePrivilegeRole", {"PrivilegeId": write}).status_code == 404
+    assert dv.post(url + "RemovePrivilegeRole", ref).status_code == 404
 
 
 @pytest.mark.parametrize("entry, status", [

@@ -91,11 +91,18 @@ def change_privileges(env: Env, req: DvRequest, key: str, *, replace: bool) -> D
 
 
 def remove_privilege(env: Env, req: DvRequest, key: str) -> DvResponse:
-    """Body {"PrivilegeId": "<id>"} (shape UNCONFIRMED in the reference)."""
+    """Body {"Privilege": {"privilegeid": "<id>"}}: the real action's one parameter is an entity
+    reference typed ``privilege`` (learn.microsoft.com "RemovePrivilegeRole Action"); a bare
+    ``PrivilegeId`` is refused as the real service refuses an unknown action parameter."""
     body = req.body or {}
-    if set(body) != {"PrivilegeId"}:
-        raise DataverseError(400, "0x80048d19", 'The body must be {"PrivilegeId": "<guid>"}.')
+    ref = body.get("Privilege")
+    if set(body) != {"Privilege"} or not isinstance(ref, dict) or "privilegeid" not in ref:
+        raise DataverseError(400, "0x80048d19",
+                             'The body must be {"Privilege": {"privilegeid": "<guid>"}} (an entity reference).')
+    odata_type = ref.get("@odata.type")
+    if odata_type is not None and odata_type not in ("Microsoft.Dynamics.CRM.privilege", "#Microsoft.Dynamics.CRM.privilege"):
+        raise DataverseError(400, "0x80048d19", f"Parameter Privilege must be a privilege, not {odata_type}.")
     env.store.get_role(key)
     env.store.require_admin(req.caller, "prvWriteRole", "role")
-    env.store.remove_role_privilege(key, guid_key(str(body["PrivilegeId"]), "PrivilegeId"))
+    env.store.remove_role_privilege(key, guid_key(str(ref["privilegeid"]), "privilegeid"))
     return DvResponse(204)
