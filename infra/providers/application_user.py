@@ -30,7 +30,7 @@ from infra.providers.base import (
 )
 from infra.providers.preflight import ensure_preflight
 from infra.providers.role_assignment import (
-    assign_roles, canonical_roles, live_assignment, resolve_declared_roles, roles_failures, user_field,
+    assign_roles, canonical_roles, live_assignment, user_for_update, resolve_declared_roles, roles_failures, user_field,
     user_id_of,
 )
 
@@ -155,12 +155,7 @@ class ApplicationUserProvider(DataverseProvider):
         label = f"application user for {news['application_id']}"
         if sorted(olds.get("roles") or []) == news["roles"]:
             return UpdateResult({**olds, **strip_internal(news)})
-        client = client_for(news)
-        ensure_preflight(connection_of(news), client)
-        try:
-            user, held = client.get_user_with_roles(id_)
-        except NotFoundError:
-            raise ProviderFailure(f"{label}: systemuser {id_} no longer exists; run `pulumi refresh`") from None
+        client, user, held = user_for_update(news, id_, label)
         outcome = assign_roles(client, user, news["roles"], olds.get("managed_role_ids") or [], label,
                                current_roles=held, preexisting=olds.get("preexisting_role_ids"))
         return UpdateResult(self._outs(news, user, bool(olds.get("created")), outcome))

@@ -17,13 +17,17 @@ from typing import Any, Iterable, Mapping, Sequence
 from pulumi.dynamic import CheckFailure
 
 from infra import facts
+from infra.clients.errors import NotFoundError
 from infra.providers.base import (
-    ProviderFailure, is_guid, is_unknown, norm_guid, progress, root_business_unit_id,
+    ProviderFailure, client_for, connection_of, is_guid, is_unknown, norm_guid, progress,
+    root_business_unit_id,
 )
+from infra.providers.preflight import ensure_preflight
 
 __all__ = ["RoleAssignment", "roles_failures", "canonical_roles", "resolve_roles", "assign_roles",
            "wait_for_user", "wait_for_user_with_roles", "user_field", "role_field", "live_assignment",
-           "resolve_declared_roles", "remember_roles", "forget_role", "clear_role_cache"]
+           "resolve_declared_roles", "remember_roles", "forget_role", "clear_role_cache",
+           "user_for_update"]
 
 #: At most this many requests in flight inside one operation (the host runs 4 operations).
 PARALLEL = 4
@@ -350,6 +354,20 @@ def assign_roles(client: Any, user: Any, refs: Sequence[str], previously_managed
         _associate_all(client, user_id, add, remove)
     managed = sorted(desired - before)
     return RoleAssignment(dict(sorted(role_map.items())), managed, add, remove, sorted(before))
+
+
+def user_for_update(props: Mapping[str, Any], user_id: str, label: str) -> tuple[Any, Any, list[Any]]:
+    """(client, systemuser, its roles) for an update, after the preflight; one request.
+
+    A user that disappeared since the last deployment is a state problem, not something an
+    update may paper over by assigning roles to someone else: the person is told to refresh."""
+    client = client_for(props)
+    ensure_preflight(connection_of(props), client)
+    try:
+        user, held = client.get_user_with_roles(user_id)
+    except NotFoundError:
+        raise ProviderFailure(f"{label}: systemuser {user_id} no longer exists; run `pulumi refresh`") from None
+    return client, user, held
 
 
 def live_assignment(client: Any, user_id: str, role_map: Mapping[str, str],

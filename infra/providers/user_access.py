@@ -25,7 +25,7 @@ from infra.providers.base import (
 )
 from infra.providers.preflight import ensure_preflight
 from infra.providers.role_assignment import (
-    assign_roles, canonical_roles, live_assignment, resolve_declared_roles, roles_failures, user_field,
+    assign_roles, canonical_roles, live_assignment, user_for_update, resolve_declared_roles, roles_failures, user_field,
     user_id_of, wait_for_user_with_roles,
 )
 
@@ -127,12 +127,7 @@ class UserAccessProvider(DataverseProvider):
                 and bool(olds.get("integration_user")) == news["integration_user"])
         if same:  # only wait_timeout_seconds / connection details changed
             return UpdateResult({**olds, **strip_internal(news)})
-        client = client_for(news)
-        ensure_preflight(connection_of(news), client)
-        try:
-            user, held = client.get_user_with_roles(id_)
-        except NotFoundError:
-            raise ProviderFailure(f"{label}: systemuser {id_} no longer exists; run `pulumi refresh`") from None
+        client, user, held = user_for_update(news, id_, label)
         return UpdateResult(self._apply(client, user, held, news, olds.get("managed_role_ids") or [], label,
                                         preexisting=olds.get("preexisting_role_ids")))
 
