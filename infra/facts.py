@@ -28,6 +28,10 @@ PRODUCT_AVAILABILITY_USER_ROLE_ID: Final[str | None] = None
 SYSTEM_ADMINISTRATOR_TEMPLATE_ID: Final = "627090ff-40a3-4053-8790-584edc5be201"
 SYSTEM_CUSTOMIZER_TEMPLATE_ID: Final = "119f245c-3cc8-4b62-b31c-d1a046ced15d"
 
+#: UNCONFIRMED: async operation types of solution work.  Only 211 (StageAndUpgrade) is stated in
+#: the reference, itself marked unconfirmed; the clients also match running operations by name.
+SOLUTION_OPERATION_TYPES: Final = frozenset({211})
+
 #: Dataverse access modes (systemuser.accessmode).
 ACCESS_MODE_READ_WRITE: Final = 0
 ACCESS_MODE_NON_INTERACTIVE: Final = 4
@@ -38,6 +42,9 @@ DATAVERSE_RESOURCE_APP_ID: Final = "00000007-0000-0000-c000-000000000000"
 DATAVERSE_USER_IMPERSONATION_SCOPE_ID: Final = "78ce3f0f-a1ce-49c2-8cde-64b5c0896db4"
 POWER_PLATFORM_API_APP_ID: Final = "8578e004-a5c6-46e7-913e-12f58912df43"
 FEDERATED_TOKEN_AUDIENCE: Final = "api://AzureADTokenExchange"
+#: UNCONFIRMED by Microsoft's docs: the api-version Azure DevOps' OIDC endpoint
+#: (SYSTEM_OIDCREQUESTURI) is called with; taken from what azure-identity sends.
+AZURE_DEVOPS_OIDC_API_VERSION: Final = "7.1"
 GITHUB_ACTIONS_ISSUER: Final = "https://token.actions.githubusercontent.com"
 
 #: SKU part number -> skuId.  Only the ids confirmed in shared/reference are listed; the tenant's

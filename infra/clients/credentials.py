@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from infra import facts
 from infra.clients.connection import Connection, require_https
 from infra.clients.errors import AuthenticationError, ConfigurationError
 import msal
@@ -59,9 +60,9 @@ __all__ = [
     "ENV_VARIABLES",
 ]
 
-FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
-#: Azure DevOps OIDC endpoint API version (what Azure SDKs send to SYSTEM_OIDCREQUESTURI).
-ADO_OIDC_API_VERSION = "7.1"
+FEDERATED_AUDIENCE = facts.FEDERATED_TOKEN_AUDIENCE
+#: Azure DevOps OIDC endpoint API version (UNCONFIRMED, see infra/facts.py).
+ADO_OIDC_API_VERSION = facts.AZURE_DEVOPS_OIDC_API_VERSION
 #: How long we wait for Entra / an OIDC issuer / the Azure CLI.
 SIGN_IN_TIMEOUT_S = 30.0
 CLI_TIMEOUT_S = 60.0

@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import quote as url_quote, urlencode
 from typing import Any, BinaryIO, Iterable, Iterator, Mapping, Sequence
 
+from infra import facts
 from infra.clients.connection import Connection
 from infra.clients.credentials import CredentialSettings, TokenCredential, resolve_credential
 from infra.clients.errors import (
@@ -914,9 +915,8 @@ class DataverseClient:
         self._json("POST", "PublishAllXml", idempotent=True)
 
 
-#: Async operation types of solution work.  Only 211 (StageAndUpgrade) is stated in
-#: shared/reference; the name test in find_running_solution_operations covers the rest.
-SOLUTION_OPERATION_TYPES = frozenset({211})
+#: Async operation types of solution work (UNCONFIRMED, see infra/facts.py).
+SOLUTION_OPERATION_TYPES = facts.SOLUTION_OPERATION_TYPES
 
 
 def _role_privilege(p: Mapping[str, Any]) -> RolePrivilege:
