@@ -128,9 +128,7 @@ class ApplicationUserProvider(DataverseProvider):
 
     def _outs(self, props: Mapping[str, Any], user: Any, created: bool, outcome: Any) -> dict[str, Any]:
         return {**strip_internal(props), "systemuser_id": user_id_of(user), "created": created,
-                "role_ids": outcome.role_ids, "role_map": outcome.role_map,
-                "managed_role_ids": outcome.managed_role_ids,
-                "preexisting_role_ids": outcome.preexisting_role_ids}
+                **outcome.outputs()}
 
     @user_errors("ApplicationUser")
     def create(self, props: dict[str, Any]) -> CreateResult:

@@ -266,6 +266,12 @@ class RoleAssignment:
     def role_ids(self) -> list[str]:
         return sorted(set(self.role_map.values()))
 
+    def outputs(self) -> dict[str, Any]:
+        """The outputs every role-assigning resource records (refresh and delete read them)."""
+        return {"role_ids": self.role_ids, "role_map": self.role_map,
+                "managed_role_ids": self.managed_role_ids,
+                "preexisting_role_ids": self.preexisting_role_ids}
+
 
 def _bu_copies(client: Any, roles: Mapping[str, Any], user_bu: str, label: str) -> dict[str, str]:
     """ref -> id of the role copy in ``user_bu`` (the role itself when it lives there)."""

@@ -95,9 +95,7 @@ class UserAccessProvider(DataverseProvider):
             ensure_integration_mode(client, user, label)
         return {**strip_internal(props), "systemuser_id": user_id_of(user),
                 "business_unit_id": norm_guid(str(user_field(user, "business_unit_id"))),
-                "role_ids": outcome.role_ids, "role_map": outcome.role_map,
-                "managed_role_ids": outcome.managed_role_ids,
-                "preexisting_role_ids": outcome.preexisting_role_ids}
+                **outcome.outputs()}
 
     @user_errors("UserAccess")
     def create(self, props: dict[str, Any]) -> CreateResult:
