@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# One command for a fresh machine: install the project, start the local cloud emulator and run
-# `pulumi up` on the `local` stack against it (file backend, default passphrase), then print the
-# stack outputs.
+# One command for a fresh machine: install the project, get the Pulumi CLI, start the local cloud
+# emulator and run `pulumi up` on the `local` stack against it (file backend, default passphrase),
+# then print the stack outputs.
 #
-#   scripts/local-up.sh              install + emulator + pulumi up (needs the Pulumi CLI)
-#   scripts/local-up.sh --dry-run    everything up to the first pulumi command, then stop
+#   scripts/local-up.sh              install + CLI + emulator + pulumi up
+#   scripts/local-up.sh --dry-run    everything up to the first pulumi command, then stop (no CLI needed)
 #   scripts/local-up.sh --keep       leave the emulator running afterwards (prints how to stop it)
 #   scripts/local-up.sh --no-install skip creating .venv / pip install (it must exist already)
 #   scripts/local-up.sh --destroy    pulumi destroy the local stack instead of up
 #
+# The CLI comes from scripts/pulumi-cli.sh (a `pulumi` on PATH at or above the project's pin, else
+# a build from Pulumi's Go modules into .tools/, else the official installer).
 # Environment: PYTHON (interpreter for the venv, default python3), PULUMI_CONFIG_PASSPHRASE
-# (default: a fixed local-only value), BC_SALES_EMULATOR_PORT (default: the port of the last run,
-# else a free one -- a stable port keeps the stack's connection input unchanged between runs),
-# BC_SALES_EMULATOR_STATE (emulator state folder, default .emulator/), BC_SALES_PULUMI_BACKEND
-# (default file://<repo>/.pulumi-local).
+# (default: the fixed local-only value Pulumi.local.yaml's encryptionsalt was made with),
+# BC_SALES_EMULATOR_PORT (default: the port of the last run, else a free one -- a stable port keeps
+# the stack's connection input unchanged between runs), BC_SALES_EMULATOR_STATE (emulator state
+# folder, default .emulator/), BC_SALES_PULUMI_BACKEND (default file://<repo>/.pulumi-local).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,7 +28,7 @@ for arg in "$@"; do
     --keep) KEEP=1 ;;
     --no-install) INSTALL=0 ;;
     --destroy) ACTION=destroy ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "local-up: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -34,22 +36,7 @@ done
 say() { printf 'local-up: %s\n' "$*" >&2; }
 die() { printf 'local-up: ERROR: %s\n' "$*" >&2; exit "${2:-1}"; }
 
-# --- 1. the Pulumi CLI (checked first: no point installing anything without it) --------------
-if [ "$DRY_RUN" = 0 ] && ! command -v pulumi >/dev/null 2>&1; then
-  cat >&2 <<'EOF'
-local-up: ERROR: the Pulumi CLI is not installed (no `pulumi` on PATH).
-  Install it, then run this script again:
-    Linux / macOS:  curl -fsSL https://get.pulumi.com | sh     (then open a new shell)
-    macOS (brew):   brew install pulumi/tap/pulumi
-    Windows:        winget install pulumi
-  Docs: https://www.pulumi.com/docs/install/
-  Without the CLI you can still run the tests (scripts/test.sh) or check the setup with
-  scripts/local-up.sh --dry-run.
-EOF
-  exit 127
-fi
-
-# --- 2. Python and the project ----------------------------------------------------------------
+# --- 1. Python and the project ----------------------------------------------------------------
 PYTHON="${PYTHON:-python3}"
 if [ "$INSTALL" = 1 ]; then
   command -v "$PYTHON" >/dev/null 2>&1 || die "no '$PYTHON' on PATH: install Python 3.11 or newer"
@@ -64,6 +51,17 @@ if [ "$INSTALL" = 1 ]; then
 fi
 [ -x .venv/bin/python ] || die ".venv is missing: run without --no-install"
 VPY="$ROOT/.venv/bin/python"
+
+# --- 2. the Pulumi CLI ------------------------------------------------------------------------
+if [ "$DRY_RUN" = 0 ]; then
+  say "finding the Pulumi CLI (scripts/pulumi-cli.sh)"
+  PULUMI="$(bash "$ROOT/scripts/pulumi-cli.sh")" || die "no Pulumi CLI (see the message above)" 127
+  say "using $PULUMI ($("$PULUMI" version))"
+  # The engine finds the language host and pulumi-resource-pulumi-python beside `pulumi` or on PATH.
+  # Pulumi.yaml names no virtualenv (see the comment there), so the program and the dynamic
+  # provider host run with the `python3` on PATH: the project's .venv comes first.
+  export PATH="$(dirname "$PULUMI"):$ROOT/.venv/bin:$PATH"
+fi
 
 # --- 3. the emulator --------------------------------------------------------------------------
 STATE="${BC_SALES_EMULATOR_STATE:-$ROOT/.emulator}"
@@ -116,8 +114,12 @@ export AZURE_CLIENT_ID="6b1c2d3e-0000-4000-8000-00000000d001"
 export AZURE_CLIENT_SECRET="emu-deployer-secret-6f2b9c"
 # A local-only passphrase for the file backend's secrets (the emulator holds nothing real).
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-local-emulator-passphrase}"
-export PULUMI_SKIP_UPDATE_CHECK=true
+# Offline-safe: no update check, no plugin downloads (the venv holds pulumi-azuread and
+# pulumi-random, whose plugins the local stack never needs), no pip self-check in the language host.
+export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true PIP_DISABLE_PIP_VERSION_CHECK=1
 BACKEND="${BC_SALES_PULUMI_BACKEND:-file://$ROOT/.pulumi-local}"
+# The backend through the environment, not `pulumi login`: a user's own login stays untouched.
+export PULUMI_BACKEND_URL="$BACKEND"
 
 say "emulator up: $BC_SALES_ENVIRONMENT_URL (pid $EMU_PID, CA $BC_SALES_CA_BUNDLE)"
 
@@ -135,7 +137,7 @@ print(json.dumps({"stack": "local", "environmentUrl": s.environment_url, "author
 EOF
   cat >&2 <<EOF
 local-up: dry run: would now run
-  pulumi login $BACKEND
+  PULUMI_BACKEND_URL=$BACKEND
   pulumi stack select --create local
   pulumi $ACTION --yes --stack local
   pulumi stack output --stack local --json
@@ -146,7 +148,6 @@ fi
 
 # --- 4. pulumi ----------------------------------------------------------------------------------
 case "$BACKEND" in file://*) mkdir -p "${BACKEND#file://}" ;; esac
-pulumi login "$BACKEND"
 pulumi stack select --create local
 pulumi "$ACTION" --yes --stack local
 if [ "$ACTION" = up ]; then

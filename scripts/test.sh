@@ -31,6 +31,18 @@ else
   echo "test: npm not found: the workflow lint tests will fail; install Node.js 20+ with npm" >&2
 fi
 
+# The pinned Pulumi CLI for tests/engine (scripts/pulumi-cli.sh: PATH, cached build, Go build,
+# installer), made once here so that the build's progress is visible and pytest's workers find it
+# ready. Under CI=true the engine tests fail when no CLI can be had; elsewhere they are skipped.
+if [ "${CI:-}" = true ] || command -v go >/dev/null 2>&1 || command -v pulumi >/dev/null 2>&1; then
+  echo "test: getting the Pulumi CLI (scripts/pulumi-cli.sh)" >&2
+  if pulumi_path="$(bash scripts/pulumi-cli.sh)"; then
+    echo "test: using $pulumi_path" >&2
+  else
+    echo "test: no Pulumi CLI: the engine tests (tests/engine) will fail under CI=true, else be skipped" >&2
+  fi
+fi
+
 WORKERS="${BC_SALES_TEST_WORKERS:-2}"
 if [ "$WORKERS" = 0 ]; then
   exec .venv/bin/python -m pytest -q "$@"

@@ -299,7 +299,7 @@ class StackSettings(BaseModel):
         default=False, description="delete unmanaged security roles on destroy (managed roles are never deleted)"
     )
     delete_application_user_on_destroy: bool = Field(
-        default=False, description="delete the application user on destroy (else it is left in place)"
+        default=False, description="on destroy, remove its roles from the application user this stack created and disable it (Dataverse keeps application users); else leave it in place"
     )
     protect_identity: bool = Field(
         default=False, description="protect the Entra user and app registration from pulumi destroy"

@@ -10,10 +10,13 @@ plain function so the reconcile modules stay small and testable.
 from __future__ import annotations
 
 import re
+import sys
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, TypeVar
 
 import pulumi
+from pulumi.runtime.settings import get_engine
 from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, ResourceProvider
 
 from infra.clients.connection import Connection
@@ -47,18 +50,36 @@ def is_unknown(value: Any) -> bool:
     return isinstance(value, Unknown) or value == rpc.UNKNOWN
 
 
+#: One line at a time on the provider host's stderr (see :func:`progress`).
+_STDERR_LOCK = threading.Lock()
+
+
+def _host_log(severity: str, message: str) -> None:
+    if get_engine() is not None:  # a program or a test with an engine connection
+        (pulumi.log.info if severity == "info" else pulumi.log.warn)(message)
+        return
+    # ``pulumi.log`` prints the text and its newline as two writes: under the engine, operations
+    # running in parallel in one provider host glued their lines together (seen with pulumi
+    # v3.274.1). One write of the whole line, under a lock, keeps every line whole.
+    with _STDERR_LOCK:
+        sys.stderr.write(f"{severity}: {message}\n")
+        sys.stderr.flush()
+
+
 def progress(message: str) -> None:
     """Progress for the person running the deployment.
 
-    Inside the provider host there is no engine connection, so ``pulumi.log.info`` writes
-    ``info: ...`` to the host's stderr, which the engine shows as the resource's diagnostics.
+    Inside the provider host there is no engine connection: the line goes to the host's stderr as
+    ``info: ...``, which the engine shows under the stack's diagnostics (pulumi v3.274.1 attributes
+    a provider's stderr to the stack, not to the resource, so every message names its resource).
     Callers never pass secrets (ids, names and counts only).
     """
-    pulumi.log.info(message)
+    _host_log("info", message)
 
 
 def warn(message: str) -> None:
-    pulumi.log.warn(message)
+    """A warning for the person running the deployment; same channel as :func:`progress`."""
+    _host_log("warning", message)
 
 
 class ProviderFailure(Exception):

@@ -5,11 +5,21 @@ Why: a dynamic provider only meets reality inside that host — pickled with dil
 ``Struct`` values, its exceptions turned into gRPC errors.  Calling the provider class directly
 would hide every one of those failure modes, so the tests build requests exactly the way the
 engine does and talk to the real host process.
+
+"The way the engine does" was measured with the real engine (pulumi v3.274.1, ``PULUMI_DEBUG_GRPC``
+over a whole up / change / refresh / destroy of the local stack, tests/engine): the host is started
+in the program folder with ``PULUMI_RUNTIME_TOOLCHAIN``, ``PULUMI_PROJECT`` and ``PULUMI_CONFIG``
+(the stack config as JSON) in its environment; the engine calls Handshake, CheckConfig and
+Configure (``variables`` keyed ``pulumi-python:config:<namespace>:<key>``) first; Check carries the
+old inputs as ``olds``, the old outputs as ``old_outputs`` and a ``randomSeed``; URNs name the
+parent component's type; a refresh is a Read followed by a Diff of the read outputs against the
+inputs; Cancel is sent before the host is stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from pathlib import Path
 import signal
@@ -20,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import grpc
-from google.protobuf import struct_pb2
+from google.protobuf import empty_pb2, struct_pb2
 
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
@@ -67,9 +77,14 @@ def type_token(resource_cls: type) -> str:
     return f"pulumi-python:{resource_cls._resource_type_name}"  # type: ignore[attr-defined]
 
 
-def urn_for(token: str, name: str, stack: str = STACK, project: str = PROJECT) -> str:
-    """A resource URN shaped like the engine's (no parent)."""
-    return f"urn:pulumi:{stack}::{project}::{token}::{name}"
+#: The component every dynamic resource of the program is parented to (infra/program/sales.py).
+PARENT_TYPE = "bc-sales:sales:SalesIntegration"
+
+
+def urn_for(token: str, name: str, stack: str = STACK, project: str = PROJECT, parent_type: str = PARENT_TYPE) -> str:
+    """A resource URN shaped like the engine's: ``<parent type>$<type>`` for a child resource."""
+    qualified = f"{parent_type}${token}" if parent_type else token
+    return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
 
 
 def _to_struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
@@ -127,7 +142,11 @@ class ProviderHost:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("AZURE_", "ARM_", "PULUMI_"))}
         env.update(self._env)
+        # What the engine puts in a provider host's environment (runtime options, project, config).
+        env["PULUMI_RUNTIME_TOOLCHAIN"] = "pip"
         env["PULUMI_PROJECT"] = self.project
+        env["PULUMI_CONFIG"] = json.dumps({k: v if isinstance(v, str) else json.dumps(v)
+                                           for k, v in self._config.items()})
         env["PYTHONUNBUFFERED"] = "1"
         # -u like the SDK's pulumi-resource-pulumi-python launcher: the port is written unflushed.
         self.proc = subprocess.Popen(
@@ -144,6 +163,7 @@ class ProviderHost:
         self.channel = grpc.insecure_channel(f"127.0.0.1:{line}")
         grpc.channel_ready_future(self.channel).result(timeout=10)
         self.stub = provider_pb2_grpc.ResourceProviderStub(self.channel)
+        self.handshake()
         self.configure(self._config)
 
     def _drain_stderr(self, proc: subprocess.Popen[bytes]) -> None:
@@ -159,6 +179,14 @@ class ProviderHost:
     def clear_log(self) -> None:
         self._stderr.clear()
 
+    def cancel(self) -> None:
+        """What the engine sends before it stops a host at the end of a deployment."""
+        if self.stub is not None and self.proc is not None and self.proc.poll() is None:
+            try:
+                self.stub.Cancel(empty_pb2.Empty(), timeout=10)
+            except grpc.RpcError:
+                pass
+
     def kill(self) -> None:
         """Interrupt the host abruptly (SIGKILL), like a crashed or cancelled deployment."""
         if self.proc and self.proc.poll() is None:
@@ -173,6 +201,7 @@ class ProviderHost:
         self.start()
 
     def close(self) -> None:
+        self.cancel()
         self.kill()
         if self.proc is not None:
             for stream in (self.proc.stdout, self.proc.stderr):
@@ -194,21 +223,48 @@ class ProviderHost:
         except grpc.RpcError as exc:  # noqa: PERF203
             raise ProviderError(exc.code(), exc.details() or "") from None
 
+    def handshake(self) -> None:
+        """The engine's first call; hosts that do not implement it are fine (as for the engine)."""
+        assert self.stub is not None
+        try:
+            self.stub.Handshake(provider_pb2.ProviderHandshakeRequest(
+                engine_address="127.0.0.1:0", root_directory=self.cwd, program_directory=self.cwd,
+                configure_with_urn=True, supports_views=True, supports_refresh_before_update=True,
+                invoke_with_preview=True, accepts_byte_string=True, sends_old_outputs_to_check=True,
+                accepts_outputs_in_invoke=True, accepts_outputs_in_call=True), timeout=10)
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise ProviderError(exc.code(), exc.details() or "") from None
+
     def configure(self, config: Mapping[str, Any]) -> None:
+        """CheckConfig then Configure, with the stack config as the engine sends it: ``variables``
+        keyed ``pulumi-python:config:<namespace>:<key>`` holding strings (objects as JSON)."""
+        flat = {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+        provider_urn = f"urn:pulumi:{self.stack}::{self.project}::pulumi:providers:pulumi-python::default"
+        try:  # the dynamic host answers UNIMPLEMENTED; the engine carries on, so do we
+            self._call("CheckConfig", provider_pb2.CheckRequest(
+                urn=provider_urn, olds=_to_struct({}), news=_to_struct(flat), name="default",
+                type="pulumi:providers:pulumi-python"))
+        except ProviderError as exc:
+            if exc.code != grpc.StatusCode.UNIMPLEMENTED:
+                raise
         self._call("Configure", provider_pb2.ConfigureRequest(
+            variables={f"pulumi-python:config:{k}": v for k, v in flat.items()},
             args=_to_struct(config), acceptSecrets=True, acceptResources=True))
 
     def urn(self, resource_cls: type, name: str) -> str:
         return urn_for(type_token(resource_cls), name, self.stack, self.project)
 
     def check(self, resource_cls: type, name: str, olds: Mapping[str, Any],
-              news: Mapping[str, Any]) -> CheckOutcome:
-        """``news`` are the program's inputs; ``__provider`` is added like Resource.__init__ does."""
+              news: Mapping[str, Any], old_outputs: Mapping[str, Any] | None = None) -> CheckOutcome:
+        """``news`` are the program's inputs; ``__provider`` is added like Resource.__init__ does.
+        ``olds`` are the old inputs and ``old_outputs`` the old outputs (update path only)."""
         token = type_token(resource_cls)
         news = {**news, PROVIDER_KEY: serialize_provider(resource_cls.provider_class())}
         resp = self._call("Check", provider_pb2.CheckRequest(
             urn=urn_for(token, name, self.stack, self.project), olds=_to_struct(olds),
-            news=_to_struct(news), name=name, type=token))
+            news=_to_struct(news), name=name, type=token, randomSeed=os.urandom(32),
+            old_outputs=_to_struct(old_outputs or {})))
         return CheckOutcome(inputs=_from_struct(resp.inputs),
                             failures=[(f.property, f.reason) for f in resp.failures])
 

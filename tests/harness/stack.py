@@ -48,8 +48,9 @@ class Stack:
         return {k: v for k, v in self.state[name].inputs.items() if k != PROVIDER_KEY}
 
     def _checked(self, resource_cls: type, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        olds = self.state[name].inputs if name in self.state else {}
-        result = self.host.check(resource_cls, name, olds, inputs)
+        entry = self.state.get(name)
+        olds = entry.inputs if entry is not None else {}
+        result = self.host.check(resource_cls, name, olds, inputs, entry.outputs if entry is not None else None)
         if result.failures:
             raise CheckFailed(result.failures)
         return result.inputs
@@ -89,6 +90,8 @@ class Stack:
         return StepResult("update", self.outputs(name), diff)
 
     def refresh(self, name: str) -> StepResult:
+        """Read, then (as pulumi v3.274.1 does) Diff the read outputs against the inputs: ``op`` is
+        "update" when the resource drifted from its inputs, else "same"; "deleted" when it is gone."""
         entry = self.state[name]
         result = self.host.read(entry.resource_cls, name, entry.id, entry.outputs, entry.inputs)
         if not result.id:
@@ -96,7 +99,8 @@ class Stack:
             return StepResult("deleted", {})
         inputs = result.inputs if result.inputs is not None else entry.inputs
         self.state[name] = StateEntry(entry.resource_cls, result.id, inputs, result.outputs)
-        return StepResult("refreshed", self.outputs(name))
+        diff = self.host.diff(entry.resource_cls, name, result.id, result.outputs, inputs, inputs)
+        return StepResult("same" if diff.changes is False else "update", self.outputs(name), diff)
 
     def destroy(self, name: str) -> None:
         entry = self.state[name]

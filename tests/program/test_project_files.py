@@ -39,7 +39,8 @@ def cli_type_ok(type_name: str, items: dict[str, Any] | None, value: Any) -> boo
 def test_runtime_and_main() -> None:
     assert PROJECT["name"] == "bc-sales"
     assert PROJECT["main"] == "infra/"
-    assert PROJECT["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": ".venv"}}
+    # No virtualenv option: see Pulumi.yaml (a relative one breaks the dynamic provider launcher).
+    assert PROJECT["runtime"] == {"name": "python", "options": {"toolchain": "pip"}}
     assert (ROOT / PROJECT["main"] / "__main__.py").is_file()
 
 

@@ -24,8 +24,9 @@ FAKE_PULUMI = """#!/usr/bin/env bash
 set -euo pipefail
 printf '%s\\n' "$*" >> "$FAKE_PULUMI_LOG"
 case "$1" in
+  version) echo v9.0.0 ;;
   up)
-    env | grep -E '^(BC_SALES_|AZURE_TENANT_ID|AZURE_CLIENT_ID|PULUMI_CONFIG_PASSPHRASE)' | sort > "$FAKE_PULUMI_DIR/env.txt"
+    env | grep -E '^(BC_SALES_|AZURE_TENANT_ID|AZURE_CLIENT_ID|PULUMI_)' | sort > "$FAKE_PULUMI_DIR/env.txt"
     "$FAKE_PYTHON" -m tests.program.mockrun --stack local --out "$FAKE_PULUMI_DIR/up.json" ;;
   stack)
     if [ "$2" = output ]; then echo '{"environmentUrl": "from-fake"}'; fi ;;
@@ -42,7 +43,9 @@ def base_env(tmp: Path, *, with_fake_pulumi: bool) -> dict[str, str]:
         fake.write_text(FAKE_PULUMI)
         fake.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "ARM_", "PULUMI_", "BC_SALES_"))}
+    # no Go and no cached build: the only CLI scripts/pulumi-cli.sh can find is the stand-in on PATH
     env.update(PATH=os.pathsep.join(path), HOME=str(tmp), BC_SALES_EMULATOR_STATE=str(tmp / "emu"),
+               BC_SALES_TOOLS_DIR=str(tmp / "tools"), BC_SALES_PULUMI_NO_INSTALLER="1",
                BC_SALES_PULUMI_BACKEND=f"file://{tmp / 'backend'}", FAKE_PULUMI_LOG=str(tmp / "pulumi.log"),
                FAKE_PULUMI_DIR=str(tmp), FAKE_PYTHON=sys.executable)
     return env
@@ -62,12 +65,23 @@ def emulator_processes(state: Path) -> list[psutil.Process]:
     return found
 
 
-def test_missing_cli_gives_install_instructions(tmp_path: Path) -> None:
+def test_missing_cli_says_how_to_get_one(tmp_path: Path) -> None:
+    """No CLI on PATH, no cached build, no Go, no network: scripts/pulumi-cli.sh's one error."""
     result = run(["--no-install"], base_env(tmp_path, with_fake_pulumi=False))
-    assert result.returncode == 127
-    assert "the Pulumi CLI is not installed" in result.stderr
-    assert "https://get.pulumi.com" in result.stderr
+    assert result.returncode == 127, result.stderr
+    assert "no Pulumi CLI v3." in result.stderr
+    assert "https://get.pulumi.com" in result.stderr and "install Go" in result.stderr
     assert not (tmp_path / "emu").exists()  # refused before starting anything
+
+
+def test_an_old_cli_on_path_is_not_used(tmp_path: Path) -> None:
+    env = base_env(tmp_path, with_fake_pulumi=True)
+    fake = tmp_path / "bin" / "pulumi"
+    fake.write_text(fake.read_text().replace("echo v9.0.0", "echo v3.100.0"))
+    result = subprocess.run(["bash", str(ROOT / "scripts" / "pulumi-cli.sh")], env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 3
+    assert "is below the pin" in result.stderr
 
 
 def test_dry_run_starts_the_emulator_and_validates_the_local_stack(tmp_path: Path) -> None:
@@ -87,7 +101,8 @@ def test_hands_over_to_the_cli_with_a_working_environment(tmp_path: Path) -> Non
     result = run(["--no-install"], env)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "pulumi.log").read_text().splitlines() == [
-        f"login file://{tmp_path / 'backend'}",
+        "version",            # scripts/pulumi-cli.sh: is the CLI on PATH at or above the pin?
+        "version",            # local-up.sh: says which one it uses
         "stack select --create local",
         "up --yes --stack local",
         "stack output --stack local --json",
@@ -97,6 +112,9 @@ def test_hands_over_to_the_cli_with_a_working_environment(tmp_path: Path) -> Non
     assert Path(seen["BC_SALES_CA_BUNDLE"]).is_file()
     assert seen["AZURE_CLIENT_ID"] == "6b1c2d3e-0000-4000-8000-00000000d001"
     assert seen["PULUMI_CONFIG_PASSPHRASE"] == "local-emulator-passphrase"
+    assert seen["PULUMI_BACKEND_URL"] == f"file://{tmp_path / 'backend'}"   # no `pulumi login`
+    assert seen["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] == "true"
+    assert seen["PULUMI_SKIP_UPDATE_CHECK"] == "true"
     record = json.loads((tmp_path / "up.json").read_text())
     assert record["error"] is None
     assert record["outputs"]["environmentUrl"] == seen["BC_SALES_ENVIRONMENT_URL"]

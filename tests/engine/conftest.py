@@ -1,0 +1,201 @@
+"""Fixtures for the real Pulumi engine: the pinned CLI, a copy of the project, a stack against the emulator.
+
+``pulumi_cli`` gets the CLI through ``scripts/pulumi-cli.sh`` (PATH, cached build, Go build,
+installer). When none can be had the engine tests fail under ``CI=true`` and are skipped
+elsewhere, with the script's message saying how to get one.
+
+``engine_stack`` is the ``local`` stack of a private copy of the project (so a test may edit role
+files or config), driven by the real ``pulumi`` against a fresh in-process emulator, in an
+offline-safe environment: a ``file://`` backend and an empty ``PULUMI_HOME`` in the test's temp
+folder, the passphrase the committed ``encryptionsalt`` was made with, no update check, no plugin
+acquisition. ``PYTHONPATH`` points at the copy so the program and the dynamic provider host import
+the copy's ``infra`` (the editable install would otherwise import the repository's).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from tests.emulator import Emulator
+from tests.program.conftest import DEPLOYER, emulator_endpoints
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = ROOT / ".venv" / "bin"
+#: What a copy of the project needs to run the program and the policy pack.
+PROJECT_PARTS = ("Pulumi.yaml", "Pulumi.local.yaml", "infra", "roles", "solution", "policy")
+#: The passphrase Pulumi.local.yaml's encryptionsalt was made with (scripts/local-up.sh's default).
+LOCAL_PASSPHRASE = "local-emulator-passphrase"
+
+
+def acquire_cli() -> tuple[Path | None, str]:
+    """Run scripts/pulumi-cli.sh; returns (path or None, its message)."""
+    result = subprocess.run(["bash", str(ROOT / "scripts" / "pulumi-cli.sh")], capture_output=True, text=True,
+                            timeout=3600)
+    if result.returncode == 0 and result.stdout.strip():
+        return Path(result.stdout.strip()), result.stderr
+    return None, result.stderr.strip() or f"scripts/pulumi-cli.sh exited {result.returncode}"
+
+
+@pytest.fixture(scope="session")
+def pulumi_cli() -> Path:
+    """The pinned Pulumi CLI; fails under CI=true when none can be had, else skips saying how to get one."""
+    path, message = acquire_cli()
+    if path is not None:
+        return path
+    reason = f"no Pulumi CLI for the engine tests: {message}"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(reason)
+    pytest.skip(reason + " (run scripts/pulumi-cli.sh to build or install it)")
+
+
+def copy_project(dest: Path) -> Path:
+    """Copy the project's program, stack files, role files, package and policy pack to ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "venv")
+    for part in PROJECT_PARTS:
+        src = ROOT / part
+        if src.is_dir():
+            shutil.copytree(src, dest / part, ignore=ignore)
+        else:
+            shutil.copy2(src, dest / part)
+    return dest
+
+
+def emulator_env(emu: Emulator) -> dict[str, str]:
+    """The BC_SALES_* endpoints scripts/local-up.sh exports, and the seed's deploying app."""
+    return {**emulator_endpoints(emu), **DEPLOYER}
+
+
+def engine_env(cli: Path, work: Path, project: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """An offline-safe environment for the CLI with nothing inherited that could change its behaviour."""
+    home = work / "pulumi-home"
+    home.mkdir(parents=True, exist_ok=True)
+    backend = work / "backend"
+    backend.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AZURE_", "ARM_", "PULUMI_", "BC_SALES_", "PYTHON", "VIRTUAL_ENV"))}
+    env.update({
+        "PATH": os.pathsep.join([str(cli.parent), str(VENV_BIN), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "PYTHONPATH": str(project),
+        "PULUMI_HOME": str(home),
+        "PULUMI_BACKEND_URL": f"file://{backend}",
+        "PULUMI_CONFIG_PASSPHRASE": LOCAL_PASSPHRASE,
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "NO_COLOR": "1",
+    })
+    env.update(extra or {})
+    return env
+
+
+@dataclass
+class EngineStack:
+    """One stack of a project copy, driven by the real ``pulumi``."""
+
+    cli: Path
+    project: Path
+    env: dict[str, str]
+    name: str = "local"
+    runs: list[subprocess.CompletedProcess[str]] = field(default_factory=list)
+
+    def run(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        """``pulumi <args> --stack <name> --non-interactive``; output kept in ``runs`` for failure messages."""
+        cmd = [str(self.cli), *args, "--stack", self.name, "--non-interactive"]
+        result = subprocess.run(cmd, cwd=self.project, env=self.env, capture_output=True, text=True, timeout=timeout)
+        self.runs.append(result)
+        if check and result.returncode != 0:
+            raise AssertionError(f"pulumi {' '.join(args)} exited {result.returncode}\n"
+                                 f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}")
+        return result
+
+    def init(self) -> None:
+        subprocess.run([str(self.cli), "stack", "select", "--create", self.name, "--non-interactive"],
+                       cwd=self.project, env=self.env, capture_output=True, text=True, timeout=120, check=True)
+
+    def up(self, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.run("up", "--yes", *extra, check=check)
+
+    def preview(self, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.run("preview", *extra, check=check)
+
+    def refresh(self, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.run("refresh", "--yes", *extra, check=check)
+
+    def destroy(self, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.run("destroy", "--yes", *extra, check=check)
+
+    def export(self) -> dict[str, Any]:
+        return json.loads(self.run("stack", "export").stdout)
+
+    def outputs(self, *, show_secrets: bool = False) -> dict[str, Any]:
+        args = ["stack", "output", "--json"] + (["--show-secrets"] if show_secrets else [])
+        return json.loads(self.run(*args).stdout)
+
+    def config_set(self, key: str, value: str, *, path: bool = False, secret: bool = False) -> None:
+        args = ["config", "set", key, value] + (["--path"] if path else []) + (["--secret"] if secret else [])
+        self.run(*args)
+
+    def resources(self) -> list[dict[str, Any]]:
+        return self.export()["deployment"].get("resources") or []
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        """Start ``pulumi <args>`` in its own process group (for crash tests); output to files in the project."""
+        log = open(self.project / f"pulumi-{len(self.runs)}-{args[0]}.log", "w")  # noqa: SIM115 - closed by kill_group
+        return subprocess.Popen([str(self.cli), *args, "--stack", self.name, "--non-interactive"], cwd=self.project,
+                                env=self.env, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def kill_group(proc: subprocess.Popen[str]) -> None:
+    """``kill -9`` the process and everything it started (the CLI, language host, program, provider hosts)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=30)
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+def wait_until(predicate: Callable[[], bool], *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def engine_project(tmp_path: Path) -> Path:
+    return copy_project(tmp_path / "project")
+
+
+@pytest.fixture
+def make_engine_stack(pulumi_cli: Path, tmp_path: Path, engine_project: Path
+                      ) -> Iterator[Callable[..., EngineStack]]:
+    """``make_engine_stack(emulator, **extra_env)`` -> an initialised ``local`` stack of the project copy."""
+
+    def make(emu: Emulator, **extra: str) -> EngineStack:
+        env = engine_env(pulumi_cli, tmp_path, engine_project, {**emulator_env(emu), **extra})
+        stack = EngineStack(pulumi_cli, engine_project, env)
+        stack.init()
+        return stack
+
+    yield make
+
+
+@pytest.fixture
+def engine_stack(make_engine_stack: Callable[..., EngineStack], emulator: Emulator) -> EngineStack:
+    """The ``local`` stack of a fresh project copy against a fresh default emulator."""
+    return make_engine_stack(emulator)
