@@ -97,37 +97,41 @@ def validate_stack(root: Path, stack: str, *, env: Mapping[str, str] | None = No
     """
     env = os.environ if env is None else env
     catalog = catalog or load_catalog()
+    problems: list[Problem] = []
+    sf: StackFile | None = None
     try:
         sf = StackFile.load(root, stack)
     except FileNotFoundError:
         raise UnknownStackError(stack, stack_names(root)) from None
-    except StackFileError as exc:
-        return [exc.problem]
+    except StackFileError as exc:  # the role files are still checked: every problem in one run
+        problems.append(exc.problem)
 
-    problems: list[Problem] = []
     settings = None
-    try:
-        settings = load_settings(lambda k: sf.value(PROJECT, k), all_keys=sf.keys, env=env, stack=stack,
-                                 require_endpoint_env=False)
-    except ConfigError as exc:
-        problems.extend(_config_problem(sf, p) for p in exc.problems)
-    problems.extend(rules.placeholder_problems(sf))
-    problems.sort(key=lambda p: (p.line or 0))
+    if sf is not None:
+        try:
+            settings = load_settings(lambda k: sf.value(PROJECT, k), all_keys=sf.keys, env=env, stack=stack,
+                                     require_endpoint_env=False)
+        except ConfigError as exc:
+            problems.extend(_config_problem(sf, p) for p in exc.problems)
+        problems.extend(rules.placeholder_problems(sf))
+        problems.sort(key=lambda p: (p.line or 0))
 
     specs, role_problems = load_role_dir(root)
     problems.extend(role_problems)
 
-    source = settings.solution_source if settings else (sf.value(PROJECT, "solutionSource") or "package")
+    raw = (lambda key: sf.value(PROJECT, key)) if sf is not None else (lambda key: None)
+    source = settings.solution_source if settings else (raw("solutionSource") or "package")
     package = None
     if source == "package":
-        package = _package(root, settings.solution_path if settings else sf.value(PROJECT, "solutionPath"))
+        package = _package(root, settings.solution_path if settings else raw("solutionPath"))
     problems.extend(rules.role_catalog_problems(specs, catalog, package))
     if specs:
         problems.extend(rules.managed_role_problems(specs))
-    problems.extend(rules.salespeople_role_problems(sf, PROJECT, specs, catalog))
-    if package is not None:
-        url = settings.environment_url if settings else sf.value(PROJECT, "environmentUrl")
-        problems.extend(rules.package_problems(sf, PROJECT, package, specs, url))
+    if sf is not None:
+        problems.extend(rules.salespeople_role_problems(sf, PROJECT, specs, catalog))
+        if package is not None:
+            url = settings.environment_url if settings else raw("environmentUrl")
+            problems.extend(rules.package_problems(sf, PROJECT, package, specs, url))
     return list(dict.fromkeys(problems))
 
 
