@@ -83,6 +83,8 @@ class RoleFileError(ValueError):
         self.line = line
         self.key = key
         self.message = message
+        #: the part of the file that did load (set by the parser; never pickled)
+        self.partial: RoleSpec | None = None
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -330,11 +332,20 @@ class _Parser:
                 ))
                 continue
             seen[entry.privilege] = entry
-        _raise_all(self.problems)
-        assert name is not None
-        if id_derived:
-            role_id = derived_role_id(name)
-        return RoleSpec(name, role_id, description, self.source, tuple(entries), id_derived)
+        spec = None
+        if name is not None:
+            if id_derived or role_id is None:
+                role_id = derived_role_id(name)
+            spec = RoleSpec(name, role_id, description, self.source, tuple(seen.values()), id_derived)
+        try:
+            _raise_all(self.problems)
+        except RoleFileError as exc:
+            # What did load, so that checks beyond the syntax (e.g. `bc-sales validate`'s table
+            # catalog) still see the rest of the file in the same run.
+            exc.partial = spec
+            raise
+        assert spec is not None
+        return spec
 
     # --- sections -----------------------------------------------------------------------------
 

@@ -61,6 +61,8 @@ def load_role_dir(root: Path, folder: str = "roles") -> tuple[list[RoleSpec], li
             problems.append(Problem(shown.as_posix(), None, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})"))
         except RoleFileError as exc:
             problems.extend(_role_problem(p) for p in _flatten(exc))
+            if exc.partial is not None:  # the rest of the file is still checked against the catalog
+                specs.append(exc.partial)
     try:
         specs = parse_roles(specs)
     except RoleFileError as exc:
