@@ -128,3 +128,12 @@ def test_mock_run_summarises_and_fails_on_a_broken_config(tmp_path: Path) -> Non
     assert broken.returncode == 1
     assert "bc-sales:tenantId = 'nope': expected a GUID" in broken.stderr
     assert "Traceback" not in broken.stderr
+
+
+def test_infra_and_the_command_import_without_tests(tmp_path: Path) -> None:
+    """tests/ is not installed: only the emulator / mock-run subcommands may load it, when run."""
+    code = ("import sys; import infra.cli.main, infra.validate, infra.review, infra.program.config; "
+            "assert not any(m == 'tests' or m.startswith('tests.') for m in sys.modules), sorted(sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                          env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert done.returncode == 0, done.stderr
