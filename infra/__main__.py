@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import pulumi
 
 from infra.program.config import load_from_pulumi
+from infra.program.connection_setup import connection_setup
 from infra.program.identity import IntegrationIdentity, IntegrationIdentityArgs
 from infra.program.prepare import prepare
 from infra.program.sales import SalesIntegration, SalesIntegrationArgs, plan_sales
@@ -50,9 +51,15 @@ pulumi.export("integrationUserUpn", identity.integration_user_upn)
 pulumi.export("clientId", identity.client_id)
 pulumi.export("roleIds", sales.role_ids)
 pulumi.export("installedSolutionVersion", sales.installed_version)
-pulumi.export("solution", {"uniqueName": prepared.package.unique_name, "version": prepared.package.version,
-                           "managed": prepared.package.managed, "sha256": prepared.package.sha256})
+if prepared.package is not None:
+    pulumi.export("solution", {"uniqueName": prepared.package.unique_name, "version": prepared.package.version,
+                               "managed": prepared.package.managed, "sha256": prepared.package.sha256,
+                               "source": settings.solution_source})
+else:
+    pulumi.export("solution", {"uniqueName": plan.solution["unique_name"], "source": settings.solution_source,
+                               "minimumVersion": settings.solution_minimum_version or None})
 if identity.integration_user_password is not None:
     pulumi.export("integrationUserPassword", pulumi.Output.secret(identity.integration_user_password))
 if identity.client_secret is not None:
     pulumi.export("clientSecret", pulumi.Output.secret(identity.client_secret))
+pulumi.export("connectionSetup", connection_setup(settings, identity, sales))

@@ -6,9 +6,14 @@ Markdown for a pull request.  Pulumi's preview of dynamic resources shows a priv
 opaque change; this states it the way the security-role editor does ("Account — Delete: added at
 Organization (Global)").
 
-Exit status: 0 when the comparison was made (even if a role file does not load: that is reported
-in the Markdown, and the preview fails on it anyway); 2 when a revision or the repository does not
-exist.
+Exit status: 0 when the comparison was made and everything loads at the head revision; 1 when
+something does not load at the head revision (a role file that no longer parses, a broken package:
+the Markdown lists them under "Problems" with what to fix, and such a file is never reported as a
+removed role); 2 when a revision or the repository does not exist.
+
+The stacks' ``solutionSource`` (``Pulumi.<stack>.yaml``) is read at both revisions too: a stack
+whose Business Central imports the solution (``business-central``) imports no package, so the
+report says which stacks a package change reaches and shows a change of source or minimum version.
 """
 
 from __future__ import annotations
@@ -26,10 +31,14 @@ from infra import facts
 from infra.model.roles import PrivilegeEntry, RoleFileError, RoleSpec, load_role_text, parse_roles
 from infra.model.solution_package import PackageError, PackageInfo, discover_packages, parse_version, read_package
 
-__all__ = ["ReviewError", "Snapshot", "main", "render", "review", "snapshot"]
+__all__ = ["ReviewError", "Snapshot", "add_arguments", "main", "render", "review", "review_with_status", "run",
+           "snapshot"]
 
 ROLES_DIR = "roles"
 SOLUTION_DIR = "solution"
+_STACK_FILE = re.compile(r"^Pulumi\.([A-Za-z0-9_.-]+)\.ya?ml$")
+FIX_HINT = ("Fix these in this pull request: `bc-sales validate --all-stacks` lists every problem with its file, "
+            "line and what is allowed (docs/role-files.md, solution/README.md).")
 VERB_WORDS = {
     "Create": "Create", "Read": "Read", "Write": "Write", "Delete": "Delete",
     "Append": "Append", "AppendTo": "Append To", "Assign": "Assign", "Share": "Share",
@@ -51,6 +60,9 @@ class Snapshot:
     packages: dict[str, PackageInfo] = field(default_factory=dict)  # unique name -> info
     package_paths: dict[str, str] = field(default_factory=dict)  # unique name -> repo-relative path
     problems: list[str] = field(default_factory=list)
+    broken_files: set[str] = field(default_factory=set)  # role files that do not load (repo-relative)
+    #: stack -> (solutionSource, solutionMinimumVersion, solutionPath) from Pulumi.<stack>.yaml
+    solution_sources: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
 
 # --- git ----------------------------------------------------------------------------------------
@@ -149,12 +161,14 @@ def snapshot(repo: Path | str, rev: str) -> Snapshot:
         try:
             specs.append(load_role_text(text, Path(path)))
         except RoleFileError as exc:
-            snap.problems.append(str(exc))
+            snap.problems.extend(str(exc).splitlines())
+            snap.broken_files.add(path)
     try:
         snap.roles = parse_roles(specs)
     except RoleFileError as exc:
-        snap.problems.append(str(exc))
+        snap.problems.extend(str(exc).splitlines())
         snap.roles = specs
+    snap.solution_sources = _solution_sources(repo, commit)
 
     with tempfile.TemporaryDirectory(prefix="review-") as tmp:
         root = Path(tmp)
@@ -173,6 +187,28 @@ def snapshot(repo: Path | str, rev: str) -> Snapshot:
             snap.packages[info.unique_name] = info
             snap.package_paths[info.unique_name] = rel
     return snap
+
+
+def _solution_sources(repo: Path, commit: str) -> dict[str, tuple[str, str, str]]:
+    """stack -> (solutionSource, solutionMinimumVersion, solutionPath) as the stack files say."""
+    import yaml
+
+    out = _git(repo, "ls-tree", "-z", "--name-only", commit)
+    result: dict[str, tuple[str, str, str]] = {}
+    for name in sorted(p for p in out.decode("utf-8").split("\0") if p):
+        match = _STACK_FILE.match(name)
+        if not match:
+            continue
+        try:
+            data = yaml.safe_load(_git(repo, "show", f"{commit}:{name}").decode("utf-8", "replace")) or {}
+        except yaml.YAMLError:
+            continue  # bc-sales validate reports a broken stack file with its line
+        config = data.get("config") if isinstance(data, dict) else None
+        config = config if isinstance(config, dict) else {}
+        text = lambda key, default="": str(config.get(f"bc-sales:{key}") or default)  # noqa: E731
+        result[match.group(1)] = (text("solutionSource", "package"), text("solutionMinimumVersion"),
+                                  text("solutionPath"))
+    return result
 
 
 # --- comparison ----------------------------------------------------------------------------------
@@ -240,7 +276,12 @@ def _match_roles(base: list[RoleSpec], head: list[RoleSpec]) -> list[tuple[RoleS
     return sorted(pairs, key=lambda p: (p[1] or p[0]).name.casefold())  # type: ignore[union-attr]
 
 
-def _role_section(base: RoleSpec | None, head: RoleSpec | None) -> list[str]:
+def _role_section(base: RoleSpec | None, head: RoleSpec | None, head_broken: set[str] = frozenset(),
+                  head_label: str = "HEAD") -> list[str]:
+    if head is None and base is not None and base.source.as_posix() in head_broken:
+        return [f"### Security role: {base.name} — not compared", "",
+                f"`{base.source.as_posix()}` does not load at `{head_label}` (see **Problems** above); the role is "
+                "still declared, and the deployment refuses to run until the file is fixed.", ""]
     if base is None and head is not None:
         lines = [f"### Security role added: {head.name}", "",
                  f"`{head.source.as_posix()}`, id `{head.role_id}`, {len(head.entries)} privileges:", ""]
@@ -261,6 +302,24 @@ def _role_section(base: RoleSpec | None, head: RoleSpec | None) -> list[str]:
     if not notes and not privileges:
         return []
     return [f"### Security role: {head.name}", ""] + notes + privileges + [""]
+
+
+def _describe_source(source: tuple[str, str, str]) -> str:
+    kind, minimum, path = source
+    if kind == "business-central":
+        return ("business-central (Business Central imports the solution; required installed"
+                + (f" at version {minimum} or later" if minimum else "") + ")")
+    return f"package (`{path}`)" if path else "package"
+
+
+def _source_section(base: Snapshot, head: Snapshot) -> list[str]:
+    lines: list[str] = []
+    for stack in sorted(base.solution_sources.keys() | head.solution_sources.keys()):
+        a, b = base.solution_sources.get(stack), head.solution_sources.get(stack)
+        if a is None or b is None or a == b:
+            continue
+        lines.append(f"- `{stack}`: {_describe_source(a)} → {_describe_source(b)}")
+    return lines
 
 
 def _package_section(base: Snapshot, head: Snapshot) -> list[str]:
@@ -303,15 +362,25 @@ def render(base: Snapshot, head: Snapshot) -> str:
     body: list[str] = []
     if head.problems:
         body += [f"**Problems at `{head.label}`** (the deployment will fail on these):", ""]
-        body += [f"- {p}" for p in head.problems] + [""]
+        body += [f"- {p}" for p in head.problems] + ["", FIX_HINT, ""]
     if base.problems:
         body += [f"_Some files did not load at `{base.label}` ({len(base.problems)}); "
                  "what they declare shows as added._", ""]
     for a, b in _match_roles(base.roles, head.roles):
-        body += _role_section(a, b)
+        body += _role_section(a, b, head.broken_files, head.label)
+    sources = _source_section(base, head)
+    if sources:
+        body += ["### Solution source", ""] + sources + [""]
     packages = _package_section(base, head)
     if packages:
-        body += ["### Solution package", ""] + packages + [""]
+        bc_only = [s for s, v in head.solution_sources.items() if v[0] == "business-central"]
+        note: list[str] = []
+        if bc_only and len(bc_only) == len(head.solution_sources):
+            note = ["_Every stack uses `solutionSource: business-central`: no stack imports these packages._", ""]
+        elif bc_only:
+            note = [f"_Stacks {', '.join(f'`{s}`' for s in sorted(bc_only))} use `solutionSource: business-central` "
+                    "and import no package._", ""]
+        body += ["### Solution package", ""] + note + packages + [""]
     if not body:
         body = ["No changes to security roles or the solution package.", ""]
     return "\n".join(out + body).rstrip() + "\n"
@@ -322,22 +391,40 @@ def review(repo: Path | str, base: str, head: str = "HEAD") -> str:
     return render(snapshot(repo, base), snapshot(repo, head))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m infra.review",
-        description="Markdown summary of security-role and solution changes between two git revisions.",
-    )
+def review_with_status(repo: Path | str, base: str, head: str = "HEAD") -> tuple[str, int]:
+    """(Markdown, exit status): 1 when anything does not load at ``head``, else 0."""
+    before, after = snapshot(repo, base), snapshot(repo, head)
+    return render(before, after), (1 if after.problems else 0)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base", required=True, help="base revision, e.g. origin/main")
     parser.add_argument("--head", default="HEAD", help="head revision (default: HEAD)")
     parser.add_argument("--repo", default=".", help="repository path (default: .)")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace, prog: str = "infra.review") -> int:
+    """Print the Markdown; the exit status of :func:`review_with_status` (2 for a bad revision)."""
     try:
-        text = review(Path(args.repo), args.base, args.head)
+        text, status = review_with_status(Path(args.repo), args.base, args.head)
     except ReviewError as exc:
-        print(f"infra.review: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     sys.stdout.write(text)
-    return 0
+    if status:
+        print(f"{prog}: problems at {args.head} (listed in the Markdown); exit status {status}", file=sys.stderr)
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.review",
+        description="Markdown summary of security-role and solution changes between two git revisions. "
+        "Exit status: 0 no problems at the head revision, 1 problems there (listed in the Markdown), "
+        "2 bad revision or repository.",
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ USER_ACCESS_TYPE: Final = "pulumi-python:dynamic/dataverse:UserAccess"
 APPLICATION_USER_TYPE: Final = "pulumi-python:dynamic/dataverse:ApplicationUser"
 SECURITY_ROLE_TYPE: Final = "pulumi-python:dynamic/dataverse:SecurityRole"
 SOLUTION_IMPORT_TYPE: Final = "pulumi-python:dynamic/dataverse:SolutionImport"
+#: solutionSource business-central: nothing is imported, the installed solution is required.
+SOLUTION_REQUIREMENT_TYPE: Final = "pulumi-python:dynamic/dataverse:SolutionRequirement"
 APPLICATION_PASSWORD_TYPE: Final = "azuread:index/applicationPassword:ApplicationPassword"
 SERVICE_PRINCIPAL_PASSWORD_TYPE: Final = "azuread:index/servicePrincipalPassword:ServicePrincipalPassword"
 APPLICATION_TYPE: Final = "azuread:index/application:Application"
@@ -295,6 +297,27 @@ def solution_import_violations(
     return [
         f"managed = {managed!r}: {where} may import managed solutions only; build or obtain the "
         "managed package (solution/ managed zip) for this environment."
+    ]
+
+
+def solution_requirement_violations(
+    require_managed: Any,
+    *,
+    stack: str | None,
+    managed_only: Iterable[str] = DEFAULT_MANAGED_ONLY_STACKS,
+    require_managed_everywhere: bool = False,
+) -> list[str]:
+    """``solutionSource: business-central`` imports nothing, so the managed-only rule cannot look at
+    an import: in the same stacks the requirement must refuse an unmanaged installed solution
+    (``require_managed`` true, which the program sets from ``allowUnmanagedSolution: false``)."""
+    applies = require_managed_everywhere or (stack is not None and stack in set(managed_only))
+    if not applies or require_managed is UNKNOWN or require_managed is True:
+        return []
+    where = f"stack {stack!r}" if stack else "this stack"
+    return [
+        f"require_managed = {require_managed!r}: {where} may use managed solutions only, and with "
+        "solutionSource business-central the installed solution is the one to check; set "
+        "allowUnmanagedSolution: false in the stack config."
     ]
 
 

@@ -129,23 +129,32 @@ integration_user_not_system_administrator = ResourceValidationPolicy(
 
 
 def _validate_managed_import(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != g.SOLUTION_IMPORT_TYPE:
+    if args.resource_type not in (g.SOLUTION_IMPORT_TYPE, g.SOLUTION_REQUIREMENT_TYPE):
         return
     config = args.get_config()
     props = _props(args)
-    messages = g.solution_import_violations(
-        _get(props, "managed", default=None),
-        stack=_stack(args),
-        managed_only=g.managed_only_stacks(config),
-        require_managed=g.require_managed_everywhere(config),
-    )
+    if args.resource_type == g.SOLUTION_REQUIREMENT_TYPE:  # solutionSource business-central
+        messages = g.solution_requirement_violations(
+            _get(props, "require_managed", "requireManaged", default=False),
+            stack=_stack(args),
+            managed_only=g.managed_only_stacks(config),
+            require_managed_everywhere=g.require_managed_everywhere(config),
+        )
+    else:
+        messages = g.solution_import_violations(
+            _get(props, "managed", default=None),
+            stack=_stack(args),
+            managed_only=g.managed_only_stacks(config),
+            require_managed=g.require_managed_everywhere(config),
+        )
     for message in messages:
         report(message, args.urn)
 
 
 prod_imports_managed_solutions_only = ResourceValidationPolicy(
     name="prod-imports-managed-solutions-only",
-    description="Production stacks import managed solutions only (SolutionImport.managed is true).",
+    description="Production stacks use managed solutions only (SolutionImport.managed is true; with "
+    "solutionSource business-central, SolutionRequirement.require_managed is true).",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_validate_managed_import,
     config_schema=PolicyConfigSchema(

@@ -4,7 +4,9 @@
 # then print the stack outputs.
 #
 #   scripts/local-up.sh              install + CLI + emulator + pulumi up
-#   scripts/local-up.sh --dry-run    everything up to the first pulumi command, then stop (no CLI needed)
+#   scripts/local-up.sh --dry-run    everything up to the first pulumi command, then stop (no CLI
+#                                    needed); it runs bc-sales validate --stack local in full
+#                                    (non-zero on problems)
 #   scripts/local-up.sh --keep       leave the emulator running afterwards (prints how to stop it)
 #   scripts/local-up.sh --no-install skip creating .venv / pip install (it must exist already)
 #   scripts/local-up.sh --destroy    pulumi destroy the local stack instead of up
@@ -28,7 +30,7 @@ for arg in "$@"; do
     --keep) KEEP=1 ;;
     --no-install) INSTALL=0 ;;
     --destroy) ACTION=destroy ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "local-up: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -124,16 +126,19 @@ export PULUMI_BACKEND_URL="$BACKEND"
 say "emulator up: $BC_SALES_ENVIRONMENT_URL (pid $EMU_PID, CA $BC_SALES_CA_BUNDLE)"
 
 if [ "$DRY_RUN" = 1 ]; then
-  say "dry run: checking the local stack's configuration with the program's config model"
-  "$VPY" - <<'EOF'
-import json, os
-from tests.program.mockrun import stack_config
-from infra.program.config import load_settings
-cfg = stack_config("local")
-s = load_settings(lambda k: cfg.get(f"bc-sales:{k}"), all_keys=cfg, stack="local")
+  say "dry run: bc-sales validate --stack local (config, role files, solution package, cross-checks)"
+  "$ROOT/.venv/bin/bc-sales" validate --stack local --project-dir "$ROOT" \
+    || die "the local stack has problems (listed above); nothing was deployed"
+  "$VPY" - "$ROOT" <<'EOF'
+import json, sys
+from pathlib import Path
+from infra.program.config import PROJECT, load_settings
+from infra.validate.stack_file import StackFile
+sf = StackFile.load(Path(sys.argv[1]), "local")
+s = load_settings(lambda k: sf.value(PROJECT, k), all_keys=sf.keys, stack="local")
 print(json.dumps({"stack": "local", "environmentUrl": s.environment_url, "authorityHost": s.authority_host,
-                  "identityMode": s.identity_mode, "solutionPath": s.solution_path,
-                  "salespeople": len(s.salespeople)}))
+                  "identityMode": s.identity_mode, "solutionSource": s.solution_source,
+                  "solutionPath": s.solution_path, "salespeople": len(s.salespeople)}))
 EOF
   cat >&2 <<EOF
 local-up: dry run: would now run

@@ -16,7 +16,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping, TypeVar
 
 import yaml
 
@@ -25,6 +25,7 @@ from infra import facts
 __all__ = [
     "PrivilegeEntry",
     "RoleFileError",
+    "RoleFileErrors",
     "RoleSpec",
     "VERBS",
     "DEPTHS",
@@ -51,12 +52,17 @@ DEPTHS: dict[str, str] = {"basic": "Basic", "local": "Local", "deep": "Deep", "g
 
 _TOP_LEVEL_KEYS = ("name", "id", "description", "tables", "privileges")
 _TABLE_KEYS = ("verbs", "depth")
+#: Optional per-table keys: ``solution`` names the solution (unique name) a table comes from when it
+#: is neither a standard table nor declared by the configured package (see docs/role-files.md).
+_TABLE_OPTIONAL_KEYS = ("solution",)
+_SOLUTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _PRIVILEGE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _GUID = re.compile(r"^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$")
 _MAX_NAME = 100  # roles.name column length
 
 _STR = "tag:yaml.org,2002:str"
+T = TypeVar("T")
 _TYPE_WORDS = {
     "tag:yaml.org,2002:str": "a string",
     "tag:yaml.org,2002:int": "a number",
@@ -77,6 +83,8 @@ class RoleFileError(ValueError):
         self.line = line
         self.key = key
         self.message = message
+        #: the part of the file that did load (set by the parser; never pickled)
+        self.partial: RoleSpec | None = None
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -85,6 +93,38 @@ class RoleFileError(ValueError):
 
     def __reduce__(self):  # keep picklable across process boundaries (pytest-xdist, providers)
         return (type(self), (self.file, self.line, self.key, self.message))
+
+
+class RoleFileErrors(RoleFileError):
+    """Several problems at once (one file or a whole directory); ``problems`` lists them in order.
+
+    ``file``/``line``/``key``/``message`` are the first problem's, so code that handles one
+    :class:`RoleFileError` keeps working; ``str()`` gives one line per problem.
+    """
+
+    def __init__(self, problems: Iterable[RoleFileError]) -> None:
+        self.problems = list(problems)
+        if not self.problems:
+            raise ValueError("RoleFileErrors needs at least one problem")
+        first = self.problems[0]
+        super().__init__(first.file, first.line, first.key, first.message)
+
+    def __str__(self) -> str:
+        return "\n".join(RoleFileError.__str__(p) for p in self.problems)
+
+    def __reduce__(self):
+        return (type(self), (self.problems,))
+
+
+def _raise_all(problems: list[RoleFileError]) -> None:
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise RoleFileErrors(problems)
+
+
+def _flatten(exc: RoleFileError) -> list[RoleFileError]:
+    return list(exc.problems) if isinstance(exc, RoleFileErrors) else [exc]
 
 
 @dataclass(frozen=True)
@@ -96,6 +136,7 @@ class PrivilegeEntry:
     depth: str
     privilege: str
     line: int
+    solution: str | None = None  # the table's solution when the file declares one (``solution:``)
 
 
 @dataclass(frozen=True)
@@ -122,6 +163,11 @@ class RoleSpec:
     def tables(self) -> tuple[str, ...]:
         """The tables the role grants anything on, in file order."""
         return tuple(dict.fromkeys(e.table for e in self.entries if e.table is not None))
+
+    @property
+    def table_solutions(self) -> dict[str, str]:
+        """Table -> solution unique name, for the tables the file declares with ``solution:``."""
+        return {e.table: e.solution for e in self.entries if e.table is not None and e.solution}
 
 
 def derived_role_id(name: str) -> str:
@@ -170,43 +216,73 @@ def load_roles(directory: Path | str = "roles") -> list[RoleSpec]:
                    if p.suffix in (".yaml", ".yml") and p.is_file() and not p.name.startswith("."))
     if not files:
         raise RoleFileError(directory, None, None, "no role files (*.yaml) in this directory")
-    return parse_roles(load_role_file(p) for p in files)
+    problems: list[RoleFileError] = []
+    specs: list[RoleSpec] = []
+    for p in files:  # every file is read, so one run reports every problem
+        try:
+            specs.append(load_role_file(p))
+        except RoleFileError as exc:
+            problems.extend(_flatten(exc))
+    try:
+        result = parse_roles(specs)
+    except RoleFileError as exc:
+        problems.extend(_flatten(exc))
+        result = specs
+    _raise_all(problems)
+    return result
 
 
 def parse_roles(specs: Iterable[RoleSpec]) -> list[RoleSpec]:
-    """Check a set of loaded roles for duplicate names and ids across files."""
+    """Check a set of loaded roles for duplicate names and ids across files (all problems at once)."""
     result: list[RoleSpec] = []
     names: dict[str, RoleSpec] = {}
     ids: dict[str, RoleSpec] = {}
+    problems: list[RoleFileError] = []
     for spec in specs:
         key = spec.name.casefold()
         if key in names:
-            raise RoleFileError(
+            problems.append(RoleFileError(
                 spec.source, None, "name",
                 f"role name {spec.name!r} is already used by {names[key].source}",
-            )
+            ))
+            continue
         names[key] = spec
         if spec.role_id is not None:
             if spec.role_id in ids:
-                raise RoleFileError(
+                problems.append(RoleFileError(
                     spec.source, None, "id",
                     f"role id {spec.role_id} is already used by {ids[spec.role_id].source} "
                     f"({ids[spec.role_id].name!r})",
-                )
+                ))
+                continue
             ids[spec.role_id] = spec
         result.append(spec)
+    _raise_all(problems)
     return result
 
 
 class _Parser:
-    """Walks one file's node tree; keeps the file name for every error."""
+    """Walks one file's node tree; keeps the file name for every error.
+
+    Helpers raise :class:`RoleFileError` for the first problem of one unit (a key, a table, a
+    privilege); :meth:`collect` records it and the walk goes on with the next unit, so one run
+    reports every problem of the file.
+    """
 
     def __init__(self, source: Path) -> None:
         self.source = source
+        self.problems: list[RoleFileError] = []
 
     def error(self, node: yaml.Node | None, key: str | None, message: str) -> RoleFileError:
         line = node.start_mark.line + 1 if node is not None else None
         return RoleFileError(self.source, line, key, message)
+
+    def collect(self, fn: Callable[[], T]) -> T | None:
+        try:
+            return fn()
+        except RoleFileError as exc:
+            self.problems.extend(_flatten(exc))
+            return None
 
     def parse(self, text: str) -> RoleSpec:
         try:
@@ -220,12 +296,60 @@ class _Parser:
             raise RoleFileError(self.source, None, None, f"YAML syntax error: {exc}") from None
         if root is None:
             raise RoleFileError(self.source, None, None, "the file is empty; expected a mapping with 'name' and 'tables'")
-        mapping = self.mapping(root, None)
+        mapping = self.mapping(root, None, lenient=True)
 
         for key, (key_node, _) in mapping.items():
             if key not in _TOP_LEVEL_KEYS:
-                raise self.error(key_node, key, f"unknown key; allowed keys: {', '.join(_TOP_LEVEL_KEYS)}")
+                self.problems.append(self.error(key_node, key, f"unknown key; allowed keys: {', '.join(_TOP_LEVEL_KEYS)}"))
 
+        name = self.collect(lambda: self.name(root, mapping))
+        id_derived = "id" not in mapping
+        role_id: str | None = None
+        if not id_derived:
+            role_id = self.collect(lambda: self.role_id(mapping["id"][1]))
+        description = ""
+        if "description" in mapping:
+            description = (self.collect(
+                lambda: self.string(mapping["description"][1], "description", allow_null=True).strip()) or "")
+
+        entries: list[PrivilegeEntry] = []
+        if "tables" in mapping:
+            entries.extend(self.collect(lambda: self.tables(mapping["tables"][1])) or [])
+        if "privileges" in mapping:
+            entries.extend(self.collect(lambda: self.tableless(mapping["privileges"][1])) or [])
+        if not entries and "tables" not in mapping and "privileges" not in mapping:
+            self.problems.append(self.error(root, "tables", "the role grants no privileges; add 'tables' or 'privileges'"))
+        elif not entries and not self.problems:
+            self.problems.append(self.error(root, "tables", "the role grants no privileges; add 'tables' or 'privileges'"))
+
+        seen: dict[str, PrivilegeEntry] = {}
+        for entry in entries:
+            if entry.privilege in seen:
+                first = seen[entry.privilege]
+                self.problems.append(RoleFileError(
+                    self.source, entry.line, entry.privilege,
+                    f"privilege granted twice (first on line {first.line})",
+                ))
+                continue
+            seen[entry.privilege] = entry
+        spec = None
+        if name is not None:
+            if id_derived or role_id is None:
+                role_id = derived_role_id(name)
+            spec = RoleSpec(name, role_id, description, self.source, tuple(seen.values()), id_derived)
+        try:
+            _raise_all(self.problems)
+        except RoleFileError as exc:
+            # What did load, so that checks beyond the syntax (e.g. `bc-sales validate`'s table
+            # catalog) still see the rest of the file in the same run.
+            exc.partial = spec
+            raise
+        assert spec is not None
+        return spec
+
+    # --- sections -----------------------------------------------------------------------------
+
+    def name(self, root: yaml.Node, mapping: Mapping[str, tuple[yaml.Node, yaml.Node]]) -> str:
         if "name" not in mapping:
             raise self.error(root, "name", "missing; every role file needs the role's name")
         name = self.string(mapping["name"][1], "name").strip()
@@ -233,72 +357,73 @@ class _Parser:
             raise self.error(mapping["name"][1], "name", "must not be empty")
         if len(name) > _MAX_NAME:
             raise self.error(mapping["name"][1], "name", f"longer than {_MAX_NAME} characters")
+        return name
 
-        id_derived = "id" not in mapping
-        if id_derived:
-            role_id = derived_role_id(name)
-        else:
-            id_node = mapping["id"][1]
-            raw = self.string(id_node, "id").strip()
-            if not _GUID.match(raw):
-                raise self.error(id_node, "id", f"{raw!r} is not a GUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)")
-            role_id = raw.strip("{}").lower()
-
-        description = ""
-        if "description" in mapping:
-            description = self.string(mapping["description"][1], "description", allow_null=True).strip()
-
-        entries: list[PrivilegeEntry] = []
-        if "tables" in mapping:
-            entries.extend(self.tables(mapping["tables"][1]))
-        if "privileges" in mapping:
-            entries.extend(self.tableless(mapping["privileges"][1]))
-        if not entries:
-            raise self.error(root, "tables", "the role grants no privileges; add 'tables' or 'privileges'")
-
-        seen: dict[str, PrivilegeEntry] = {}
-        for entry in entries:
-            if entry.privilege in seen:
-                first = seen[entry.privilege]
-                raise RoleFileError(
-                    self.source, entry.line, entry.privilege,
-                    f"privilege granted twice (first on line {first.line})",
-                )
-            seen[entry.privilege] = entry
-        return RoleSpec(name, role_id, description, self.source, tuple(entries), id_derived)
-
-    # --- sections -----------------------------------------------------------------------------
+    def role_id(self, id_node: yaml.Node) -> str:
+        raw = self.string(id_node, "id").strip()
+        if not _GUID.match(raw):
+            raise self.error(id_node, "id", f"{raw!r} is not a GUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)")
+        return raw.strip("{}").lower()
 
     def tables(self, node: yaml.Node) -> list[PrivilegeEntry]:
         if self.is_null(node):
             return []
         entries: list[PrivilegeEntry] = []
-        for table, (key_node, value) in self.mapping(node, "tables").items():
-            where = f"tables.{table}"
-            if not _TABLE_NAME.match(table):
-                raise self.error(
-                    key_node, where,
-                    "not a table logical name (lower case letters, digits and '_', e.g. account, salesorder)",
-                )
-            spec = self.mapping(value, where)
-            for key, (k_node, _) in spec.items():
-                if key not in _TABLE_KEYS:
-                    raise self.error(k_node, f"{where}.{key}", f"unknown key; allowed keys: {', '.join(_TABLE_KEYS)}")
-            for required in _TABLE_KEYS:
-                if required not in spec:
-                    raise self.error(value, f"{where}.{required}", "missing")
-            depth_node = spec["depth"][1]
-            depth = self.depth(depth_node, f"{where}.depth")
-            allowed_depths = facts.TABLE_DEPTHS.get(table)
-            if allowed_depths is not None and depth not in allowed_depths:
-                raise self.error(
-                    depth_node, f"{where}.depth",
-                    f"{table} privileges allow only {_depth_words(allowed_depths)}, not {depth.lower()}",
-                )
-            verbs = self.verbs(spec["verbs"][1], f"{where}.verbs", table)
-            for verb, line in verbs:
-                entries.append(PrivilegeEntry(table, verb, depth, privilege_name(table, verb), line))
+        for table, (key_node, value) in self.mapping(node, "tables", lenient=True).items():
+            entries.extend(self.collect(lambda: self.table(table, key_node, value)) or [])
         return entries
+
+    def table(self, table: str, key_node: yaml.Node, value: yaml.Node) -> list[PrivilegeEntry]:
+        where = f"tables.{table}"
+        if not _TABLE_NAME.match(table):
+            raise self.error(
+                key_node, where,
+                "not a table logical name (lower case letters, digits and '_', e.g. account, salesorder)",
+            )
+        spec = self.mapping(value, where)
+        allowed_keys = _TABLE_KEYS + _TABLE_OPTIONAL_KEYS
+        problems: list[RoleFileError] = []
+        for key, (k_node, _) in spec.items():
+            if key not in allowed_keys:
+                problems.append(self.error(k_node, f"{where}.{key}", f"unknown key; allowed keys: {', '.join(allowed_keys)}"))
+        for required in _TABLE_KEYS:
+            if required not in spec:
+                problems.append(self.error(value, f"{where}.{required}", "missing"))
+        solution: str | None = None
+        if "solution" in spec:
+            s_node = spec["solution"][1]
+            try:
+                solution = self.string(s_node, f"{where}.solution").strip()
+                if not _SOLUTION_NAME.match(solution):
+                    raise self.error(s_node, f"{where}.solution",
+                                     f"{solution!r} is not a solution unique name (letters, digits, '_'), "
+                                     "e.g. MicrosoftDynamicsNavIntegration")
+            except RoleFileError as exc:
+                problems.append(exc)
+        depth: str | None = None
+        if "depth" in spec:
+            depth_node = spec["depth"][1]
+            try:
+                depth = self.depth(depth_node, f"{where}.depth")
+                allowed_depths = facts.TABLE_DEPTHS.get(table)
+                if allowed_depths is not None and depth not in allowed_depths:
+                    raise self.error(
+                        depth_node, f"{where}.depth",
+                        f"{table} privileges allow only {_depth_words(allowed_depths)}, not {depth.lower()}",
+                    )
+            except RoleFileError as exc:
+                problems.append(exc)
+                depth = None
+        verbs: list[tuple[str, int]] = []
+        if "verbs" in spec:
+            try:
+                verbs = self.verbs(spec["verbs"][1], f"{where}.verbs", table)
+            except RoleFileError as exc:
+                problems.extend(_flatten(exc))
+        _raise_all(problems)
+        assert depth is not None
+        return [PrivilegeEntry(table, verb, depth, privilege_name(table, verb), line, solution)
+                for verb, line in verbs]
 
     def verbs(self, node: yaml.Node, where: str, table: str) -> list[tuple[str, int]]:
         if not isinstance(node, yaml.SequenceNode):
@@ -306,42 +431,57 @@ class _Parser:
         if not node.value:
             raise self.error(node, where, f"the list is empty; allowed verbs: {_allowed(VERBS)}")
         result: list[tuple[str, int]] = []
+        problems: list[RoleFileError] = []
         seen: set[str] = set()
         only = facts.TABLE_VERBS.get(table)
         for item in node.value:
-            word = self.string(item, where).strip()
-            verb = VERBS.get(_normalise_verb(word))
-            if verb is None:
-                raise self.error(item, where, f"unknown verb {word!r}; allowed verbs: {_allowed(VERBS)}")
-            if verb in seen:
-                raise self.error(item, where, f"verb {word!r} listed twice")
-            if only is not None and verb not in only:
-                allowed = ", ".join(k for k, v in VERBS.items() if v in only)
-                raise self.error(item, where, f"{table} has no {word!r} privilege; it has only: {allowed}")
+            try:
+                word = self.string(item, where).strip()
+                verb = VERBS.get(_normalise_verb(word))
+                if verb is None:
+                    raise self.error(item, where, f"unknown verb {word!r}; allowed verbs: {_allowed(VERBS)}")
+                if verb in seen:
+                    raise self.error(item, where, f"verb {word!r} listed twice")
+                if only is not None and verb not in only:
+                    allowed = ", ".join(k for k, v in VERBS.items() if v in only)
+                    raise self.error(item, where, f"{table} has no {word!r} privilege; it has only: {allowed}")
+            except RoleFileError as exc:
+                problems.append(exc)
+                continue
             seen.add(verb)
             result.append((verb, item.start_mark.line + 1))
+        _raise_all(problems)
         return result
 
     def tableless(self, node: yaml.Node) -> list[PrivilegeEntry]:
         if self.is_null(node):
             return []
         entries: list[PrivilegeEntry] = []
-        for key, (key_node, value) in self.mapping(node, "privileges").items():
-            where = f"privileges.{key}"
-            if not _PRIVILEGE_NAME.match(key):
-                raise self.error(key_node, where, "not a privilege name (e.g. ActOnBehalfOfAnotherUser)")
-            privilege = key if key.startswith("prv") else f"prv{key}"
-            depth = self.depth(value, where)
-            only = facts.TABLELESS_PRIVILEGES.get(privilege)
-            if only is not None and depth != only:
-                raise self.error(value, where, f"{privilege} allows only {_depth_words((only,))}, not {depth.lower()}")
-            entries.append(PrivilegeEntry(None, None, depth, privilege, key_node.start_mark.line + 1))
+        for key, (key_node, value) in self.mapping(node, "privileges", lenient=True).items():
+            entry = self.collect(lambda: self.tableless_entry(key, key_node, value))
+            if entry is not None:
+                entries.append(entry)
         return entries
+
+    def tableless_entry(self, key: str, key_node: yaml.Node, value: yaml.Node) -> PrivilegeEntry:
+        where = f"privileges.{key}"
+        if not _PRIVILEGE_NAME.match(key):
+            raise self.error(key_node, where, "not a privilege name (e.g. ActOnBehalfOfAnotherUser)")
+        privilege = key if key.startswith("prv") else f"prv{key}"
+        depth = self.depth(value, where)
+        only = facts.TABLELESS_PRIVILEGES.get(privilege)
+        if only is not None and depth != only:
+            raise self.error(value, where, f"{privilege} allows only {_depth_words((only,))}, not {depth.lower()}")
+        return PrivilegeEntry(None, None, depth, privilege, key_node.start_mark.line + 1)
 
     # --- scalar helpers ---------------------------------------------------------------------------
 
-    def mapping(self, node: yaml.Node, where: str | None) -> dict[str, tuple[yaml.Node, yaml.Node]]:
-        """Keys -> (key node, value node), rejecting non-string and duplicate keys."""
+    def mapping(self, node: yaml.Node, where: str | None, *,
+                lenient: bool = False) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        """Keys -> (key node, value node), rejecting non-string and duplicate keys.
+
+        ``lenient``: bad keys are recorded as problems and skipped instead of ending the walk.
+        """
         if not isinstance(node, yaml.MappingNode):
             if where is None:
                 raise self.error(node, None, f"the file must be a mapping (key: value), got {self.type_word(node)}")
@@ -349,12 +489,20 @@ class _Parser:
         result: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR:
-                raise self.error(key_node, where, f"keys must be strings, got {self.type_word(key_node)}")
+                err = self.error(key_node, where, f"keys must be strings, got {self.type_word(key_node)}")
+                if not lenient:
+                    raise err
+                self.problems.append(err)
+                continue
             key = key_node.value
             full = key if where is None else f"{where}.{key}"
             if key in result:
                 first = result[key][0].start_mark.line + 1
-                raise self.error(key_node, full, f"duplicate key (first on line {first})")
+                err = self.error(key_node, full, f"duplicate key (first on line {first})")
+                if not lenient:
+                    raise err
+                self.problems.append(err)
+                continue
             result[key] = (key_node, value_node)
         return result
 

@@ -133,6 +133,22 @@ def _sku(value: str) -> str:
     return value
 
 
+def _salesperson_code(value: str) -> str:
+    value = value.strip().upper()
+    if not value or len(value) > 20:
+        raise _fail("expected Business Central's salesperson code (1-20 characters, e.g. JR); "
+                    "Business Central stores codes in capitals")
+    return value
+
+
+def _solution_version(value: str) -> str:
+    value = value.strip()
+    if value and not re.fullmatch(r"\d{1,10}(\.\d{1,10}){1,3}", value):
+        raise _fail("expected a solution version such as 9.0.0.0 (major.minor[.build[.revision]], digits only) "
+                    "or empty for any version")
+    return value
+
+
 def _non_blank(value: str) -> str:
     value = value.strip()
     if not value:
@@ -192,15 +208,26 @@ class Salesperson(_Model):
     )
     roles: list[NonBlank] = Field(default_factory=lambda: ["Salesperson"], description="Sales security role names")
     object_id: Guid | None = Field(default=None, description="Entra object id (required in identityMode existing)")
+    salesperson_code: Annotated[str, AfterValidator(_salesperson_code)] | None = Field(
+        default=None,
+        description="Business Central salesperson code this user is coupled to (connectionSetup output)",
+    )
 
 
 def _salespeople(values: list[Salesperson]) -> list[Salesperson]:
     seen: set[str] = set()
+    codes: dict[str, str] = {}
     for person in values:
         key = person.user_principal_name.lower()
         if key in seen:
             raise _fail(f"{person.user_principal_name} is listed twice")
         seen.add(key)
+        code = person.salesperson_code
+        if code is not None:
+            if code in codes:
+                raise _fail(f"salespersonCode {code} is given to both {codes[code]} and {person.user_principal_name}; "
+                            "Business Central couples one salesperson to one Sales user")
+            codes[code] = person.user_principal_name
     return values
 
 
@@ -278,8 +305,19 @@ class StackSettings(BaseModel):
         default_factory=list, description="GitHub branches given a federated credential"
     )
     # --- solution --------------------------------------------------------------------------
-    solution_path: NonBlank = Field(
-        description="solution package: a .zip or an unpacked folder, relative to the project root"
+    solution_source: Literal["package", "business-central"] = Field(
+        default="package",
+        description="package: import solutionPath; business-central: Business Central imports the solution, "
+        "the stack only requires it installed",
+    )
+    solution_path: str | None = Field(
+        default="",
+        description="solution package: a .zip or an unpacked folder, relative to the project root "
+        "(required with solutionSource package)",
+    )
+    solution_minimum_version: Annotated[str, AfterValidator(_solution_version)] | None = Field(
+        default="",
+        description="solutionSource business-central: lowest installed version accepted; empty for any",
     )
     allow_unmanaged_solution: bool = Field(
         default=True, description="accept an unmanaged package (set false in production)"
@@ -310,7 +348,10 @@ class StackSettings(BaseModel):
 
     # --- derived ---------------------------------------------------------------------------
     @property
-    def solution_file(self) -> Path:
+    def solution_file(self) -> Path | None:
+        """The package to import; ``None`` with solutionSource business-central."""
+        if self.solution_source != "package" or not self.solution_path:
+            return None
         path = Path(self.solution_path)
         return path if path.is_absolute() else PROJECT_ROOT / path
 
@@ -521,12 +562,14 @@ def load_settings(
     env: Mapping[str, str] | None = None,
     stack: str | None = None,
     check_files: bool = True,
+    require_endpoint_env: bool = True,
 ) -> StackSettings:
     """Validate the stack's ``bc-sales:`` keys; raise :class:`ConfigError` listing every problem.
 
     ``lookup(key)`` returns the raw value of ``bc-sales:<key>`` or ``None``; ``all_keys`` are the
     full config keys present (to report unknown keys, typos included); ``env`` supplies the
-    endpoint overrides of the local stack.
+    endpoint overrides of the local stack; ``require_endpoint_env=False`` (offline validation)
+    accepts the stack file's own endpoint values when those variables are not set.
     """
     env = os.environ if env is None else env
     keys = config_keys()
@@ -547,7 +590,7 @@ def load_settings(
         for name, var in ENDPOINT_ENV_VARS.items():
             if env.get(var):
                 raw_values[name] = env[var]
-            elif name == "environmentUrl":
+            elif name == "environmentUrl" and require_endpoint_env:
                 problems.append(
                     f"{PROJECT}:endpointsFromEnvironment is true but {var} is not set: start the emulator with "
                     "scripts/local-up.sh (it sets the BC_SALES_* variables) or set it yourself"
@@ -642,7 +685,24 @@ def _cross_checks(values: Mapping[str, Any], keys: list[ConfigKey], *, check_fil
         ca = ca if ca.is_absolute() else PROJECT_ROOT / ca
         if not ca.is_file():
             problems.append(f"{PROJECT}:caBundle = {_show(values['ca_bundle'])}: file not found")
-    if check_files and "solution_path" in values:
+    source = get("solution_source") if have("solution_source") else None
+    if source == "package" and not values.get("solution_path"):
+        problems.append(
+            f"{PROJECT}:solutionPath: required when solutionSource is package (the integration solution's .zip or "
+            "unpacked folder, relative to the project root); or set solutionSource: business-central when "
+            "Business Central imports the solution"
+        )
+    if source == "business-central" and values.get("solution_path"):
+        problems.append(
+            f"{PROJECT}:solutionPath = {_show(values['solution_path'])}: not used with solutionSource "
+            "business-central (Business Central imports the solution); remove it, or set solutionSource: package"
+        )
+    if source == "package" and values.get("solution_minimum_version"):
+        problems.append(
+            f"{PROJECT}:solutionMinimumVersion = {_show(values['solution_minimum_version'])}: only used with "
+            "solutionSource business-central (with a package, the package's version is installed); remove it"
+        )
+    if check_files and source == "package" and values.get("solution_path"):
         problems.extend(_package_checks(values, get))
     return problems
 
@@ -656,7 +716,11 @@ def _package_checks(values: Mapping[str, Any], get: Callable[[str], Any]) -> lis
     try:
         info = read_package(path)
     except PackageError as exc:
-        return [f"{key}: {exc.message if exc.element is None else f'{exc.element}: {exc.message}'}"]
+        hint = ""
+        if not path.exists():
+            hint = ("; put the integration solution there (solution/README.md says where it comes from), or set "
+                    "solutionSource: business-central when Business Central imports it")
+        return [f"{key}: {exc.message if exc.element is None else f'{exc.element}: {exc.message}'}{hint}"]
     problems: list[str] = []
     if not info.managed and not get("allow_unmanaged_solution"):
         problems.append(

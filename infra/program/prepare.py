@@ -22,7 +22,7 @@ ROLES_DIR = PROJECT_ROOT / "roles"
 
 @dataclass(frozen=True)
 class Prepared:
-    package: PackageInfo
+    package: PackageInfo | None  # None with solutionSource business-central (nothing is imported)
     roles: list[RoleSpec]
     sku_ids: dict[str, str]
 
@@ -59,10 +59,11 @@ def prepare(
     except RoleFileError as exc:
         problems.append(str(exc))
     package: PackageInfo | None = None
-    try:
-        package = read_package(settings.solution_file)
-    except PackageError as exc:
-        problems.append(f"bc-sales:solutionPath: {exc}")
+    if settings.solution_file is not None:
+        try:
+            package = read_package(settings.solution_file)
+        except PackageError as exc:
+            problems.append(f"bc-sales:solutionPath: {exc}")
     sku_ids = settings.sku_table()
     if not problems:
         factory = seat_source or (lambda: graph_seat_source(connection_for(settings), env))
@@ -70,6 +71,6 @@ def prepare(
             sku_ids = run_seat_preflight(settings, factory, log)
         except ValueError as exc:
             problems.append(str(exc))
-    if problems or package is None:
+    if problems or (package is None and settings.solution_source == "package"):
         raise pulumi.RunError("cannot deploy (nothing was changed):\n" + "\n".join(f"  - {p}" for p in problems))
     return Prepared(package=package, roles=roles, sku_ids=sku_ids)

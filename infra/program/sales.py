@@ -1,5 +1,9 @@
 """The Sales side: preflight -> solution -> the three roles -> user access -> application user.
 
+The solution step depends on ``solutionSource``: ``package`` imports the package
+(:class:`SolutionImport`); ``business-central`` imports nothing and only requires the solution
+Business Central imported (:class:`SolutionRequirement`).  Either way the roles wait for it.
+
 :func:`plan_sales` turns the stack settings, the package manifest and the role files into plain
 provider inputs (a :class:`SalesPlan`).  The :class:`SalesIntegration` component registers those
 inputs as resources with explicit ``depends_on`` (roles after the solution; access after licences
@@ -16,6 +20,7 @@ from typing import Any
 
 import pulumi
 
+from infra import facts
 from infra.clients.connection import Connection
 from infra.model.roles import RoleSpec
 from infra.model.solution_package import PackageInfo
@@ -25,6 +30,7 @@ from infra.providers.application_user import ApplicationUser, ApplicationUserArg
 from infra.providers.preflight import Preflight, PreflightArgs
 from infra.providers.security_role import SecurityRole, SecurityRoleArgs
 from infra.providers.solution_import import SolutionImport, SolutionImportArgs
+from infra.providers.solution_requirement import SolutionRequirement, SolutionRequirementArgs
 from infra.providers.user_access import UserAccess, UserAccessArgs
 
 __all__ = [
@@ -44,6 +50,7 @@ __all__ = [
     "resolve_roles",
     "preflight_args",
     "solution_args",
+    "solution_requirement_args",
     "role_args",
     "access_args",
     "application_user_args",
@@ -98,10 +105,11 @@ class ApplicationUserPlan:
 @dataclass(frozen=True)
 class SalesPlan:
     connection: Connection
-    solution: dict[str, Any]  # SolutionImportArgs keywords except connection
+    solution: dict[str, Any]  # SolutionImportArgs / SolutionRequirementArgs keywords except connection
     roles: tuple[RolePlan, ...]
     accesses: tuple[AccessPlan, ...]  # integration user first, then salespeople
     application_user: ApplicationUserPlan | None = None
+    solution_source: str = "package"  # or "business-central"
 
     @property
     def connection_input(self) -> dict[str, Any]:
@@ -141,26 +149,39 @@ def _role_spec(specs: Sequence[RoleSpec], name: str) -> RoleSpec:
 
 def plan_sales(
     settings: StackSettings,
-    package: PackageInfo,
+    package: PackageInfo | None,
     roles: Sequence[RoleSpec],
     *,
     integration_user_object_id: Any,
     salespeople_object_ids: Mapping[str, Any],
     application_client_id: Any | None,
 ) -> SalesPlan:
-    """Provider inputs for the whole Sales side (object ids may be Outputs or plain strings)."""
+    """Provider inputs for the whole Sales side (object ids may be Outputs or plain strings).
+
+    ``package`` is the manifest to import with solutionSource package and ``None`` with
+    business-central (then the solution Business Central installed is required instead).
+    """
     connection = connection_for(settings)
-    solution = {
-        "package_path": project_relative(package.path),
-        "unique_name": package.unique_name,
-        "version": package.version,
-        "managed": package.managed,
-        "sha256": package.sha256,
-        "overwrite_unmanaged_customizations": settings.solution_overwrite_unmanaged,
-        "publish_workflows": settings.solution_publish_workflows,
-        "uninstall_on_delete": settings.solution_uninstall_on_delete,
-        "timeout_seconds": settings.solution_import_timeout_seconds,
-    }
+    if settings.solution_source == "business-central":
+        solution: dict[str, Any] = {
+            "unique_name": facts.SALES_INTEGRATION_SOLUTION,
+            "minimum_version": settings.solution_minimum_version or "",
+            "require_managed": not settings.allow_unmanaged_solution,
+        }
+    else:
+        if package is None:
+            raise ValueError("solutionSource package needs the package manifest")
+        solution = {
+            "package_path": project_relative(package.path),
+            "unique_name": package.unique_name,
+            "version": package.version,
+            "managed": package.managed,
+            "sha256": package.sha256,
+            "overwrite_unmanaged_customizations": settings.solution_overwrite_unmanaged,
+            "publish_workflows": settings.solution_publish_workflows,
+            "uninstall_on_delete": settings.solution_uninstall_on_delete,
+            "timeout_seconds": settings.solution_import_timeout_seconds,
+        }
     role_plans = tuple(
         RolePlan(
             key=key,
@@ -200,7 +221,7 @@ def plan_sales(
             roles=tuple(RoleRef(k) for k in APPLICATION_USER_ROLES),
             delete_on_destroy=settings.delete_application_user_on_destroy,
         )
-    return SalesPlan(connection, solution, role_plans, tuple(accesses), app_user)
+    return SalesPlan(connection, solution, role_plans, tuple(accesses), app_user, settings.solution_source)
 
 
 def resolve_roles(refs: Sequence[RoleRef | str], role_ids: Mapping[str, Any]) -> list[Any]:
@@ -231,6 +252,10 @@ def preflight_args(plan: SalesPlan) -> PreflightArgs:
 
 def solution_args(plan: SalesPlan) -> SolutionImportArgs:
     return SolutionImportArgs(connection=plan.connection_input, **plan.solution)
+
+
+def solution_requirement_args(plan: SalesPlan) -> SolutionRequirementArgs:
+    return SolutionRequirementArgs(connection=plan.connection_input, **plan.solution)
 
 
 def role_args(plan: SalesPlan, role: RolePlan) -> SecurityRoleArgs:
@@ -271,15 +296,24 @@ class SalesIntegration(pulumi.ComponentResource):
     installed_version: pulumi.Output[str]
     solution_id: pulumi.Output[str]
     integration_user_systemuser_id: pulumi.Output[str]
+    #: UPN -> Dataverse systemuserid of every user given access (salespeople and the integration user)
+    systemuser_ids: dict[str, pulumi.Output[str]]
     application_user_id: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: SalesIntegrationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("bc-sales:sales:SalesIntegration", name, None, opts)
         plan = args.plan
         preflight = Preflight("preflight", preflight_args(plan), pulumi.ResourceOptions(parent=self))
-        solution = SolutionImport(
-            "solution", solution_args(plan), pulumi.ResourceOptions(parent=self, depends_on=[preflight])
-        )
+        solution: SolutionImport | SolutionRequirement
+        if plan.solution_source == "business-central":
+            solution = SolutionRequirement(
+                "solution", solution_requirement_args(plan),
+                pulumi.ResourceOptions(parent=self, depends_on=[preflight]),
+            )
+        else:
+            solution = SolutionImport(
+                "solution", solution_args(plan), pulumi.ResourceOptions(parent=self, depends_on=[preflight])
+            )
         roles: dict[str, Any] = {
             role.key: SecurityRole(
                 role.resource_name, role_args(plan, role), pulumi.ResourceOptions(parent=self, depends_on=[solution])
@@ -290,6 +324,7 @@ class SalesIntegration(pulumi.ComponentResource):
         role_ids_by_key = {key: r.role_id for key, r in roles.items()}
 
         integration_access = None
+        self.systemuser_ids = {}
         for access in plan.accesses:
             waits: list[pulumi.Resource] = [roles[r.key] for r in access.roles if isinstance(r, RoleRef)]
             if access.user_principal_name in args.licences:
@@ -302,6 +337,7 @@ class SalesIntegration(pulumi.ComponentResource):
                 access_args(plan, access, role_ids_by_key),
                 pulumi.ResourceOptions(parent=self, depends_on=waits),
             )
+            self.systemuser_ids[access.user_principal_name] = resource.systemuser_id
             if access.integration_user:
                 integration_access = resource
                 self.integration_user_systemuser_id = resource.systemuser_id

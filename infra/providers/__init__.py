@@ -8,7 +8,9 @@ from infra.providers.application_user import ApplicationUser, ApplicationUserArg
 from infra.providers.preflight import Preflight, PreflightArgs
 from infra.providers.security_role import SecurityRole, SecurityRoleArgs
 from infra.providers.solution_import import SolutionImport, SolutionImportArgs
+from infra.providers.solution_requirement import SolutionRequirement, SolutionRequirementArgs
 from infra.providers.user_access import UserAccess, UserAccessArgs
 
 __all__ = ["ApplicationUser", "ApplicationUserArgs", "Preflight", "PreflightArgs", "SecurityRole",
-           "SecurityRoleArgs", "SolutionImport", "SolutionImportArgs", "UserAccess", "UserAccessArgs"]
+           "SecurityRoleArgs", "SolutionImport", "SolutionImportArgs", "SolutionRequirement",
+           "SolutionRequirementArgs", "UserAccess", "UserAccessArgs"]

@@ -105,8 +105,14 @@ def test_pull_requests_preview_both_stacks_and_publish_the_review_aid(azure_pipe
     review = jobs["RoleDiff"]
     assert review["steps"][0] == {"checkout": "self", "fetchDepth": 0}
     script = next(s["bash"] for s in review["steps"] if "bash" in s)
-    assert 'python -m infra.review --base "origin/${base}"' in script
+    assert 'bc-sales review --base "origin/${base}"' in script and "|| status=$?" in script
     assert "##vso[task.uploadsummary]" in script
+    # the summary is published first, then the job fails with the review's exit status
+    assert script.index("task.uploadsummary") < script.index('exit "$status"')
+    validate = jobs["Validate"]
+    assert any(s.get("bash") == "bc-sales validate --all-stacks" for s in validate["steps"])
+    for name in ("PreviewDev", "PreviewProd"):
+        assert jobs[name]["dependsOn"] == "Validate", f"{name} must wait for bc-sales validate"
 
 
 def test_every_run_tests_first(azure_pipeline: dict[str, Any]) -> None:

@@ -71,12 +71,19 @@ def test_preview_job_previews_each_stack_with_policy_pack_and_pr_comment(preview
     assert "head.repo.full_name == github.repository" in job["if"]
 
 
-def test_review_aid_job_posts_infra_review_markdown(preview_workflow: dict[Any, Any]) -> None:
+def test_review_aid_job_posts_the_review_markdown_and_fails_on_problems(preview_workflow: dict[Any, Any]) -> None:
     job = preview_workflow["jobs"]["role-diff"]
     run = _run_text(job)
-    assert 'python -m infra.review --base "origin/${BASE_REF}" > role-diff.md' in run
-    base_step = next(s for s in _steps(job) if "infra.review" in str(s.get("run", "")))
+    assert 'bc-sales review --base "origin/${BASE_REF}" > role-diff.md || status=$?' in run
+    base_step = next(s for s in _steps(job) if "bc-sales review" in str(s.get("run", "")))
     assert base_step["env"]["BASE_REF"] == "${{ github.base_ref }}", "refs reach the shell via env, not inline"
+    # the exit status is kept: the comment is posted first, then the job fails on problems
+    assert base_step["id"] == "review" and 'echo "status=${status}" >> "$GITHUB_OUTPUT"' in base_step["run"]
+    steps = _steps(job)
+    fail = steps[-1]
+    assert fail["if"] == "steps.review.outputs.status != '0'"
+    assert fail["env"]["REVIEW_STATUS"] == "${{ steps.review.outputs.status }}" and 'exit "$REVIEW_STATUS"' in fail["run"]
+    assert steps.index(base_step) < steps.index(_uses(job, "actions/github-script")[0]) < steps.index(fail)
     checkout = _uses(job, "actions/checkout")[0]
     assert checkout["with"]["fetch-depth"] == 0, "the base revision must be fetched"
     [comment] = _uses(job, "actions/github-script")
@@ -87,6 +94,15 @@ def test_review_aid_job_posts_infra_review_markdown(preview_workflow: dict[Any, 
     assert "head.repo.full_name == github.repository" in comment["if"], "fork PRs get a read-only token"
     assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
     assert "id-token" not in job["permissions"], "the review aid needs no cloud access"
+
+
+def test_previews_wait_for_bc_sales_validate_of_every_stack(preview_workflow: dict[Any, Any]) -> None:
+    jobs = preview_workflow["jobs"]
+    validate = jobs["validate"]
+    assert "bc-sales validate --all-stacks" in _run_text(validate)
+    assert "pip install -e ." in _run_text(validate), "the bc-sales command comes from the project"
+    assert "permissions" not in validate and "if" not in validate, "no cloud access; forks are checked too"
+    assert jobs["preview"]["needs"] == "validate", "a stack with problems is never previewed"
 
 
 def test_pull_requests_run_the_test_suite(preview_workflow: dict[Any, Any]) -> None:

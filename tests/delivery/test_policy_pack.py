@@ -76,6 +76,19 @@ def test_managed_solution_policy() -> None:
     assert run_policy(policy, g.SOLUTION_IMPORT_TYPE, unmanaged, stack="dev", config={"requireManaged": True})
 
 
+def test_managed_solution_policy_understands_solution_source_business_central() -> None:
+    """No import to inspect: the requirement must refuse an unmanaged installed solution instead."""
+    policy = p.prod_imports_managed_solutions_only
+    props = {"connection": CONNECTION, "unique_name": facts.SALES_INTEGRATION_SOLUTION, "minimum_version": "",
+             "require_managed": True}
+    assert run_policy(policy, g.SOLUTION_REQUIREMENT_TYPE, props, stack="prod") == []
+    lax = {**props, "require_managed": False}
+    assert run_policy(policy, g.SOLUTION_REQUIREMENT_TYPE, lax, stack="dev") == []
+    [message] = run_policy(policy, g.SOLUTION_REQUIREMENT_TYPE, lax, stack="prod")
+    assert "'prod'" in message and "allowUnmanagedSolution: false" in message
+    assert run_policy(policy, g.SOLUTION_REQUIREMENT_TYPE, lax, stack="dev", config={"requireManaged": True})
+
+
 def test_client_secret_policy() -> None:
     policy = p.client_secrets_expire
     good = {"application_id": "/applications/x", "endDate": "2027-03-01T00:00:00Z"}

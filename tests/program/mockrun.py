@@ -6,8 +6,10 @@ traceback), with a resource monitor that records every registration -- type, nam
 inputs (secrets marked), ``depends_on``, options -- and the stack outputs.  No CLI and no plugin
 binary is involved.
 
-Run in a subprocess (``python -m tests.program.mockrun --stack dev --out rec.json``) so each stack
-gets a fresh runtime and a controlled environment (PATH without ``pulumi``, no credentials).
+Run in a subprocess (``python -m tests.program.mockrun --stack dev --out rec.json``, or for people
+``bc-sales mock-run --stack dev``) so each stack gets a fresh runtime and a controlled environment
+(PATH without ``pulumi``, no credentials).  Exit status 1 when the program failed (the record
+holds the error, which is also printed), 0 otherwise.
 """
 
 from __future__ import annotations
@@ -107,6 +109,9 @@ def _make_mocks() -> Any:
                 state.update(caller_user_id=_id("caller"), identity="mock deployer")
             elif typ.endswith("dataverse:SolutionImport"):
                 state.update(solution_id=rid, installed_version=inputs.get("version"))
+            elif typ.endswith("dataverse:SolutionRequirement"):  # what Business Central installed
+                state.update(solution_id=rid, installed_version=inputs.get("minimum_version") or "9.0.0.0",
+                             managed=True)
             elif typ.endswith("dataverse:SecurityRole"):
                 state.update(role_id=inputs.get("role_id") or rid, adopted=False, created=True, managed=False)
             elif typ.endswith("dataverse:UserAccess") or typ.endswith("dataverse:ApplicationUser"):
@@ -233,6 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(INFRA)  # the CLI runs the program with main (infra/) as working directory
     record = run_program(args.stack, config, preview=args.preview)
     Path(args.out).write_text(json.dumps(record, default=str))
+    if record["error"]:
+        print(f"mockrun: stack {args.stack}: the program failed ({record['error_kind']}):\n{record['error']}",
+              file=sys.stderr)
+        return 1
     return 0
 
 

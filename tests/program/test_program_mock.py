@@ -312,3 +312,74 @@ def test_solution_path_in_state_is_project_relative(local: Run) -> None:
     assert local.by_name("solution")["inputs"]["package_path"] == "solution/standin"
     assert project_relative(PROJECT_ROOT / "solution" / "x.zip") == "solution/x.zip"
     assert project_relative(Path("/srv/packages/x.zip")) == "/srv/packages/x.zip"  # outside: as given
+
+
+# --- connectionSetup: what Business Central's connection setup and salesperson coupling ask for ----
+
+
+def _systemuser_id(upn: str) -> str:
+    from infra.program.identity import resource_slug
+    from tests.program.mockrun import _id
+
+    return _id(f"{DYNAMIC}UserAccess", f"access-{resource_slug(upn)}")  # the mock's systemuser_id
+
+
+def test_connection_setup_holds_what_business_central_asks_for(dev: Run) -> None:
+    out = dev.outputs["connectionSetup"]
+    assert secret(out), "it carries the client secret, so Pulumi keeps the whole object secret"
+    setup = unwrap(out)
+    assert setup["environmentUrl"] == "https://contoso-dev.crm.dynamics.com"
+    assert setup["tenantId"] == "00000000-0000-0000-0000-000000000000"
+    assert setup["integrationUserUpn"] == "bc-integration-dev@contoso.onmicrosoft.com"
+    assert setup["clientId"] == unwrap(dev.outputs["clientId"])
+    assert setup["clientSecret"] == "mock-client-secret-value"
+    assert setup["installedSolutionVersion"] == "9.0.0.1"  # the vendor-like package's version
+    # only salespeople with salespersonCode are coupled (lee.gu has none)
+    assert setup["salespersonCoupling"] == {
+        "AW": {"userPrincipalName": "alex.wilber@contoso.onmicrosoft.com",
+               "systemUserId": _systemuser_id("alex.wilber@contoso.onmicrosoft.com")},
+        "MB": {"userPrincipalName": "megan.bowen@contoso.onmicrosoft.com",
+               "systemUserId": _systemuser_id("megan.bowen@contoso.onmicrosoft.com")},
+    }
+
+
+def test_connection_setup_without_client_secret_is_plain(prod: Run, local: Run) -> None:
+    setup = prod.outputs["connectionSetup"]
+    assert not secret(setup) and "clientSecret" not in setup
+    assert set(setup) == {"environmentUrl", "tenantId", "integrationUserUpn", "clientId",
+                          "installedSolutionVersion", "salespersonCoupling"}
+    assert sorted(setup["salespersonCoupling"]) == ["AW", "MB"]
+    local_setup = local.outputs["connectionSetup"]
+    assert local_setup["clientId"] == "6b1c2d3e-0000-4000-8000-00000000d003"  # identityMode existing
+    assert local_setup["installedSolutionVersion"] == "1.0.0.0"  # the stand-in
+    assert local_setup["salespersonCoupling"] == {
+        "SP01": {"userPrincipalName": "sales01@contoso.example", "systemUserId": _systemuser_id("sales01@contoso.example")},
+        "SP02": {"userPrincipalName": "sales02@contoso.example", "systemUserId": _systemuser_id("sales02@contoso.example")},
+    }
+    assert CANARY_SECRET not in json.dumps(local.outputs)
+
+
+@pytest.fixture(scope="module")
+def business_central(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    from tests.program.conftest import run_stack
+
+    return run_stack("dev", tmp_path_factory.mktemp("bc"), overrides={
+        "solutionSource": "business-central", "solutionPath": None, "solutionMinimumVersion": "9.0.2",
+        "allowUnmanagedSolution": False})
+
+
+def test_business_central_source_imports_nothing_and_roles_wait_for_the_requirement(business_central: Run) -> None:
+    run = business_central
+    assert run.error is None, run.error
+    assert run.of_type("dataverse:SolutionImport") == []
+    requirement = run.by_name("solution")
+    assert requirement["type"] == f"{DYNAMIC}SolutionRequirement"
+    assert {k: requirement["inputs"][k] for k in ("unique_name", "minimum_version", "require_managed")} == {
+        "unique_name": facts.SALES_INTEGRATION_SOLUTION, "minimum_version": "9.0.2", "require_managed": True}
+    assert run.urn("preflight") in requirement["dependencies"]
+    for role in run.of_type("dataverse:SecurityRole"):
+        assert requirement["urn"] in role["dependencies"], role["name"]
+    assert run.by_name("role-integration-user")["inputs"]["role_id"] == facts.INTEGRATION_USER_ROLE_ID
+    assert run.outputs["solution"] == {"uniqueName": facts.SALES_INTEGRATION_SOLUTION, "source": "business-central",
+                                       "minimumVersion": "9.0.2"}
+    assert unwrap(run.outputs["connectionSetup"])["installedSolutionVersion"] == "9.0.2"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -145,3 +146,26 @@ def test_ci_entry_point_runs_the_readme_test_command() -> None:
     assert "scripts/test.sh" in readme and "scripts/local-up.sh" in readme
     test_sh = (ROOT / "scripts" / "test.sh").read_text()
     assert "pip install" in test_sh and "-m pytest" in test_sh
+
+
+def test_dry_run_validates_the_local_stack_in_full_and_fails_on_a_broken_role_file(tmp_path: Path) -> None:
+    """A copy of the project (the virtualenv and tests/ linked) with a typo in a role file."""
+    copy = tmp_path / "project"
+    copy.mkdir()
+    for name in ("Pulumi.yaml", "Pulumi.local.yaml"):
+        (copy / name).write_text((ROOT / name).read_text())
+    for folder in ("scripts", "roles", "solution"):
+        shutil.copytree(ROOT / folder, copy / folder)
+    for link in (".venv", "tests", "infra"):
+        (copy / link).symlink_to(ROOT / link)
+    role = copy / "roles" / "integration-user.yaml"
+    role.write_text(role.read_text().replace("  contact:   ", "  contct:    ", 1).replace("depth: basic", "depth: user"))
+    env = base_env(tmp_path, with_fake_pulumi=False)
+    result = subprocess.run(["bash", str(copy / "scripts" / "local-up.sh"), "--no-install", "--dry-run"], cwd=copy,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "roles/integration-user.yaml:18: tables.userentityuisettings.depth: unknown depth 'user'" in result.stdout
+    assert "tables.contct: unknown table 'contct' (did you mean contact?)" in result.stdout
+    assert "the local stack has problems" in result.stderr
+    assert "would now run" not in result.stderr
+    assert emulator_processes(tmp_path / "emu") == []

@@ -5,7 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import zlib
+import json
 from pathlib import Path
+from typing import Any
 
 from bench import minimal
 from bench.emulator_proc import Request
@@ -95,3 +97,20 @@ def test_state_entry_encrypts_provider_only_when_secret() -> None:
                               property_dependencies={}, parent="p", provider_ref="r", provider_secret=True)
     assert SECRET_SIG in secret["inputs"][PROVIDER_KEY] and plain["inputs"][PROVIDER_KEY] == "A" * 120
     assert entry_bytes(secret) > entry_bytes(plain) > 2 * len(str(_conn()))
+
+
+def test_rw1_writes_to_an_untracked_default_not_the_committed_baseline(monkeypatch: Any, tmp_path: Path) -> None:
+    import bench.rw1 as rw1_mod
+
+    assert rw1_mod.DEFAULT_OUT == rw1_mod.REPO / ".bench" / "rw1.json"
+    assert ".bench/" in (rw1_mod.REPO / ".gitignore").read_text().splitlines()
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(rw1_mod, "phase_first_up", lambda work: {"first": 1})
+    monkeypatch.setattr(rw1_mod, "phase_per_resource", lambda: {"per": 1})
+    monkeypatch.setattr(rw1_mod, "build_report", lambda first, per, rss: {"first": first, "per": per, "rss": rss})
+    monkeypatch.setattr(rw1_mod, "print_report", lambda rep: seen.setdefault("printed", rep))
+    out = tmp_path / "figures.json"
+    assert rw1_mod.main(["--out", str(out), "--package-mb", "0"]) == 0
+    assert json.loads(out.read_text())["first"] == {"first": 1}
+    parser_default = rw1_mod.DEFAULT_OUT
+    assert parser_default != rw1_mod.REPO / "bench" / "results" / "rw1.json"

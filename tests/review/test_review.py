@@ -137,13 +137,48 @@ def test_downgrade_rename_and_id_change(repo: Path) -> None:
            "the role will be replaced" in out
 
 
-def test_invalid_role_file_at_head_is_reported(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_invalid_role_file_at_head_is_a_problem_not_a_removed_role(repo: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     edit(repo / "roles" / "integration-user.yaml", "depth: basic", "depth: user")
+    edit(repo / "roles" / "integration-user.yaml", "{verbs: [read], depth: global, solution",
+         "{verbs: [read], depth: globall, solution")
     commit(repo, "typo")
-    assert main(["--repo", str(repo), "--base", "HEAD~1"]) == 0
-    out = capsys.readouterr().out
+    assert main(["--repo", str(repo), "--base", "HEAD~1"]) == 1  # CI fails on it
+    captured = capsys.readouterr()
+    out = captured.out
     assert "**Problems at `HEAD`** (the deployment will fail on these):" in out
     assert "- roles/integration-user.yaml:" in out and "unknown depth 'user'; allowed depths: basic, local, deep, global" in out
+    assert "unknown depth 'globall'" in out  # every problem of the file, not only the first
+    assert "Security role removed" not in out
+    assert "### Security role: Integration User — not compared" in out
+    assert "`bc-sales validate --all-stacks`" in out  # what to do about it
+    assert "problems at HEAD" in captured.err
+
+
+def test_a_fixed_role_file_exits_zero_again(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    iu = repo / "roles" / "integration-user.yaml"
+    edit(iu, "depth: basic", "depth: user")
+    commit(repo, "typo")
+    edit(iu, "depth: user", "depth: basic")
+    commit(repo, "fix")
+    assert main(["--repo", str(repo), "--base", "HEAD~1"]) == 0
+    out = capsys.readouterr().out
+    assert "Problems at" not in out
+    assert "_Some files did not load at `HEAD~1` (1); what they declare shows as added._" in out
+
+
+def test_solution_source_change_is_shown_per_stack(repo: Path) -> None:
+    stack = repo / "Pulumi.dev.yaml"
+    stack.write_text("config:\n  bc-sales:solutionPath: solution/standin\n")
+    commit(repo, "stack")
+    stack.write_text("config:\n  bc-sales:solutionSource: business-central\n"
+                     "  bc-sales:solutionMinimumVersion: 9.0.0.0\n")
+    edit(repo / "solution" / "standin" / "solution.xml", "<Version>1.0.0.0</Version>", "<Version>1.1.0.0</Version>")
+    commit(repo, "let Business Central import the solution")
+    out = review(repo, "HEAD~1")
+    assert "### Solution source\n\n- `dev`: package (`solution/standin`) → business-central (Business Central " \
+           "imports the solution; required installed at version 9.0.0.0 or later)" in out
+    assert "_Every stack uses `solutionSource: business-central`: no stack imports these packages._" in out
 
 
 def test_no_changes(repo: Path) -> None:
@@ -166,8 +201,8 @@ def test_missing_revision_and_not_a_repo(repo: Path, tmp_path: Path, capsys: pyt
 
 
 def test_command_line_entry_point(repo: Path) -> None:
-    edit(repo / "roles" / "product-availability-user.yaml", "nav_connection:        {verbs: [read], depth: global}",
-         "nav_connection:        {verbs: [read, write], depth: global}")
+    edit(repo / "roles" / "product-availability-user.yaml", "nav_connection:        {verbs: [read], depth: global,",
+         "nav_connection:        {verbs: [read, write], depth: global,")
     commit(repo, "write")
     done = subprocess.run([sys.executable, "-m", "infra.review", "--base", "HEAD~1"], cwd=repo,
                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
