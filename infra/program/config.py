@@ -288,6 +288,11 @@ class StackSettings(BaseModel):
     application_client_id: Guid | None = Field(
         default="", description="client id of an existing app registration (identityMode existing); empty otherwise"
     )
+    application_client_secret: str = Field(
+        default="", repr=False,
+        description="client secret of the existing app registration, relayed to connectionSetup (identityMode "
+                    "existing); set it with pulumi config set --secret, never in plain text",
+    )
     application_user: bool = Field(
         default=True, description="create the Dataverse application user for server-to-server connections"
     )
@@ -650,6 +655,11 @@ def _cross_checks(values: Mapping[str, Any], keys: list[ConfigKey], *, check_fil
                 f"{PROJECT}:applicationClientId: required when identityMode is existing and applicationUser is "
                 "true (the client id of Business Central's app registration)"
             )
+        if get("identity_mode") == "create" and values.get("application_client_secret"):
+            problems.append(
+                f"{PROJECT}:applicationClientSecret: only used with identityMode existing (with identityMode create "
+                "the stack makes its own secret: set clientSecret: true); remove it"
+            )
         if get("identity_mode") == "existing" and get("client_secret"):
             problems.append(
                 f"{PROJECT}:clientSecret = true: only possible with identityMode create "
@@ -742,7 +752,23 @@ def load_from_pulumi(stack: str | None = None) -> StackSettings:
 
     cfg = pulumi.Config(PROJECT)
     present = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    stack = stack or pulumi.get_stack()
     try:
-        return load_settings(cfg.get, all_keys=present, stack=stack or pulumi.get_stack())
+        settings = load_settings(cfg.get, all_keys=present, stack=stack)
     except ConfigError as exc:
         raise pulumi.RunError(str(exc)) from None
+    for key in SECRET_KEYS:
+        full = f"{PROJECT}:{key}"
+        if getattr(settings, _field_of(key)) and not runtime_config.is_config_secret(full):
+            raise pulumi.RunError(str(ConfigError([
+                f"{full}: stored in plain text in Pulumi.{stack}.yaml; store it encrypted with "
+                f"`pulumi config set --secret {full} <value>` (and rotate it: it has been in the file)"], stack)))
+    return settings
+
+
+#: Keys whose value must be a Pulumi secret (``secure:`` in the stack file).
+SECRET_KEYS = ("applicationClientSecret",)
+
+
+def _field_of(key: str) -> str:
+    return next(k.field for k in config_keys() if k.name == key)

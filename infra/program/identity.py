@@ -136,6 +136,8 @@ class IntegrationIdentity(pulumi.ComponentResource):
         }
         if s.application_client_id:
             self.client_id = pulumi.Output.from_input(s.application_client_id)
+        if s.application_client_secret:  # a Pulumi secret in the stack file (load_from_pulumi checks it)
+            self.client_secret = pulumi.Output.secret(s.application_client_secret)
 
     # --- create: the full Entra side ---------------------------------------------------------
 

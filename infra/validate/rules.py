@@ -16,7 +16,8 @@ from infra.model.roles import VERBS, RoleSpec
 from infra.model.solution_package import PackageInfo
 from infra.validate.catalog import OWNER_VERBS, Catalog, suggest
 from infra.validate.problems import Problem
-from infra.validate.stack_file import StackFile
+from infra.program.config import PROJECT, SECRET_KEYS
+from infra.validate.stack_file import SECRET, StackFile
 
 __all__ = [
     "PLACEHOLDER_STACKS",
@@ -70,6 +71,20 @@ def placeholder_problems(sf: StackFile) -> list[Problem]:
                 f"{text!r} is an example value ({reason}); replace it with your tenant's own value "
                 f"(example values are allowed only in the {', '.join(sorted(PLACEHOLDER_STACKS))} stack)",
             ))
+    return problems
+
+
+def plaintext_secret_problems(sf: StackFile) -> list[Problem]:
+    """Keys that must hold a Pulumi secret (``secure: v1:...``) but hold plain text."""
+    problems = []
+    for key in SECRET_KEYS:
+        full = f"{PROJECT}:{key}"
+        value = sf.raw(full)
+        if value not in (None, "", SECRET):
+            problems.append(Problem(
+                sf.display, sf.line_of(full), full,
+                f"stored in plain text; store it encrypted with `pulumi config set --secret {full} <value>` "
+                "(and rotate it: it has been in the file)"))
     return problems
 
 

@@ -116,6 +116,7 @@ def validate_stack(root: Path, stack: str, *, env: Mapping[str, str] | None = No
         except ConfigError as exc:
             problems.extend(_config_problem(sf, p) for p in exc.problems)
         problems.extend(rules.placeholder_problems(sf))
+        problems.extend(rules.plaintext_secret_problems(sf))
         problems.sort(key=lambda p: (p.line or 0))
 
     specs, role_problems = load_role_dir(root)

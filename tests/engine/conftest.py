@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import psutil
 import pytest
 
 from tests.emulator import Emulator
@@ -142,8 +143,10 @@ class EngineStack:
         args = ["stack", "output", "--json"] + (["--show-secrets"] if show_secrets else [])
         return json.loads(self.run(*args).stdout)
 
-    def config_set(self, key: str, value: str, *, path: bool = False, secret: bool = False) -> None:
-        args = ["config", "set", key, value] + (["--path"] if path else []) + (["--secret"] if secret else [])
+    def config_set(self, key: str, value: str, *, path: bool = False, secret: bool = False,
+                   plaintext: bool = False) -> None:
+        args = (["config", "set", key, value] + (["--path"] if path else []) + (["--secret"] if secret else [])
+                + (["--plaintext"] if plaintext else []))
         self.run(*args)
 
     def resources(self) -> list[dict[str, Any]]:
@@ -157,12 +160,27 @@ class EngineStack:
 
 
 def kill_group(proc: subprocess.Popen[str]) -> None:
-    """``kill -9`` the process and everything it started (the CLI, language host, program, provider hosts)."""
+    """``kill -9`` the process and everything it started (the CLI, language host, program, provider hosts).
+
+    The engine starts each plugin in a process group of its own, so killing the CLI's group alone
+    would leave the language host and the provider hosts running (orphans, as after a crash of the
+    CLI alone); a cancelled CI job or a dead machine takes them all, which is what this imitates.
+    """
+    try:
+        tree = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        tree = []
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+    for child in tree:
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
     proc.wait(timeout=30)
+    psutil.wait_procs(tree, timeout=30)
     if proc.stdout is not None:
         proc.stdout.close()
 

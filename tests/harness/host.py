@@ -163,8 +163,12 @@ class ProviderHost:
         self.channel = grpc.insecure_channel(f"127.0.0.1:{line}")
         grpc.channel_ready_future(self.channel).result(timeout=10)
         self.stub = provider_pb2_grpc.ResourceProviderStub(self.channel)
-        self.handshake()
-        self.configure(self._config)
+        try:
+            self.handshake()
+            self.configure(self._config)
+        except BaseException:
+            self.kill()  # never leave a host process behind when it could not be set up
+            raise
 
     def _drain_stderr(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stderr is not None

@@ -236,3 +236,12 @@ def test_cli_style_values_round_trip() -> None:
     assert cfg["bc-sales:applicationUser"] == "true"
     assert json.loads(cfg["bc-sales:salespeople"])[0]["userPrincipalName"] == "sales01@contoso.example"
     assert cfg["bc-sales:clientSecretRotationDays"] == "180"  # the Pulumi.yaml default
+
+
+def test_application_client_secret_belongs_to_existing_identities_only() -> None:
+    found = problems("local", {"identityMode": "create", "applicationClientSecret": "x-secret-value"})
+    assert ("bc-sales:applicationClientSecret: only used with identityMode existing (with identityMode create the "
+            "stack makes its own secret: set clientSecret: true); remove it") in found
+    assert not any("x-secret-value" in p for p in found)
+    # never in a repr either: settings are printed in test failures and logs
+    assert "x-secret" not in repr(load("local", {"applicationClientSecret": "x-secret-value"}))

@@ -276,3 +276,37 @@ def test_catalog_source_date_and_suggestions() -> None:
     for spec in load_roles(REPO / "roles"):
         for table in spec.tables:
             assert catalog.table(table) is not None or table in spec.table_solutions, (spec.name, table)
+
+
+# --- secrets in the stack file -------------------------------------------------------------------
+
+
+EXISTING_IDENTITY_STACK = """
+config:
+  bc-sales:tenantId: 3f2a9c4e-1b7d-4e8a-9c21-7d5e8f0a1b2c
+  bc-sales:environmentUrl: https://fabrikam-sales.crm4.dynamics.com
+  bc-sales:identityMode: existing
+  bc-sales:applicationUser: false
+  bc-sales:integrationUser:
+    userPrincipalName: bc-integration@fabrikam.onmicrosoft.com
+    usageLocation: DE
+    objectId: 9a1b2c3d-1b7d-4e8a-9c21-7d5e8f0a1b2c
+  bc-sales:seatCheck: "off"
+  bc-sales:solutionSource: business-central
+"""
+
+
+def test_a_plain_text_client_secret_is_a_problem_that_does_not_show_it(project: Project) -> None:
+    project.stack("real", EXISTING_IDENTITY_STACK + "  bc-sales:applicationClientSecret: s3cr3t-Value~1\n")
+    found = problems(project)
+    assert [p for p in found if "applicationClientSecret" in p] == [
+        "Pulumi.real.yaml:12: bc-sales:applicationClientSecret: stored in plain text; store it encrypted with "
+        "`pulumi config set --secret bc-sales:applicationClientSecret <value>` (and rotate it: it has been in "
+        "the file)"], found
+    assert not any("s3cr3t" in p for p in found)
+
+
+def test_an_encrypted_client_secret_is_fine(project: Project) -> None:
+    project.stack("real", EXISTING_IDENTITY_STACK
+                  + "  bc-sales:applicationClientSecret:\n    secure: v1:AAAAAAAAAAAAAAAA:BBBBBBBBBBBB\n")
+    assert problems(project) == []
