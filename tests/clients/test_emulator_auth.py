@@ -237,3 +237,15 @@ def test_short_lived_tokens_never_reach_the_service_expired(emulator_factory) ->
     assert dv.credential.get_token(conn.dataverse_scope).token != first.token
     assert all(r.status != 401 for r in emu.requests)
     assert dv.http.stats.token_refreshes == 0
+
+
+def test_parallel_first_requests_share_one_sign_in(emulator, conn) -> None:
+    """Operations run in parallel in the provider host: one token request per identity and scope,
+    not one per thread (RW-1 counts it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    dv = DataverseClient.for_connection(conn, env=secret_env())
+    with ThreadPoolExecutor(8) as pool:
+        users = list(pool.map(lambda _: dv.whoami().user_id, range(8)))
+    assert users == [DEPLOYER_USER] * 8
+    assert token_requests(emulator) == [200]
