@@ -42,9 +42,6 @@ DATAVERSE_RESOURCE_APP_ID: Final = "00000007-0000-0000-c000-000000000000"
 DATAVERSE_USER_IMPERSONATION_SCOPE_ID: Final = "78ce3f0f-a1ce-49c2-8cde-64b5c0896db4"
 POWER_PLATFORM_API_APP_ID: Final = "8578e004-a5c6-46e7-913e-12f58912df43"
 FEDERATED_TOKEN_AUDIENCE: Final = "api://AzureADTokenExchange"
-#: UNCONFIRMED by Microsoft's docs: the api-version Azure DevOps' OIDC endpoint
-#: (SYSTEM_OIDCREQUESTURI) is called with; taken from what azure-identity sends.
-AZURE_DEVOPS_OIDC_API_VERSION: Final = "7.1"
 GITHUB_ACTIONS_ISSUER: Final = "https://token.actions.githubusercontent.com"
 
 #: SKU part number -> skuId.  Only the ids confirmed in shared/reference are listed; the tenant's

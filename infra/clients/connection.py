@@ -7,13 +7,14 @@ environment at operation time (:mod:`infra.clients.credentials`).
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from infra.clients.errors import ConfigurationError
 
-__all__ = ["Connection", "require_https", "AUTHORITY_ALIASES"]
+__all__ = ["Connection", "require_https", "ssl_context", "AUTHORITY_ALIASES"]
 
 #: Short names accepted for ``authority_host``.
 AUTHORITY_ALIASES: dict[str, str] = {
@@ -22,7 +23,7 @@ AUTHORITY_ALIASES: dict[str, str] = {
     "china": "https://login.chinacloudapi.cn",
 }
 
-#: Hosts where msal's instance discovery is meaningful; anything else gets it turned off.
+#: Hosts where instance discovery (msal, through azure-identity) is meaningful; anything else gets it turned off.
 MICROSOFT_AUTHORITY_HOSTS = frozenset(
     {
         "login.microsoftonline.com",
@@ -50,6 +51,20 @@ def require_https(url: str, what: str) -> str:
             f"{what} must be an absolute https:// URL, got {url!r} (plain http and other schemes are refused)"
         )
     return url
+
+
+def ssl_context(ca_bundle: str | None) -> ssl.SSLContext | bool:
+    """What httpx's ``verify`` takes: ``True`` (certifi's bundle) or a context trusting ``ca_bundle``.
+
+    Verification is always on; there is no value of ``ca_bundle`` that turns it off.
+    Raises :class:`ConfigurationError` when the bundle cannot be loaded.
+    """
+    if not ca_bundle:
+        return True
+    try:
+        return ssl.create_default_context(cafile=ca_bundle)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(f"CA bundle {ca_bundle!r} cannot be loaded: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -82,7 +97,7 @@ class Connection:
 
     @property
     def authority(self) -> str:
-        """``https://<host>/<tenant>`` -- what msal wants."""
+        """``https://<host>/<tenant>``: the tenant's authority URL."""
         return f"{self.authority_host}/{self.tenant_id}"
 
     @property

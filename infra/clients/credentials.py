@@ -1,71 +1,65 @@
-"""Credentials: who we are when we call Dataverse and Graph (msal underneath, no hand-rolled OAuth).
+"""Credentials: who we are when we call Dataverse and Graph.
 
-:func:`resolve_credential` picks ONE credential kind from explicit :class:`CredentialSettings`
-(which win) or from the environment variables Azure tooling and pulumi-azuread already use
-(``AZURE_*`` and their ``ARM_*`` twins), so one identity drives both the azuread provider and ours.
+Signing in is Microsoft's ``azure-identity`` (the credential layer of every Azure SDK for Python,
+https://learn.microsoft.com/python/api/overview/azure/identity-readme): each credential kind is
+one of its classes, built for the connection's authority host (instance discovery off for a host
+that is not Microsoft's) and CA bundle (TLS always verified).  What is ours:
 
-Tokens are cached per *process* in a module-level registry keyed by authority, tenant, client,
-credential kind and a digest of the credential material -- never on the credential object, which
-is cheap to recreate and must never be pickled into Pulumi state.  A cached token is refreshed
-ahead of expiry (5 minutes or 10 % of its lifetime, whichever is shorter).
+* :func:`resolve_credential` picks ONE kind from explicit :class:`CredentialSettings` (which win)
+  or the variables Azure tooling and pulumi-azuread read (``AZURE_*`` and their ``ARM_*`` twins),
+  so one identity drives both the azuread provider and ours; when nothing fits, one
+  :class:`ConfigurationError` lists every variable looked at;
+* :class:`TokenCredential`, a cheap handle that refuses to be pickled (providers are pickled into
+  Pulumi state).  The azure-identity credential behind it, with its token cache, is shared per
+  process and identity, and every token it hands out is registered for redaction.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import json
+import logging
 import os
-import re
 import shutil
-import subprocess
 import sys
 import threading
 import time
-from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from infra import facts
-from infra.clients.connection import Connection, require_https
-from infra.clients.errors import AuthenticationError, ConfigurationError
-import msal
-import requests
-import requests.adapters
-from urllib3.util.retry import Retry
+import azure.core.pipeline.transport  # noqa: F401 - imported so its loggers exist when redaction is installed
+import azure.identity as azid
+import httpx
+from azure.core.exceptions import AzureError
 
+from infra import facts
+from infra.clients.connection import Connection, require_https, ssl_context
+from infra.clients.errors import AuthenticationError, ConfigurationError
 from infra.clients.redact import THIRD_PARTY_LOGGERS, install_log_redaction, logger, register_secret
 
-# msal and requests are imported above so that their loggers exist when the filter is installed.
+# azure-core creates its HTTP logging policy's logger when a pipeline is built: create it now, so
+# that it exists when the redaction filter is installed on azure-identity's and azure-core's loggers.
+logging.getLogger("azure.core.pipeline.policies.http_logging_policy")
 install_log_redaction(*THIRD_PARTY_LOGGERS)
 
 __all__ = [
     "AccessToken",
     "CredentialSettings",
     "TokenCredential",
-    "ClientSecretCredential",
-    "CertificateCredential",
-    "ClientAssertionCredential",
-    "AzureCliCredential",
-    "DeviceCodeCredential",
-    "CertificateMaterial",
-    "load_certificate",
     "resolve_credential",
     "clear_token_cache",
-    "token_cache_stats",
-    "FEDERATED_AUDIENCE",
     "ENV_VARIABLES",
+    "KINDS",
 ]
 
-FEDERATED_AUDIENCE = facts.FEDERATED_TOKEN_AUDIENCE
-#: Azure DevOps OIDC endpoint API version (UNCONFIRMED, see infra/facts.py).
-ADO_OIDC_API_VERSION = facts.AZURE_DEVOPS_OIDC_API_VERSION
-#: How long we wait for Entra / an OIDC issuer / the Azure CLI.
-SIGN_IN_TIMEOUT_S = 30.0
-CLI_TIMEOUT_S = 60.0
+#: Connect / read timeouts (seconds) for Entra, the CI token services and the Azure CLI.
+CONNECT_TIMEOUT_S = 10
+SIGN_IN_TIMEOUT_S = 30
+CLI_TIMEOUT_S = 60
+#: azure-identity's AzureCliCredential does not cache; we renew its tokens this long before expiry
+#: (the margin azure-identity applies to its own caches).
+CLI_REFRESH_MARGIN_S = 300
 
 # Environment variables, in the order they are consulted (first non-empty wins).
 TENANT_VARS = ("AZURE_TENANT_ID", "ARM_TENANT_ID")
@@ -96,19 +90,7 @@ ENV_VARIABLES: tuple[str, ...] = tuple(
     )
 )
 
-KINDS = (
-    "secret",
-    "certificate",
-    "federated_file",
-    "oidc_token",
-    "github",
-    "azure_devops",
-    "azure_cli",
-    "device_code",
-)
-
-
-# --- value types ---------------------------------------------------------------------------
+KINDS = ("secret", "certificate", "federated_file", "oidc_token", "github", "azure_devops", "azure_cli", "device_code")
 
 
 @dataclass(frozen=True)
@@ -146,54 +128,47 @@ class CredentialSettings:
 
     def __post_init__(self) -> None:
         if self.kind is not None and self.kind not in KINDS:
-            raise ConfigurationError(
-                f"credential kind {self.kind!r} is not known; allowed values: {', '.join(KINDS)}"
-            )
+            raise ConfigurationError(f"credential kind {self.kind!r} is not known; allowed values: {', '.join(KINDS)}")
         for secret in (self.client_secret, self.certificate_password, self.oidc_token, self.oidc_request_token):
             register_secret(secret)
 
-    def __reduce__(self) -> Any:  # pragma: no cover - exercised via test_pickle
+    def __reduce__(self) -> Any:
         raise TypeError("CredentialSettings hold secrets and must not be pickled")
 
 
-# --- the per-process token cache ------------------------------------------------------------
+# --- the per-process registry of azure-identity credentials -----------------------------------
 
 
 @dataclass
-class _CacheEntry:
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    tokens: dict[str, tuple[AccessToken, float]] = field(default_factory=dict)  # scope -> (token, obtained)
-    app: Any = None  # the msal application, built once per entry
-    acquisitions: int = 0  # tokens actually fetched from the identity provider / CLI
+class _Shared:
+    lock: threading.Lock = field(default_factory=threading.Lock)  # one sign-in at a time per identity
+    credential: Any = None
 
 
-_REGISTRY: dict[tuple[str, ...], _CacheEntry] = {}
+_REGISTRY: dict[tuple[str, ...], _Shared] = {}
 _REGISTRY_LOCK = threading.Lock()
 
 
-def _entry(key: tuple[str, ...]) -> _CacheEntry:
+def _shared(key: tuple[str, ...]) -> _Shared:
     with _REGISTRY_LOCK:
-        entry = _REGISTRY.get(key)
-        if entry is None:
-            entry = _REGISTRY[key] = _CacheEntry()
-        return entry
+        return _REGISTRY.setdefault(key, _Shared())
 
 
 def clear_token_cache() -> None:
-    """Forget every cached token and msal application (tests; a long-lived process after rotation)."""
+    """Forget every credential and its tokens (tests, benchmarks; a long-lived process after rotation)."""
     with _REGISTRY_LOCK:
+        entries = list(_REGISTRY.values())
         _REGISTRY.clear()
+    for entry in entries:
+        _close(entry.credential)
 
 
-def token_cache_stats() -> dict[str, int]:
-    """``{identity key: tokens fetched}`` -- lets tests see how often we really signed in."""
-    with _REGISTRY_LOCK:
-        return {"|".join(k[:5]): e.acquisitions for k, e in _REGISTRY.items()}
-
-
-def refresh_margin(lifetime_s: float) -> float:
-    """Seconds before expiry at which a token is renewed: 5 min or 10 % of its lifetime."""
-    return min(300.0, max(0.0, lifetime_s) * 0.1)
+def _close(credential: Any) -> None:
+    try:
+        if credential is not None:
+            credential.close()
+    except Exception:  # closing a session must never hide the real outcome
+        logger.debug("closing a credential failed", exc_info=True)
 
 
 def _digest(*parts: Any) -> str:
@@ -204,59 +179,66 @@ def _digest(*parts: Any) -> str:
     return h.hexdigest()[:16]
 
 
-# --- credential base --------------------------------------------------------------------------
+class TokenCredential:
+    """One identity: a handle on the azure-identity credential shared by this process.
 
+    ``get_token(scope)`` returns the cached token while azure-identity deems it fresh and a new one
+    otherwise; ``force_refresh=True`` (the HTTP layer's answer to a 401) first replaces the shared
+    credential with a new one, so nothing cached can be returned.  Errors raised:
+    :class:`AuthenticationError` (sign-in refused or impossible), :class:`ConfigurationError`.
+    """
 
-class TokenCredential(ABC):
-    """Something that can produce an access token for a scope (``<resource>/.default``)."""
-
-    kind: str = "abstract"
-
-    def __init__(self, connection: Connection, client_id: str | None, material_digest: str) -> None:
-        self._connection = connection
+    def __init__(self, connection: Connection, kind: str, client_id: str | None, build: Callable[[], Any],
+                 material: str, description: str | None = None) -> None:
+        self.connection = connection
+        self.kind = kind
         self.client_id = client_id
-        self._key = (
-            connection.authority_host,
-            connection.tenant_id,
-            client_id or "-",
-            self.kind,
-            material_digest,
-        )
-
-    @property
-    def connection(self) -> Connection:
-        return self._connection
+        self._build = build
+        self._description = description
+        self.cache_key = (connection.authority_host, connection.tenant_id, client_id or "-", kind, material)
+        entry = _shared(self.cache_key)
+        with entry.lock:
+            if entry.credential is None:
+                entry.credential = self._new_credential()  # settings errors surface here, before any request
 
     @property
     def identity(self) -> str:
         """Non-secret description used in logs, errors and pool keys."""
         who = f"app {self.client_id}" if self.client_id else "signed-in user"
-        return f"{self.kind.replace('_', ' ')} for {who} in tenant {self._connection.tenant_id}"
+        extra = f" ({self._description})" if self._description else ""
+        return f"{self.kind.replace('_', ' ')} for {who} in tenant {self.connection.tenant_id}{extra}"
 
     @property
-    def cache_key(self) -> tuple[str, ...]:
-        return self._key
+    def azure_credential(self) -> Any:
+        """The azure-identity credential currently behind this identity (shared per process)."""
+        return _shared(self.cache_key).credential
 
     def get_token(self, scope: str, *, force_refresh: bool = False) -> AccessToken:
-        """Cached token for ``scope``; a new one near expiry or when ``force_refresh`` (after a 401)."""
-        entry = _entry(self._key)
+        """A token for ``scope`` (``<resource>/.default``), valid at least a little longer."""
+        entry = _shared(self.cache_key)
         with entry.lock:
-            cached = entry.tokens.get(scope)
-            now = time.time()
-            if cached is not None and not force_refresh:
-                token, obtained = cached
-                if now < token.expires_on - refresh_margin(token.expires_on - obtained):
-                    return token
-            token = self._acquire(entry, scope, force_refresh or cached is not None)
-            register_secret(token.token)
-            entry.tokens[scope] = (token, now)
-            entry.acquisitions += 1
-            logger.debug("acquired token for %s (scope %s), valid %.0fs", self.identity, scope, token.expires_on - now)
-            return token
+            if entry.credential is None or force_refresh:
+                old, entry.credential = entry.credential, self._new_credential()
+                _close(old)
+            try:
+                result = entry.credential.get_token(scope)
+            except (AuthenticationError, ConfigurationError):
+                raise
+            except (AzureError, ValueError, OSError) as exc:
+                raise _sign_in_error(exc, self, scope) from None
+        register_secret(result.token)
+        return AccessToken(result.token, float(result.expires_on))
 
-    @abstractmethod
-    def _acquire(self, entry: _CacheEntry, scope: str, bypass_cache: bool) -> AccessToken:
-        """Fetch a new token (called with the cache entry's lock held)."""
+    def _new_credential(self) -> Any:
+        try:
+            credential = self._build()
+        except (AuthenticationError, ConfigurationError):
+            raise
+        except (ValueError, TypeError, OSError) as exc:  # azure-identity's answer to bad settings / files
+            reason = getattr(exc, "strerror", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise ConfigurationError(f"cannot set up {self.identity}: {reason}") from None
+        install_log_redaction(*THIRD_PARTY_LOGGERS)  # loggers created while building get the filter too
+        return credential
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.identity!r})"
@@ -265,365 +247,96 @@ class TokenCredential(ABC):
         raise TypeError("credentials hold secrets and must not be pickled (resolve them at operation time)")
 
 
-def _requests_session(ca_bundle: str | None) -> Any:
-    """A requests.Session for msal / OIDC issuers: CA bundle (or certifi) and a default timeout."""
-
-    session = requests.Session()
-    # Transport-level only: re-open a connection that could not be established (nothing was
-    # sent, so this is always safe).  Status-based retries stay with msal / our one policy.
-    adapter = requests.adapters.HTTPAdapter(
-        max_retries=Retry(total=3, connect=3, read=0, status=0, other=0, backoff_factor=0.5)
-    )
-    session.mount("https://", adapter)
-    session.verify = ca_bundle if ca_bundle else True
-    # verify is passed per request too: requests lets REQUESTS_CA_BUNDLE override a Session's
-    # verify, which would silently replace the CA bundle we were told to trust.
-    session.request = functools.partial(  # type: ignore[method-assign]
-        session.request, timeout=SIGN_IN_TIMEOUT_S, verify=ca_bundle if ca_bundle else True
-    )
-    return session
-
-
-class MsalCredential(TokenCredential):
-    """Confidential client (secret, certificate or client assertion) via msal."""
-
-    def __init__(self, connection: Connection, client_id: str, material_digest: str) -> None:
-        super().__init__(connection, client_id, material_digest)
-
-    @abstractmethod
-    def _client_credential(self) -> Any:
-        """What msal's ``client_credential`` parameter takes."""
-
-    def _build_app(self) -> Any:
-        try:
-            app = msal.ConfidentialClientApplication(
-                self.client_id,
-                client_credential=self._client_credential(),
-                authority=self._connection.authority,
-                http_client=_requests_session(self._connection.ca_bundle),
-                instance_discovery=None if self._connection.is_microsoft_authority else False,
-                token_cache=msal.TokenCache(),
-            )
-            install_log_redaction(*THIRD_PARTY_LOGGERS)  # msal creates some loggers lazily
-            return app
-        except (ConfigurationError, AuthenticationError):
-            raise
-        except Exception as exc:  # msal raises ValueError / requests errors for a bad authority
-            raise AuthenticationError(
-                None,
-                type(exc).__name__,
-                f"cannot set up sign-in at {self._connection.authority} for {self.identity}: {exc}",
-                service="entra",
-            ) from None
-
-    def _acquire(self, entry: _CacheEntry, scope: str, bypass_cache: bool) -> AccessToken:
-        if entry.app is None:
-            entry.app = self._build_app()
-        app = entry.app
-        if bypass_cache:
-            # We own the caching policy; drop msal's copy so it really asks Entra again.
-            for item in list(app.token_cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
-                app.token_cache.remove_at(item)
-        try:
-            result = app.acquire_token_for_client(scopes=[scope])
-        except (ConfigurationError, AuthenticationError):
-            raise
-        except Exception as exc:
-            raise AuthenticationError(
-                None, type(exc).__name__, f"sign-in failed for {self.identity}: {exc}", service="entra"
-            ) from None
-        return _token_from_msal_result(result, self.identity, scope)
-
-
-def _token_from_msal_result(result: Mapping[str, Any] | None, identity: str, scope: str) -> AccessToken:
-    if not result or "access_token" not in result:
-        result = result or {}
-        description = str(result.get("error_description") or "no token and no error returned")
-        first_line = description.splitlines()[0] if description else ""
-        raise AuthenticationError(
-            None,
-            str(result.get("error") or "sign_in_failed"),
-            f"sign-in failed for {identity} (scope {scope}): {first_line}",
-            service="entra",
-            request_id=result.get("correlation_id"),
-        )
-    return AccessToken(str(result["access_token"]), time.time() + float(result.get("expires_in", 3600)))
-
-
-class ClientSecretCredential(MsalCredential):
-    kind = "secret"
-
-    def __init__(self, connection: Connection, client_id: str, client_secret: str) -> None:
-        register_secret(client_secret)
-        self.__secret = client_secret
-        super().__init__(connection, client_id, _digest(client_secret))
-
-    def _client_credential(self) -> Any:
-        return self.__secret
-
-
-# --- certificates --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CertificateMaterial:
-    """A private key and its certificate, loaded from PEM or PFX, with both thumbprints."""
-
-    private_key_pem: str = field(repr=False)
-    certificate_pem: str
-    sha1_thumbprint: str
-    sha256_thumbprint: str
-    subject: str
-
-
-_PEM_KEY = re.compile(rb"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.+?-----END \1PRIVATE KEY-----", re.S)
-
-
-def load_certificate(path: str | Path, password: str | None = None) -> CertificateMaterial:
-    """Load a client certificate (PEM with key + certificate, or PFX/PKCS#12) and derive thumbprints.
-
-    Errors name the file and what is wrong, never the password.
-    """
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.serialization import pkcs12
-
-    p = Path(path).expanduser()
+def _sign_in_error(exc: BaseException, cred: TokenCredential, scope: str) -> AuthenticationError:
+    """azure-identity's error as ours: Entra's AADSTS code (or OAuth error) and first line, redacted."""
+    text = str(getattr(exc, "message", None) or exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    first = first.removeprefix("Authentication failed: ")
+    response = getattr(exc, "response", None)
+    oauth_error = None
     try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise ConfigurationError(f"client certificate {str(p)!r} cannot be read: {exc.strerror or exc}") from None
-    pw = password.encode() if password else None
-    key: Any
-    cert: Any
-    if b"-----BEGIN" in data:
-        match = _PEM_KEY.search(data)
-        if not match:
-            raise ConfigurationError(f"client certificate {str(p)!r} has no PRIVATE KEY block; a PEM must hold key and certificate")
-        try:
-            key = serialization.load_pem_private_key(match.group(0), password=pw)
-        except (TypeError, ValueError) as exc:
-            hint = "wrong or missing password" if "password" in str(exc).lower() or "decrypt" in str(exc).lower() else "unreadable key"
-            raise ConfigurationError(f"client certificate {str(p)!r}: {hint}") from None
-        try:
-            certs = x509.load_pem_x509_certificates(data)
-        except ValueError:
-            certs = []
-        if not certs:
-            raise ConfigurationError(f"client certificate {str(p)!r} has no CERTIFICATE block")
-        cert = certs[0]
-    else:
-        try:
-            key, cert, _extra = pkcs12.load_key_and_certificates(data, pw)
-        except (TypeError, ValueError):
-            raise ConfigurationError(
-                f"client certificate {str(p)!r} is neither PEM nor a PFX that opens with the given password"
-            ) from None
-        if key is None or cert is None:
-            raise ConfigurationError(f"client certificate {str(p)!r} (PFX) must contain a private key and a certificate")
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    register_secret(key_pem)
-    return CertificateMaterial(
-        private_key_pem=key_pem,
-        certificate_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
-        sha1_thumbprint=cert.fingerprint(hashes.SHA1()).hex().upper(),  # noqa: S303 - Entra's x5t
-        sha256_thumbprint=cert.fingerprint(hashes.SHA256()).hex().upper(),
-        subject=cert.subject.rfc4514_string(),
-    )
+        oauth_error = response.json().get("error") if response is not None else None
+    except Exception:  # not JSON: the message alone has to do
+        pass
+    aadsts = next((w.rstrip(":,.'") for w in first.split() if w.startswith("AADSTS")), None)
+    code = aadsts or oauth_error or type(exc).__name__
+    hint = f"; run `az login --tenant {cred.connection.tenant_id}`" if cred.kind == "azure_cli" else ""
+    return AuthenticationError(getattr(response, "status_code", None), code,
+                               f"sign-in failed for {cred.identity} (scope {scope}): {first}{hint}",
+                               service="azure_cli" if cred.kind == "azure_cli" else "entra")
 
 
-class CertificateCredential(MsalCredential):
-    """Client certificate.  msal signs the assertion with PS256 and the SHA-256 thumbprint
-    (``x5t#S256``) when it gets the public certificate, which Entra prefers over SHA-1."""
-
-    kind = "certificate"
-
-    def __init__(self, connection: Connection, client_id: str, path: str, password: str | None = None) -> None:
-        register_secret(password)
-        self.certificate = load_certificate(path, password)
-        self.__material = self.certificate
-        self.certificate_path = str(path)
-        super().__init__(connection, client_id, self.certificate.sha256_thumbprint)
-
-    @property
-    def identity(self) -> str:
-        return f"{super().identity} (certificate {self.certificate.sha1_thumbprint})"
-
-    def _client_credential(self) -> Any:
-        return {
-            "private_key": self.__material.private_key_pem,
-            "public_certificate": self.__material.certificate_pem,
-        }
-
-
-# --- workload identity federation ------------------------------------------------------------
-
-
-def _add_query(url: str, **params: str) -> str:
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-class ClientAssertionCredential(MsalCredential):
-    """Workload identity federation: msal exchanges an external OIDC token for an Entra token.
-
-    ``assertion_source`` is called each time msal needs an assertion, so a rotated token file or
-    a fresh GitHub / Azure DevOps token is used rather than one that has expired.
-    """
-
-    def __init__(
-        self,
-        connection: Connection,
-        client_id: str,
-        kind: str,
-        assertion_source: Callable[[], str],
-        description: str,
-        material_digest: str,
-    ) -> None:
-        self.kind = kind
-        self._source = assertion_source
-        self._description = description
-        super().__init__(connection, client_id, material_digest)
-
-    @property
-    def identity(self) -> str:
-        return f"{super().identity} ({self._description})"
-
-    def _assertion(self) -> str:
-        value = self._source().strip()
-        if not value:
-            raise AuthenticationError(None, "empty_assertion", f"{self._description} returned an empty token", service="entra")
-        register_secret(value)
-        return value
-
-    def _client_credential(self) -> Any:
-        return {"client_assertion": self._assertion}
+# --- what azure-identity does not do ------------------------------------------------------------
 
 
 def _file_assertion(path: str) -> Callable[[], str]:
+    """Read the federated token file for every token request, so a rotated file is used at once
+    (azure-identity's WorkloadIdentityCredential re-reads it only every 10 minutes)."""
+
     def read() -> str:
         try:
-            return Path(path).read_text(encoding="utf-8")
+            value = Path(path).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise AuthenticationError(
-                None, "token_file_unreadable", f"federated token file {path!r} cannot be read: {exc.strerror or exc}", service="entra"
-            ) from None
+            raise AuthenticationError(None, "token_file_unreadable",
+                                      f"federated token file {path!r} cannot be read: {exc.strerror or exc}",
+                                      service="entra") from None
+        if not value:
+            raise AuthenticationError(None, "empty_assertion", f"federated token file {path!r} is empty", service="entra")
+        register_secret(value)
+        return value
 
     return read
 
 
-def _requested_assertion(
-    url: str, request_token: str, *, method: str, ca_bundle: str | None, response_key: str, what: str, **query: str
-) -> Callable[[], str]:
-    """Fetch an OIDC token from a CI system's token service (GitHub Actions, Azure DevOps)."""
-    require_https(url, what)
-    full_url = _add_query(url, **query)
+def _github_assertion(url: str, request_token: str, ca_bundle: str | None) -> Callable[[], str]:
+    """GitHub Actions' ID token: GET ``ACTIONS_ID_TOKEN_REQUEST_URL&audience=api://AzureADTokenExchange``
+    with the request token as bearer, answer ``{"value": <jwt>}`` (GitHub docs, "Configuring OpenID
+    Connect in cloud providers").  azure-identity has no GitHub credential."""
+    parts = urlsplit(require_https(url, "GitHub Actions OIDC request URL"))
+    query = parse_qsl(parts.query, keep_blank_values=True) + [("audience", facts.FEDERATED_TOKEN_AUDIENCE)]
+    full_url = urlunsplit(parts._replace(query=urlencode(query)))
     register_secret(request_token)
+    what = "GitHub Actions OIDC endpoint"
 
     def fetch() -> str:
-        session = _requests_session(ca_bundle)
         try:
-            response = session.request(
-                method, full_url, headers={"Authorization": f"Bearer {request_token}", "Accept": "application/json"}
-            )
-        except Exception as exc:
+            with httpx.Client(verify=ssl_context(ca_bundle), timeout=httpx.Timeout(SIGN_IN_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)) as client:
+                response = client.get(full_url, headers={"Authorization": f"Bearer {request_token}", "Accept": "application/json"})
+        except httpx.HTTPError as exc:
             raise AuthenticationError(None, "oidc_request_failed", f"{what}: {type(exc).__name__}: {exc}", service="oidc") from None
-        finally:
-            session.close()
         if response.status_code != 200:
-            raise AuthenticationError(
-                response.status_code, "oidc_request_failed", f"{what} answered HTTP {response.status_code}: {response.text[:300]}", service="oidc"
-            )
+            raise AuthenticationError(response.status_code, "oidc_request_failed",
+                                      f"{what} answered HTTP {response.status_code}: {response.text[:300]}", service="oidc")
         try:
-            value = response.json()[response_key]
+            value = str(response.json()["value"])
         except (ValueError, KeyError, TypeError):
-            raise AuthenticationError(
-                200, "oidc_request_failed", f"{what} answered without a {response_key!r} field", service="oidc"
-            ) from None
-        return str(value)
+            raise AuthenticationError(200, "oidc_request_failed", f"{what} answered without a 'value' field", service="oidc") from None
+        register_secret(value)
+        return value
 
     return fetch
 
 
-# --- Azure CLI and device code ---------------------------------------------------------------
+class _CachedCliCredential:
+    """azure-identity's AzureCliCredential runs ``az`` for every token and leaves caching to the
+    caller (its docstring says so); one subprocess per HTTP request would be far too slow."""
+
+    def __init__(self, cli: Any) -> None:
+        self._cli = cli
+        self._tokens: dict[str, Any] = {}
+
+    def get_token(self, scope: str) -> Any:
+        token = self._tokens.get(scope)
+        if token is None or token.expires_on - time.time() <= CLI_REFRESH_MARGIN_S:
+            token = self._tokens[scope] = self._cli.get_token(scope)
+        return token
+
+    def close(self) -> None:
+        self._cli.close()
 
 
-class AzureCliCredential(TokenCredential):
-    """``az account get-access-token`` -- for people at their desk who ran ``az login``."""
-
-    kind = "azure_cli"
-
-    def __init__(self, connection: Connection, az_path: str) -> None:
-        self._az = az_path
-        super().__init__(connection, None, _digest(az_path))
-
-    def _acquire(self, entry: _CacheEntry, scope: str, bypass_cache: bool) -> AccessToken:
-        resource = scope[: -len("/.default")] if scope.endswith("/.default") else scope
-        cmd = [self._az, "account", "get-access-token", "--resource", resource,
-               "--tenant", self._connection.tenant_id, "--output", "json"]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=CLI_TIMEOUT_S, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise AuthenticationError(None, "azure_cli_failed", f"Azure CLI could not run: {exc}", service="azure_cli") from None
-        if proc.returncode != 0:
-            detail = (proc.stderr or proc.stdout or "").strip().splitlines()
-            raise AuthenticationError(
-                None, "azure_cli_failed",
-                f"`az account get-access-token` failed ({detail[-1] if detail else 'exit ' + str(proc.returncode)}); run `az login --tenant {self._connection.tenant_id}`",
-                service="azure_cli",
-            )
-        return parse_cli_token(proc.stdout)
-
-
-def parse_cli_token(stdout: str) -> AccessToken:
-    """Parse ``az account get-access-token`` JSON (``expires_on`` epoch, or local ``expiresOn``)."""
-    try:
-        data = json.loads(stdout)
-        token = str(data["accessToken"])
-    except (ValueError, KeyError, TypeError):
-        raise AuthenticationError(None, "azure_cli_failed", "Azure CLI returned no accessToken", service="azure_cli") from None
-    register_secret(token)
-    if data.get("expires_on") is not None:
-        expires = float(data["expires_on"])
-    elif data.get("expiresOn"):
-        expires = datetime.fromisoformat(str(data["expiresOn"])).timestamp()  # local time, naive
-    else:
-        expires = time.time() + 300
-    return AccessToken(token, expires)
-
-
-class DeviceCodeCredential(TokenCredential):
-    """Interactive fallback: prints a code to enter at the device login page.  Only built when
-    explicitly allowed and a terminal is attached (a CI job would otherwise hang)."""
-
-    kind = "device_code"
-
-    def __init__(self, connection: Connection, client_id: str) -> None:
-        super().__init__(connection, client_id, _digest(client_id))
-
-    def _acquire(self, entry: _CacheEntry, scope: str, bypass_cache: bool) -> AccessToken:
-        if entry.app is None:
-            entry.app = msal.PublicClientApplication(
-                self.client_id,
-                authority=self._connection.authority,
-                http_client=_requests_session(self._connection.ca_bundle),
-                instance_discovery=None if self._connection.is_microsoft_authority else False,
-            )
-        app = entry.app
-        if not bypass_cache:
-            accounts = app.get_accounts()
-            if accounts:
-                result = app.acquire_token_silent([scope], account=accounts[0])
-                if result and "access_token" in result:
-                    return _token_from_msal_result(result, self.identity, scope)
-        flow = app.initiate_device_flow(scopes=[scope])
-        if "user_code" not in flow:
-            return _token_from_msal_result(flow, self.identity, scope)
-        print(flow["message"], file=sys.stderr, flush=True)
-        return _token_from_msal_result(app.acquire_token_by_device_flow(flow), self.identity, scope)
+def _device_code_prompt(verification_uri: str, user_code: str, expires_on: Any) -> None:
+    print(f"To sign in, open {verification_uri} and enter the code {user_code}.", file=sys.stderr, flush=True)
 
 
 # --- resolution ------------------------------------------------------------------------------
@@ -639,9 +352,7 @@ def _first(env: Mapping[str, str], names: tuple[str, ...]) -> str | None:
 
 def _flag(env: Mapping[str, str], names: tuple[str, ...]) -> bool | None:
     value = _first(env, names)
-    if value is None:
-        return None
-    return value.lower() in {"1", "true", "yes", "on"}
+    return None if value is None else value.lower() in {"1", "true", "yes", "on"}
 
 
 def resolve_credential(
@@ -649,16 +360,18 @@ def resolve_credential(
     settings: CredentialSettings | None = None,
     env: Mapping[str, str] | None = None,
 ) -> TokenCredential:
-    """Pick the credential to use.  Explicit ``settings`` win over ``env`` field by field.
+    """Pick the credential to use.  Explicit ``settings`` win over ``env`` (default ``os.environ``)
+    field by field.
 
     Order when no kind is forced: client secret, certificate, federated token file, OIDC token,
     Azure DevOps, GitHub Actions, Azure CLI, device code (only if allowed and on a TTY).  With
-    ``ARM_USE_OIDC=true`` the federated kinds go first; with ``ARM_USE_OIDC=false`` they are skipped.
+    ``ARM_USE_OIDC=true`` the federated kinds go first; with ``ARM_USE_OIDC=false`` they are skipped;
+    ``ARM_USE_CLI=true`` puts the Azure CLI first, ``false`` skips it.  ``az`` is looked for on
+    ``env``'s PATH; azure-identity then runs the one on the process's PATH.
     Raises one :class:`ConfigurationError` listing every variable looked at when nothing fits.
     """
     s = settings or CredentialSettings()
     env = os.environ if env is None else env
-    looked = list(ENV_VARIABLES)
 
     if s.tenant_id and s.tenant_id != connection.tenant_id:
         connection = Connection(**{**connection.to_dict(), "tenant_id": s.tenant_id})
@@ -686,6 +399,18 @@ def resolve_credential(
     for value in (secret, cert_password, oidc_token, ado_token, gh_token):
         register_secret(value)
 
+    tenant = connection.tenant_id
+    # What every azure-identity credential is built with: our authority host, TLS verified
+    # against the connection's CA bundle (certifi's when none), bounded waits.
+    common: dict[str, Any] = {
+        "authority": connection.authority_host,
+        "connection_verify": connection.ca_bundle or True,
+        "connection_timeout": CONNECT_TIMEOUT_S,
+        "read_timeout": SIGN_IN_TIMEOUT_S,
+    }
+    if not connection.is_microsoft_authority:
+        common["disable_instance_discovery"] = True
+
     def need_client_id(kind: str) -> str:
         if not client_id:
             raise ConfigurationError(
@@ -695,55 +420,69 @@ def resolve_credential(
             )
         return client_id
 
+    def assertion(kind: str, func: Callable[[], str], material: str, description: str) -> TokenCredential:
+        cid = need_client_id(kind)
+        return TokenCredential(connection, kind, cid, lambda: azid.ClientAssertionCredential(tenant, cid, func, **common),
+                               material, description)
+
     def build(kind: str) -> TokenCredential | None:
         if kind == "secret" and secret:
-            return ClientSecretCredential(connection, need_client_id(kind), secret)
+            cid = need_client_id(kind)
+            return TokenCredential(connection, kind, cid, lambda: azid.ClientSecretCredential(tenant, cid, secret, **common),
+                                   _digest(secret))
         if kind == "certificate" and cert_path:
-            return CertificateCredential(connection, need_client_id(kind), cert_path, cert_password)
+            cid = need_client_id(kind)
+            try:
+                content = Path(cert_path).expanduser().read_bytes()  # only to notice a replaced file
+            except OSError as exc:
+                raise ConfigurationError(f"client certificate {cert_path!r} cannot be read: {exc.strerror or exc}") from None
+            return TokenCredential(
+                connection, kind, cid,
+                lambda: azid.CertificateCredential(tenant, cid, str(Path(cert_path).expanduser()), password=cert_password, **common),
+                _digest(cert_path, content), f"certificate {cert_path}")
         if kind == "federated_file" and token_file:
-            return ClientAssertionCredential(
-                connection, need_client_id(kind), kind, _file_assertion(token_file),
-                f"federated token file {token_file}", _digest(token_file),
-            )
+            return assertion(kind, _file_assertion(token_file), _digest(token_file), f"federated token file {token_file}")
         if kind == "oidc_token" and oidc_token:
             static = oidc_token
-            return ClientAssertionCredential(
-                connection, need_client_id(kind), kind, lambda: static, "OIDC token from ARM_OIDC_TOKEN", _digest(static)
-            )
+            return assertion(kind, lambda: static, _digest(static), "OIDC token from ARM_OIDC_TOKEN")
         if kind == "azure_devops" and ado_url and ado_token and service_connection:
-            fetch = _requested_assertion(
-                ado_url, ado_token, method="POST", ca_bundle=connection.ca_bundle, response_key="oidcToken",
-                what="Azure DevOps OIDC endpoint", **{"api-version": ADO_OIDC_API_VERSION, "serviceConnectionId": service_connection},
-            )
-            return ClientAssertionCredential(
-                connection, need_client_id(kind), kind, fetch,
-                f"Azure DevOps service connection {service_connection}", _digest(ado_url, ado_token, service_connection),
-            )
+            cid = need_client_id(kind)
+            url = require_https(ado_url, "Azure DevOps OIDC request URL")
+            if (os.environ.get("SYSTEM_OIDCREQUESTURI") or "").strip().rstrip("/") != url:
+                raise ConfigurationError(
+                    "azure-identity's AzurePipelinesCredential reads the OIDC request URL from the process's "
+                    "SYSTEM_OIDCREQUESTURI only; it is unset or differs from the one given",
+                    looked_at=("SYSTEM_OIDCREQUESTURI", "ARM_OIDC_REQUEST_URL", "CredentialSettings.oidc_request_url"))
+            return TokenCredential(
+                connection, kind, cid,
+                lambda: azid.AzurePipelinesCredential(tenant_id=tenant, client_id=cid, service_connection_id=service_connection,
+                                                      system_access_token=ado_token, **common),
+                _digest(url, ado_token, service_connection), f"Azure DevOps service connection {service_connection}")
         if kind == "github" and gh_url and gh_token:
-            fetch = _requested_assertion(
-                gh_url, gh_token, method="GET", ca_bundle=connection.ca_bundle, response_key="value",
-                what="GitHub Actions OIDC endpoint", audience=FEDERATED_AUDIENCE,
-            )
-            return ClientAssertionCredential(
-                connection, need_client_id(kind), kind, fetch, "GitHub Actions OIDC token", _digest(gh_url, gh_token)
-            )
+            return assertion(kind, _github_assertion(gh_url, gh_token, connection.ca_bundle), _digest(gh_url, gh_token),
+                             "GitHub Actions OIDC token")
         if kind == "azure_cli" and use_cli is not False:
             az = shutil.which("az", path=env.get("PATH")) if "PATH" in env else shutil.which("az")
             if az:
-                return AzureCliCredential(connection, az)
+                return TokenCredential(
+                    connection, kind, None,
+                    lambda: _CachedCliCredential(azid.AzureCliCredential(tenant_id=tenant, process_timeout=CLI_TIMEOUT_S)),
+                    _digest(az))
             if use_cli:
                 raise ConfigurationError("ARM_USE_CLI is true but the `az` command is not on PATH", looked_at=("ARM_USE_CLI", "PATH"))
         if kind == "device_code" and allow_device and client_id and _has_tty():
-            return DeviceCodeCredential(connection, client_id)
+            cid = client_id
+            return TokenCredential(
+                connection, kind, cid,
+                lambda: azid.DeviceCodeCredential(cid, tenant_id=tenant, prompt_callback=_device_code_prompt, **common),
+                _digest(cid))
         return None
 
     if s.kind is not None:
         cred = build(s.kind)
         if cred is None:
-            raise ConfigurationError(
-                f"credential kind {s.kind!r} was requested but its settings are incomplete",
-                looked_at=tuple(["CredentialSettings"] + looked),
-            )
+            raise ConfigurationError(f"credential kind {s.kind!r} was requested but its settings are incomplete",
+                                     looked_at=("CredentialSettings",) + ENV_VARIABLES)
         return _log_choice(cred)
 
     federated = ["federated_file", "oidc_token", "azure_devops", "github"]
@@ -753,10 +492,7 @@ def resolve_credential(
         order = ["secret", "certificate"]
     else:
         order = ["secret", "certificate"] + federated
-    order += ["azure_cli"] if use_cli is not False else []
-    order += ["device_code"]
-    if use_cli is True:
-        order = ["azure_cli"] + [k for k in order if k != "azure_cli"]
+    order = (["azure_cli"] + order if use_cli is True else order + ["azure_cli"]) + ["device_code"]
     for kind in order:
         cred = build(kind)
         if cred is not None:
@@ -765,7 +501,7 @@ def resolve_credential(
         "no usable credentials for Dataverse / Graph: set a client secret, certificate or federated "
         "token for an app registration, run in GitHub Actions / Azure DevOps with OIDC, or sign in "
         "with `az login`",
-        looked_at=tuple(looked + ["PATH (az)"]),
+        looked_at=ENV_VARIABLES + ("PATH (az)",),
     )
 
 

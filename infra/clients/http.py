@@ -25,7 +25,6 @@ from __future__ import annotations
 import email.utils
 import json as jsonlib
 import random
-import ssl
 import threading
 import time
 from collections import Counter
@@ -37,7 +36,7 @@ import httpcore  # noqa: F401 - imported so its loggers exist when redaction is 
 import httpx
 import tenacity
 
-from infra.clients.connection import require_https
+from infra.clients.connection import require_https, ssl_context
 from infra.clients.credentials import TokenCredential
 from infra.clients.errors import (
     AmbiguousOutcomeError,
@@ -171,15 +170,6 @@ _STATS: dict[tuple[Any, ...], HttpStats] = {}
 _SERVICES: dict[tuple[Any, ...], "ServiceHttp"] = {}
 
 
-def _ssl_context(ca_bundle: str | None) -> ssl.SSLContext | bool:
-    if not ca_bundle:
-        return True  # httpx default: certifi's bundle, verification on
-    try:
-        return ssl.create_default_context(cafile=ca_bundle)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigurationError(f"CA bundle {ca_bundle!r} cannot be loaded: {exc}") from None
-
-
 def _pooled_client(origin: str, identity_key: tuple[Any, ...], ca_bundle: str | None,
                    timeouts: Timeouts, max_connections: int) -> httpx.Client:
     key = (origin, identity_key, ca_bundle)
@@ -187,7 +177,7 @@ def _pooled_client(origin: str, identity_key: tuple[Any, ...], ca_bundle: str | 
         client = _CLIENTS.get(key)
         if client is None or client.is_closed:
             client = httpx.Client(
-                verify=_ssl_context(ca_bundle),
+                verify=ssl_context(ca_bundle),
                 timeout=timeouts.to_httpx(),
                 limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
                 follow_redirects=False,

@@ -172,7 +172,7 @@ def install_log_redaction(*prefixes: str) -> None:
 
     Filters on a logger only see records logged *to that logger* (not records propagated from
     children), so every module of the clients layer logs to the one logger ``infra.clients``, and
-    for msal / httpx / httpcore / urllib3 every already-created child logger gets the filter too.
+    for azure-identity / azure-core / msal / httpx / httpcore / urllib3 every already-created child logger gets the filter too.
     Call again after importing a library that creates loggers lazily.
     """
     with _install_lock:
@@ -187,7 +187,7 @@ def install_log_redaction(*prefixes: str) -> None:
             _installed.add(name)
 
 
-THIRD_PARTY_LOGGERS = ("msal", "httpx", "httpcore", "urllib3", "requests")
+THIRD_PARTY_LOGGERS = ("azure", "msal", "httpx", "httpcore", "urllib3", "requests")
 LOGGER_NAME = "infra.clients"
 install_log_redaction(LOGGER_NAME, *THIRD_PARTY_LOGGERS)
 logger = logging.getLogger(LOGGER_NAME)

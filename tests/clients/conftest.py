@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import stat
 import time
-from typing import Any, Iterator
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import pytest
 
 from infra.clients import dataverse, graph, http
 from infra.clients.connection import Connection
-from infra.clients.credentials import AccessToken, TokenCredential, _CacheEntry, clear_token_cache
+from infra.clients.credentials import AccessToken, TokenCredential, clear_token_cache
 from infra.clients.shared import forget_clients
 
 DEPLOYER_ID = "6b1c2d3e-0000-4000-8000-00000000d001"
@@ -20,22 +24,35 @@ LIMITED_SECRET = "emu-limited-secret-41ac7e"
 GITHUB_SUBJECT = "repo:contoso/bc-sales:environment:dev"
 
 
+class _FakeAzureCredential:
+    """Stands in for an azure-identity credential: caches per scope until expiry, numbers its tokens."""
+
+    def __init__(self, owner: "FakeCredential") -> None:
+        self.owner = owner
+        self.tokens: dict[str, AccessToken] = {}
+
+    def get_token(self, scope: str) -> AccessToken:
+        cached = self.tokens.get(scope)
+        if cached is None or cached.expires_on <= time.time():
+            cached = self.tokens[scope] = AccessToken(f"fake-token-{len(self.owner.issued)}",
+                                                      time.time() + self.owner.lifetime_s)
+            self.owner.issued.append(cached.token)
+        return cached
+
+    def close(self) -> None:
+        pass
+
+
 class FakeCredential(TokenCredential):
     """Hands out numbered fake tokens; counts sign-ins."""
 
-    kind = "fake"
     _ids = itertools.count()
 
     def __init__(self, lifetime_s: float = 3600.0) -> None:
-        conn = Connection("https://fake.example", "tenant-fake")
-        super().__init__(conn, "client-fake", f"fake-{next(self._ids)}")
         self.lifetime_s = lifetime_s
         self.issued: list[str] = []
-
-    def _acquire(self, entry: _CacheEntry, scope: str, bypass_cache: bool) -> AccessToken:
-        token = f"fake-token-{len(self.issued)}"
-        self.issued.append(token)
-        return AccessToken(token, time.time() + self.lifetime_s)
+        conn = Connection("https://fake.example", "tenant-fake")
+        super().__init__(conn, "fake", "client-fake", lambda: _FakeAzureCredential(self), f"fake-{next(self._ids)}")
 
 
 @pytest.fixture(autouse=True)
@@ -65,8 +82,47 @@ def secret_env(client_id: str = DEPLOYER_ID, secret: str = DEPLOYER_SECRET) -> d
 
 
 @pytest.fixture
+def client_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
+    """``advance(seconds)`` moves this process's ``time.time()`` -- what azure-identity and msal read --
+    forward, as if that much time had passed for the client.  The emulator keeps the real time (its
+    ``ctx.clock`` is the original ``time.time``), so its tokens stay valid server-side."""
+    real = time.time
+    offset = [0.0]
+    monkeypatch.setattr(time, "time", lambda: real() + offset[0])
+
+    def advance(seconds: float) -> None:
+        offset[0] += seconds
+
+    return advance
+
+
+@pytest.fixture
 def conn(emulator: Any) -> Connection:
     return connection_for(emulator)
+
+
+def write_fake_az(directory: Path, payload: dict | None = None, *, exit_code: int = 0, stderr: str = "") -> Path:
+    """A stand-in ``az``: records its arguments (one line per call) and prints ``payload`` as JSON,
+    the documented output of ``az account get-access-token --output json``."""
+    az = directory / "az"
+    body = json.dumps(payload or {})
+    az.write_text("#!/bin/sh\n"
+                  "echo \"$@\" >> \"$(dirname \"$0\")/args\"\n"
+                  + (f"echo '{stderr}' >&2\nexit {exit_code}\n" if exit_code else f"cat <<'EOF'\n{body}\nEOF\n"))
+    az.chmod(az.stat().st_mode | stat.S_IEXEC)
+    return az
+
+
+def az_path(monkeypatch, directory: Path) -> str:
+    """Put ``directory`` first on the process's PATH (azure-identity runs the `az` found there)."""
+    path = f"{directory}{os.pathsep}{os.environ.get('PATH', '')}"
+    monkeypatch.setenv("PATH", path)
+    return path
+
+
+def az_calls(directory: Path) -> list[list[str]]:
+    args = directory / "args"
+    return [line.split() for line in args.read_text().splitlines()] if args.exists() else []
 
 
 def wait_for_log(emu: Any, suffix: str, count: int, timeout: float = 2.0) -> list[int]:

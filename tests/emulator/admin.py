@@ -10,6 +10,8 @@ POST /_emulator/reset              back to the seed (state, log, faults)
 GET  /_emulator/settings           current knobs; PATCH to change latency_ms, token_lifetime_s, ...
 POST /_emulator/snapshot           write the snapshot now (when a state dir is configured)
 GET  /_emulator/oidc/token         GitHub-style OIDC token: Bearer <request token>, ?audience=
+POST /_emulator/oidc/azure-devops/oidctoken   Azure DevOps-style (SYSTEM_OIDCREQUESTURI): Bearer
+                                   <System.AccessToken>, ?serviceConnectionId=&api-version=
 """
 
 from __future__ import annotations
@@ -94,6 +96,27 @@ def routes(core: "EmulatorCore") -> list[Route]:
         audience = request.query_params.get("audience") or EXCHANGE_AUDIENCE
         return JSONResponse({"count": 1, "value": core.oidc.issue(subject, audience, issuer, now=ctx.clock())})
 
+    async def azure_devops_oidc_token(request: Request) -> Response:
+        # Contract: Azure DevOps REST "Oidctoken - Create" -- POST with the job's System.AccessToken as
+        # bearer, ?serviceConnectionId=<id>&api-version=..., answer {"oidcToken": "<jwt>"}.  The
+        # status codes of the refusals are GUESSES (the documentation lists only 200).
+        if not request.query_params.get("api-version"):
+            return JSONResponse({"message": "No api-version was supplied for the POST request."}, status_code=400)
+        connection = request.query_params.get("serviceConnectionId") or ""
+        auth = request.headers.get("authorization", "")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        known = token and any(rt.get("token") == token and rt.get("service_connection_id")
+                              for entry in core.oidc.issuers.values() for rt in entry.get("request_tokens", []))
+        if not known:
+            return JSONResponse({"message": "Access denied: the bearer is not a System.AccessToken of this job."},
+                                status_code=401)
+        found = core.oidc.subject_for_request_token(token, connection) if connection else None
+        if found is None:
+            return JSONResponse({"message": f"Service connection {connection!r} is not authorized for this token."},
+                                status_code=400)
+        issuer, subject = found
+        return JSONResponse({"oidcToken": core.oidc.issue(subject, EXCHANGE_AUDIENCE, issuer, now=ctx.clock())})
+
     return [
         Route("/_emulator/requests", requests_, methods=["GET", "DELETE"]),
         Route("/_emulator/counters", counters, methods=["GET"]),
@@ -102,4 +125,5 @@ def routes(core: "EmulatorCore") -> list[Route]:
         Route("/_emulator/settings", settings, methods=["GET", "PATCH"]),
         Route("/_emulator/snapshot", snapshot, methods=["POST"]),
         Route("/_emulator/oidc/token", oidc_token, methods=["GET"]),
+        Route("/_emulator/oidc/azure-devops/oidctoken", azure_devops_oidc_token, methods=["POST"]),
     ]

@@ -38,11 +38,19 @@ class OidcIssuers:
     def default_issuer(self) -> str:
         return next(iter(self.issuers), GITHUB_ISSUER)
 
-    def subject_for_request_token(self, token: str) -> tuple[str, str] | None:
-        """(issuer, subject) registered for a request token, like ACTIONS_ID_TOKEN_REQUEST_TOKEN."""
+    def subject_for_request_token(self, token: str, service_connection_id: str | None = None) -> tuple[str, str] | None:
+        """(issuer, subject) registered for a request token.
+
+        Without ``service_connection_id``: a GitHub-style request token (ACTIONS_ID_TOKEN_REQUEST_TOKEN),
+        i.e. one the seed gives no service connection.  With it: an Azure DevOps System.AccessToken
+        entry for that service connection (ids compared case-insensitively).
+        """
         for issuer, entry in self.issuers.items():
             for rt in entry.get("request_tokens", []):
-                if rt.get("token") == token:
+                if rt.get("token") != token:
+                    continue
+                bound = str(rt.get("service_connection_id") or "").lower()
+                if bound == (service_connection_id or "").lower():
                     return issuer, str(rt["subject"])
         return None
 

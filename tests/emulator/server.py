@@ -254,9 +254,22 @@ class Emulator:
         """A seed request token (like ACTIONS_ID_TOKEN_REQUEST_TOKEN), for ``subject`` if given."""
         for issuer in self.seed.get("oidc_issuers", []):
             for rt in issuer.get("request_tokens", []):
-                if subject is None or rt["subject"] == subject:
+                if not rt.get("service_connection_id") and (subject is None or rt["subject"] == subject):
                     return str(rt["token"])
         raise KeyError(f"no OIDC request token in the seed for subject {subject!r}")
+
+    @property
+    def azure_devops_oidc_request_uri(self) -> str:
+        """Like Azure DevOps' SYSTEM_OIDCREQUESTURI (POST ``?serviceConnectionId=...&api-version=...``)."""
+        return f"{self.urls.authority_host}/_emulator/oidc/azure-devops/oidctoken"
+
+    def azure_devops_access_token(self, subject: str | None = None) -> tuple[str, str]:
+        """A seed (System.AccessToken, service connection id) pair, for ``subject`` if given."""
+        for issuer in self.seed.get("oidc_issuers", []):
+            for rt in issuer.get("request_tokens", []):
+                if rt.get("service_connection_id") and (subject is None or rt["subject"] == subject):
+                    return str(rt["token"]), str(rt["service_connection_id"])
+        raise KeyError(f"no Azure DevOps access token in the seed for subject {subject!r}")
 
     def __repr__(self) -> str:
         return f"<Emulator {self.urls.authority_host} tenant={self.urls.tenant_id}>"

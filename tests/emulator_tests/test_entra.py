@@ -106,6 +106,33 @@ def test_msal_federated_token_from_github_style_endpoint(emulator: Emulator) -> 
     assert bad.status_code == 401
 
 
+@pytest.mark.filterwarnings("ignore:Passing a static string:DeprecationWarning")
+def test_msal_federated_token_from_azure_devops_style_endpoint(emulator: Emulator) -> None:
+    http = session(emulator)
+    access_token, connection = emulator.azure_devops_access_token()
+    url = emulator.azure_devops_oidc_request_uri
+    bearer = {"Authorization": f"Bearer {access_token}"}
+    resp = http.post(url, params={"api-version": "7.1", "serviceConnectionId": connection}, headers=bearer, timeout=5)
+    assert resp.status_code == 200
+    federated = resp.json()["oidcToken"]
+    claims = _claims(federated)
+    assert claims["iss"].startswith("https://vstoken.dev.azure.com/") and claims["sub"].startswith("sc://")
+    assert claims["aud"] == "api://AzureADTokenExchange"
+    result = msal_app(emulator, {"client_assertion": federated}, app="limited",
+                      http=http).acquire_token_for_client([GRAPH_SCOPE])
+    assert "access_token" in result, result
+    # refusals: no api-version, another service connection, a wrong access token; and the
+    # System.AccessToken is not a GitHub request token
+    assert http.post(url, params={"serviceConnectionId": connection}, headers=bearer, timeout=5).status_code == 400
+    assert http.post(url, params={"api-version": "7.1", "serviceConnectionId": str(uuid.uuid4())},
+                     headers=bearer, timeout=5).status_code == 400
+    assert http.post(url, params={"api-version": "7.1", "serviceConnectionId": connection},
+                     headers={"Authorization": "Bearer not-the-access-token"}, timeout=5).status_code == 401
+    assert http.post(url, params={"api-version": "7.1", "serviceConnectionId": connection}, timeout=5).status_code == 401
+    github = http.get(emulator.oidc_request_url, headers=bearer, timeout=5)
+    assert github.status_code == 401
+
+
 def test_wrong_secret(emulator: Emulator) -> None:
     result = msal_app(emulator, "not-the-secret").acquire_token_for_client([GRAPH_SCOPE])
     assert result["error"] == "invalid_client" and result["error_codes"] == [7000215]
