@@ -492,9 +492,10 @@ async def _sub_request(app: Router, rid: str, r: dict[str, Any], auth: str | Non
         if message["type"] == "http.response.start":
             status = message["status"]
             for k, v in message.get("headers", []):
-                name = k.decode("latin-1")
-                if name.lower() not in ("content-length",):
-                    resp_headers[name] = v.decode("latin-1")
+                name = k.decode("latin-1").lower()
+                if name != "content-length":  # item headers are shown with their usual casing (json-batching)
+                    pretty = "OData-Version" if name == "odata-version" else "-".join(w.capitalize() for w in name.split("-"))
+                    resp_headers[pretty] = v.decode("latin-1")
         elif message["type"] == "http.response.body":
             chunks.append(message.get("body", b""))
 
