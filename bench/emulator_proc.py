@@ -61,7 +61,8 @@ class EmulatorProcess:
             self.stop()
             raise RuntimeError(f"emulator did not start: {line!r}; see {self.stderr_path}")
         self.urls: dict[str, Any] = json.loads(line)
-        self.base = self.urls["environment_url"].rstrip("/")
+        # The admin API (/_emulator/...) is served on the Entra origin (authority host) only.
+        self.base = self.urls["authority_host"].rstrip("/")
         self.http = httpx.Client(base_url=self.base, verify=self.urls["ca_bundle"], timeout=60)
 
     # -- admin API ----------------------------------------------------------------------------

@@ -104,7 +104,9 @@ fi
 
 field() { "$VPY" -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$EMU_JSON" "$1"; }
 ENV_URL="$(field environment_url)"
-"$VPY" -c 'import sys,urllib.parse as u; print(u.urlsplit(sys.argv[1]).port)' "$ENV_URL" > "$STATE/port"
+# The emulator serves Entra, Graph and Dataverse on three origins built from one port (127.0.0.1/.2/.3:<port>,
+# or <port>, <port>+1, <port>+2 on 127.0.0.1 where only 127.0.0.1 exists); --port takes the Entra origin's.
+"$VPY" -c 'import sys,urllib.parse as u; print(u.urlsplit(sys.argv[1]).port)' "$(field authority_host)" > "$STATE/port"
 
 export BC_SALES_ENVIRONMENT_URL="$ENV_URL"
 export BC_SALES_AUTHORITY_HOST="$(field authority_host)"

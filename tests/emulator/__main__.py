@@ -34,8 +34,13 @@ def _non_negative(kind: type) -> Callable[[str], Any]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m tests.emulator",
-                                description="Local Entra + Microsoft Graph + Dataverse emulator over HTTPS on 127.0.0.1.")
-    p.add_argument("--port", type=_non_negative(int), default=0, help="TCP port (0 = pick a free one)")
+                                description="Local Entra + Microsoft Graph + Dataverse emulator over HTTPS, one loopback origin each.")
+    p.add_argument("--port", type=_non_negative(int), default=0,
+                   help="TCP port of the origins (0 = pick a free one): Entra on 127.0.0.1, Graph on 127.0.0.2, "
+                        "Dataverse on 127.0.0.3; with --layout ports: 127.0.0.1 on port, port+1, port+2")
+    p.add_argument("--layout", choices=("auto", "hosts", "ports"), default="auto",
+                   help="hosts = three loopback addresses, ports = three ports of 127.0.0.1, "
+                        "auto = hosts where the machine has 127.0.0.2 and 127.0.0.3 (Linux), else ports")
     p.add_argument("--state", type=Path, default=None,
                    help="state directory: TLS CA/cert, signing keys and (with --snapshot) state.json")
     p.add_argument("--seed", type=Path, default=None, help="seed YAML (default: tests/emulator/default-seed.yaml)")
@@ -57,7 +62,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        emu = Emulator.start(args.seed, port=args.port, state_dir=args.state, latency_ms=args.latency_ms,
+        emu = Emulator.start(args.seed, port=args.port, layout=args.layout, state_dir=args.state, latency_ms=args.latency_ms,
                              import_seconds=args.import_seconds, provisioning_delay_s=args.provisioning_delay,
                              token_lifetime_s=args.token_lifetime, snapshot=args.snapshot,
                              service_protection=ServiceProtection() if args.service_protection else False,

@@ -1,4 +1,4 @@
-"""The one ASGI app: Entra, Graph, admin and (when present) the Dataverse surface.
+"""The ASGI app: Entra (+ admin), Graph and (when present) the Dataverse surface, each on its own origin.
 
 The Dataverse package plugs in through ``tests.emulator.dataverse.build_app(ctx) -> ASGI app``.
 It is imported lazily; while it does not exist, Dataverse paths answer 404. The returned app is
@@ -15,7 +15,10 @@ import sys
 import traceback
 from typing import TYPE_CHECKING, Any
 
+from urllib.parse import urlsplit
+
 from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -67,14 +70,55 @@ class DataverseSlot:
         await self.core.dataverse_app(scope, receive, send)
 
 
-def build_app(core: "EmulatorCore") -> Starlette:
-    """Routes of every surface in one Starlette app (middleware is added by the core)."""
+#: The three services, each served on its own origin (see server.py for the addresses).
+SURFACES = ("entra", "graph", "dataverse")
+
+
+def origin_surface(scope: Scope, urls: Any) -> str | None:
+    """Which service's origin a request reached: the local address and port it arrived on, compared
+    with the emulator's URLs (the way DNS sends a request for a host to that host's servers)."""
+    server = scope.get("server")
+    if not server:
+        return None
+    host, port = str(server[0]), int(server[1] or 0)
+    for surface, url in (("entra", urls.authority_host), ("graph", urls.graph_url), ("dataverse", urls.environment_url)):
+        parts = urlsplit(url)
+        if parts.hostname == host and (parts.port or 443) == port:
+            return surface
+    return None
+
+
+class OriginRouter:
+    """Sends each request to the app of the origin it reached; an origin serves only its own service,
+    so a request for another service gets that origin's "not found" (a client that sends a token to the
+    wrong host, or builds one service's URL from another's, fails here as it would in a tenant)."""
+
+    def __init__(self, core: "EmulatorCore", apps: dict[str, ASGIApp]) -> None:
+        self.core, self.apps = core, apps
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        surface = origin_surface(scope, self.core.ctx.urls) if scope["type"] == "http" else None
+        await self.apps[surface or "entra"](scope, receive, send)
+
+
+async def _entra_not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    # The sign-in host answers unknown paths with a bare 404 page.
+    await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)
+
+
+async def _environment_not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    # An environment host serves the Web API only under /api/data/v9.2; anything else is a 404 page.
+    await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)
+
+
+def build_app(core: "EmulatorCore") -> ASGIApp:
+    """One Starlette app per origin (Entra + admin, Graph, Dataverse) behind an OriginRouter
+    (middleware is added by the core). The admin API (/_emulator) lives on the Entra origin."""
     from . import admin, entra, graph
 
-    routes = [
-        *admin.routes(core),
-        *graph.routes(core.ctx),
-        Mount(DATAVERSE_BASE, app=DataverseSlot(core)),
-        *entra.routes(core.ctx),
-    ]
-    return Starlette(routes=routes)
+    entra_app = Starlette(routes=[*admin.routes(core), *entra.routes(core.ctx)])
+    entra_app.router.default = _entra_not_found
+    graph_app = graph.surface(core.ctx)
+    dataverse_app = Starlette(routes=[Mount(DATAVERSE_BASE, app=DataverseSlot(core))])
+    dataverse_app.router.default = _environment_not_found
+    return OriginRouter(core, {"entra": entra_app, "graph": graph_app, "dataverse": dataverse_app})

@@ -48,14 +48,14 @@ def entra_error(status: int, error: str, aadsts: int, description: str,
     return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store", "Pragma": "no-cache", **(headers or {})})
 
 
-def surface_error(path: str, status: int, kind: str, retry_after: int | None) -> JSONResponse:
+def surface_error(path: str, status: int, kind: str, retry_after: int | None, surface: str | None = None) -> JSONResponse:
     """An injected 429/503 in the shape of the service that owns ``path``.
 
     Dataverse 503 code and Entra throttling texts are best guesses (GUESS): only the status and
     Retry-After matter to clients.
     """
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
-    surface = surface_of(path)
+    surface = surface or surface_of(path)
     if surface == "dataverse":
         if status == 429:
             return dataverse_error(429, "0x80072322", "Number of requests exceeded the limit (injected fault).", headers)

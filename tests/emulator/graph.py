@@ -12,12 +12,13 @@ import base64
 import json
 import re
 from typing import Any, Awaitable, Callable
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
-from starlette.types import Scope
+from starlette.applications import Starlette
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .context import EmulatorContext
 from .errors import graph_error
@@ -28,6 +29,11 @@ GRAPH_AUDIENCE = "https://graph.microsoft.com"
 MAX_BATCH = 20
 DEFAULT_PAGE = 100
 MAX_TOP = 999
+
+#: Graph's success bodies: OData JSON, minimal metadata (the headers in the responses of
+#: https://learn.microsoft.com/graph/json-batching).
+ODATA_JSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+EVENTUAL = "eventual"
 
 READ_USERS = {"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
 WRITE_USERS = {"User.ReadWrite.All", "Directory.ReadWrite.All"}
@@ -41,6 +47,15 @@ DEFAULT_USER_PROPS = ["businessPhones", "displayName", "givenName", "jobTitle", 
 EXTRA_USER_PROPS = ["accountEnabled", "usageLocation", "assignedLicenses", "licenseAssignmentStates", "userType",
                     "assignedPlans", "onPremisesSyncEnabled"]
 FILTERABLE = {"id", "userPrincipalName", "mail", "displayName", "accountEnabled", "usageLocation"}
+
+
+class ODataJSONResponse(JSONResponse):
+    """A Graph success body: OData minimal-metadata JSON with ``OData-Version: 4.0``."""
+
+    media_type = ODATA_JSON
+
+    def __init__(self, content: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> None:
+        super().__init__(content, status_code=status_code, headers={"OData-Version": "4.0", **(headers or {})})
 
 
 class GraphRequestError(Exception):
@@ -259,7 +274,7 @@ def routes(ctx: EmulatorContext) -> list[Route]:
         user = require_user(request.path_params["key"])
         select = parse_select(request.query_params.get("$select"))
         ctx_sel = f"({','.join(select)})" if select else ""
-        return JSONResponse({"@odata.context": f"{base()}/$metadata#users{ctx_sel}/$entity",
+        return ODataJSONResponse({"@odata.context": f"{base()}/$metadata#users{ctx_sel}/$entity",
                              **project(user_json(ctx, user), select)})
 
     async def list_users(request: Request, claims: dict[str, Any]) -> Response:
@@ -271,7 +286,7 @@ def routes(ctx: EmulatorContext) -> list[Route]:
                 params, offset = state["p"], int(state["o"])
             except (ValueError, KeyError, TypeError):
                 raise GraphRequestError(400, "Directory_InvalidSkipToken", "The specified page token value has expired or is invalid.") from None  # GUESS code
-        unknown = {k for k in params if k.startswith("$")} - {"$filter", "$select", "$top"}
+        unknown = {k for k in params if k.startswith("$")} - {"$filter", "$select", "$top", "$count"}
         if unknown:
             raise GraphRequestError(400, "BadRequest", f"Query option '{sorted(unknown)[0]}' is not supported by this emulator.")
         select = parse_select(params.get("$select"))
@@ -285,17 +300,39 @@ def routes(ctx: EmulatorContext) -> list[Route]:
             predicate = parse_filter(params["$filter"])
             rows = [r for r in rows if predicate(r)]
         page = rows[offset: offset + top]
-        body: dict[str, Any] = {"@odata.context": f"{base()}/$metadata#users" + (f"({','.join(select)})" if select else ""),
-                                "value": [project(r, select) for r in page]}
+        body: dict[str, Any] = {"@odata.context": f"{base()}/$metadata#users" + (f"({','.join(select)})" if select else "")}
+        # $count=true is an advanced query: honoured with ConsistencyLevel: eventual, silently ignored without
+        # it (https://learn.microsoft.com/graph/aad-advanced-queries#error-handling-for-advanced-queries-on-directory-objects).
+        if params.get("$count", "").lower() == "true" and request.headers.get("consistencylevel", "").lower() == EVENTUAL:
+            body["@odata.count"] = len(rows)
+        body["value"] = [project(r, select) for r in page]
         if offset + top < len(rows):
             token = base64.urlsafe_b64encode(json.dumps({"p": params, "o": offset + top}).encode()).decode().rstrip("=")
             body["@odata.nextLink"] = f"{base()}/users?$skiptoken={quote(token)}"
-        return JSONResponse(body)
+        return ODataJSONResponse(body)
 
     async def patch_user(request: Request, claims: dict[str, Any]) -> Response:
         user = require_user(request.path_params["key"])
-        ctx.graph.update_user(user.object_id, await json_body(request))
+        body = await json_body(request)
+        # The body may name its type, as Microsoft's own examples and SDKs do
+        # (https://learn.microsoft.com/graph/api/user-update); any other type is not a user.
+        odata_type = body.pop("@odata.type", None)
+        if odata_type is not None and str(odata_type).lstrip("#") != "microsoft.graph.user":
+            raise GraphRequestError(400, "BadRequest",
+                                    f"A type named '{odata_type}' could not be resolved by the model. When a model is available, "
+                                    "each type name must resolve to a valid type.")
+        ctx.graph.update_user(user.object_id, body)
         return Response(status_code=204)
+
+    async def count_users(request: Request, claims: dict[str, Any]) -> Response:
+        """GET /users/$count: advanced query only (https://learn.microsoft.com/graph/aad-advanced-queries)."""
+        if request.headers.get("consistencylevel", "").lower() != EVENTUAL:
+            raise GraphRequestError(400, "Request_BadRequest", "$count is not currently supported.")
+        rows = [user_json(ctx, u) for u in ctx.graph.list_users()]
+        if request.query_params.get("$filter"):
+            predicate = parse_filter(request.query_params["$filter"])
+            rows = [r for r in rows if predicate(r)]
+        return Response(str(len(rows)), media_type="text/plain;charset=utf-8", headers={"OData-Version": "4.0"})
 
     async def assign_license(request: Request, claims: dict[str, Any]) -> Response:
         user = require_user(request.path_params["key"])
@@ -312,7 +349,7 @@ def routes(ctx: EmulatorContext) -> list[Route]:
             if not re.fullmatch(r"[0-9a-fA-F-]{36}", str(a.get("skuId", ""))):
                 raise GraphRequestError(400, "Request_BadRequest", "Cannot convert a primitive value to the expected type 'Edm.Guid'. See the inner exception for more details.")
         updated = ctx.graph.assign_license(user.object_id, add, [str(r) for r in remove])
-        return JSONResponse({"@odata.context": f"{base()}/$metadata#users/$entity",
+        return ODataJSONResponse({"@odata.context": f"{base()}/$metadata#users/$entity",
                              **project(user_json(ctx, updated), None)})
 
     async def license_details(request: Request, claims: dict[str, Any]) -> Response:
@@ -326,7 +363,7 @@ def routes(ctx: EmulatorContext) -> list[Route]:
                           "servicePlans": [{"servicePlanId": p["service_plan_id"], "servicePlanName": p["service_plan_name"],
                                             "provisioningStatus": "Disabled" if p["service_plan_id"] in disabled else "Success",
                                             "appliesTo": p.get("applies_to", "User")} for p in sku.service_plans]})
-        return JSONResponse({"@odata.context": f"{base()}/$metadata#users('{user.object_id}')/licenseDetails", "value": value})
+        return ODataJSONResponse({"@odata.context": f"{base()}/$metadata#users('{user.object_id}')/licenseDetails", "value": value})
 
     async def subscribed_skus(request: Request, claims: dict[str, Any]) -> Response:
         tid = ctx.graph.tenant_id
@@ -338,7 +375,7 @@ def routes(ctx: EmulatorContext) -> list[Route]:
                                     "provisioningStatus": "Success", "appliesTo": p.get("applies_to", "User")}
                                    for p in s.service_plans]}
                  for s in ctx.graph.skus.values()]
-        return JSONResponse({"@odata.context": f"{base()}/$metadata#subscribedSkus", "value": value})
+        return ODataJSONResponse({"@odata.context": f"{base()}/$metadata#subscribedSkus", "value": value})
 
     async def me(request: Request, claims: dict[str, Any]) -> Response:
         raise GraphRequestError(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
@@ -349,6 +386,7 @@ def routes(ctx: EmulatorContext) -> list[Route]:
 
     user_routes = [
         Route("/v1.0/users", guarded(READ_USERS, list_users), methods=["GET"]),
+        Route("/v1.0/users/$count", guarded(READ_USERS, count_users), methods=["GET"]),
         Route("/v1.0/users/{key}", guarded(READ_USERS, get_user), methods=["GET"]),
         Route("/v1.0/users/{key}", guarded(WRITE_USERS, patch_user), methods=["PATCH"]),
         Route("/v1.0/users/{key}/assignLicense", guarded(ASSIGN_LICENSES, assign_license), methods=["POST"]),
@@ -379,6 +417,11 @@ def routes(ctx: EmulatorContext) -> list[Route]:
                     return graph_error(400, "BadRequest", f"Request {r['id']} depends on unknown request {dep}.", client_request_id)  # GUESS text
             if not isinstance(r.get("method"), str) or not isinstance(r.get("url"), str):
                 return graph_error(400, "BadRequest", f"Request {r['id']}: method and url are required.", client_request_id)
+            if urlsplit(str(r["url"])).scheme:
+                # "url: Required. The relative resource URL" -- an absolute one makes the batch malformed, and a
+                # malformed batch is answered 400 as a whole (https://learn.microsoft.com/graph/json-batching).
+                return graph_error(400, "BadRequest", f"Invalid request: the url of request {r['id']} must be a relative URL "
+                                   "such as /users/{id}, not an absolute one.", client_request_id)  # GUESS text
         results: dict[str, dict[str, Any]] = {}
         pending = {str(r["id"]): r for r in reqs}
         auth = request.headers.get("authorization")
@@ -404,15 +447,21 @@ def routes(ctx: EmulatorContext) -> list[Route]:
             Route("/v1.0/{rest:path}", guarded(None, unknown_segment), methods=["GET", "POST", "PATCH", "PUT", "DELETE"])]
 
 
+def collapse_slashes(path: str) -> str:
+    """``/v1.0//users`` -> ``/v1.0/users``: Graph ignores empty path segments, and msgraph-sdk sends them
+    (its base URL ends with ``/`` and its URL templates start with one)."""
+    return re.sub(r"/{2,}", "/", path)
+
+
 async def _sub_request(app: Router, rid: str, r: dict[str, Any], auth: str | None) -> dict[str, Any]:
     """Run one $batch request through the Graph routes in-process and capture its response."""
     url = str(r["url"])
-    if url.startswith("https://") or url.startswith("http://"):
-        return {"id": rid, "status": 400, "headers": {},
-                "body": {"error": {"code": "BadRequest", "message": "Batch request urls must be relative (e.g. /users/{id})."}}}
     if not url.startswith("/"):
         url = "/" + url
-    path, _, query = url.partition("?")
+    raw, _, query = url.partition("?")
+    # Clients percent-encode item URLs (/users/sales01%40contoso.example); decode the path the way the
+    # server decodes a top-level request's path, every segment.
+    path = collapse_slashes(unquote(raw))
     headers = [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in (r.get("headers") or {}).items()]
     body = b""
     if r.get("body") is not None:
@@ -423,7 +472,7 @@ async def _sub_request(app: Router, rid: str, r: dict[str, Any], auth: str | Non
     if auth:
         headers.append((b"authorization", auth.encode("latin-1")))
     scope: Scope = {"type": "http", "http_version": "1.1", "method": str(r["method"]).upper(), "scheme": "https",
-                    "path": "/v1.0" + path, "raw_path": ("/v1.0" + path).encode(), "root_path": "",
+                    "path": "/v1.0" + path, "raw_path": ("/v1.0" + raw).encode("latin-1", "replace"), "root_path": "",
                     "query_string": query.encode("latin-1"), "headers": headers, "server": ("127.0.0.1", 443),
                     "client": ("127.0.0.1", 0)}
     sent = False
@@ -443,9 +492,10 @@ async def _sub_request(app: Router, rid: str, r: dict[str, Any], auth: str | Non
         if message["type"] == "http.response.start":
             status = message["status"]
             for k, v in message.get("headers", []):
-                name = k.decode("latin-1")
-                if name.lower() not in ("content-length",):
-                    resp_headers[name] = v.decode("latin-1")
+                name = k.decode("latin-1").lower()
+                if name != "content-length":  # item headers are shown with their usual casing (json-batching)
+                    pretty = "OData-Version" if name == "odata-version" else "-".join(w.capitalize() for w in name.split("-"))
+                    resp_headers[pretty] = v.decode("latin-1")
         elif message["type"] == "http.response.body":
             chunks.append(message.get("body", b""))
 
@@ -462,3 +512,18 @@ async def _sub_request(app: Router, rid: str, r: dict[str, Any], auth: str | Non
         out["body"] = parsed
     return out
 
+
+def surface(ctx: EmulatorContext) -> ASGIApp:
+    """The Graph origin: its routes, empty path segments ignored, and Graph's refusal of anything that
+    is not under a version segment (the service answers 400 "Invalid version." there, not a 404 page)."""
+    app = Starlette(routes=routes(ctx))
+
+    async def invalid_version(scope: Scope, receive: Receive, send: Send) -> None:
+        await graph_error(400, "BadRequest", "Invalid version.")(scope, receive, send)
+    app.router.default = invalid_version
+
+    async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "//" in scope["path"]:
+            scope = {**scope, "path": collapse_slashes(scope["path"])}
+        await app(scope, receive, send)
+    return serve

@@ -22,13 +22,14 @@ class RequestRecord:
     ended: float
     caller: str | None
     fault: str | None = None
+    surface: str | None = None   # the origin the request reached: entra, graph or dataverse
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def surface_of(path: str) -> str:
-    """Which emulated service a path belongs to."""
+    """Which emulated service a path belongs to (for requests that did not come through an origin)."""
     if path.startswith("/api/data/"):
         return "dataverse"
     if path.startswith("/v1.0/") or path == "/v1.0":
@@ -63,7 +64,7 @@ class RequestLog:
             c = self._counters
             c["total"] += 1
             c[f"status:{record.status}"] += 1
-            c[f"surface:{surface_of(record.path)}"] += 1
+            c[f"surface:{record.surface or surface_of(record.path)}"] += 1
             c[f"method:{record.method}"] += 1
             if record.fault:
                 c[f"fault:{record.fault}"] += 1

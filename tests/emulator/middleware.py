@@ -16,6 +16,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .app import origin_surface
 from .context import EmulatorContext, ServiceProtection
 from .errors import dataverse_error, surface_error
 from .faults import FaultRule
@@ -25,6 +26,7 @@ from .tokens import unverified_caller
 RAW_SEND = "emulator.raw_send"
 FAULT = "emulator.fault"
 CALLER = "emulator.caller"
+SURFACE = "emulator.surface"
 DATAVERSE_PREFIX = "/api/data/"
 
 
@@ -72,6 +74,7 @@ class RequestLogMiddleware:
         scope[RAW_SEND] = send
         caller = unverified_caller(_header(scope, b"authorization"))
         scope[CALLER] = caller
+        scope[SURFACE] = origin_surface(scope, self.ctx.urls)
         status = 0
         logged = False
         started = time.time()
@@ -85,7 +88,7 @@ class RequestLogMiddleware:
             log.add(RequestRecord(method=scope["method"], path=scope["path"],
                                   query=scope.get("query_string", b"").decode("latin-1"), status=status,
                                   duration_ms=(time.perf_counter() - t0) * 1000.0, started=started, ended=time.time(),
-                                  caller=caller, fault=scope.get(FAULT)))
+                                  caller=caller, fault=scope.get(FAULT), surface=scope.get(SURFACE)))
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -124,7 +127,8 @@ class FaultMiddleware:
         scope[FAULT] = rule.kind
         if rule.kind in ("429", "503"):
             await _drain(receive)
-            await surface_error(scope["path"], int(rule.kind), rule.kind, rule.retry_after)(scope, receive, send)
+            await surface_error(scope["path"], int(rule.kind), rule.kind, rule.retry_after,
+                                surface=scope.get(SURFACE))(scope, receive, send)
         elif rule.kind == "reset" and rule.phase == "before":
             await abort_connection(scope)
         elif rule.kind == "reset":
@@ -185,7 +189,8 @@ class ServiceProtectionMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         limits = self.ctx.settings.service_protection
-        if limits is None or _is_admin(scope) or not scope["path"].startswith(DATAVERSE_PREFIX):
+        if limits is None or _is_admin(scope) or scope.get(SURFACE, "dataverse") != "dataverse" \
+                or not scope["path"].startswith(DATAVERSE_PREFIX):
             await self.app(scope, receive, send)
             return
         caller = scope.get(CALLER) or "anonymous"

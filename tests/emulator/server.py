@@ -1,8 +1,9 @@
-"""Serving: uvicorn over HTTPS on 127.0.0.1 in a background thread, and the ``Emulator`` handle."""
+"""Serving: uvicorn over HTTPS on three loopback origins in a background thread, and the ``Emulator`` handle."""
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 import threading
 import time
@@ -79,15 +80,79 @@ class _Server(uvicorn.Server):
             self.loop.call_soon_threadsafe(self.wake.set)
 
 
+#: One loopback address per service, as the real services are three hosts.
+ORIGIN_HOSTS = {"entra": "127.0.0.1", "graph": "127.0.0.2", "dataverse": "127.0.0.3"}
+LAYOUTS = ("auto", "hosts", "ports")
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose proto
+    # says TCP, and without it every keep-alive response stalls ~40 ms (Nagle + delayed ACK).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _close_all(socks: Any) -> None:
+    for sock in socks:
+        try:
+            sock.close()
+        except OSError:
+            pass
+
+
+def bind_origins(port: int = 0, layout: str = "auto") -> dict[str, socket.socket]:
+    """Listening sockets for the three origins (entra, graph, dataverse), in that order.
+
+    ``hosts``: 127.0.0.1 / 127.0.0.2 / 127.0.0.3, all on ``port`` (0 = one free port for all three).
+    ``ports``: 127.0.0.1 on three ports: ``port``, ``port + 1``, ``port + 2`` (0 = three free ports),
+    for machines where only 127.0.0.1 is configured (macOS without loopback aliases).
+    ``auto``: ``hosts`` when the machine has those addresses (Linux, Windows), else ``ports``.
+    Raises OSError("cannot listen on ...") when a port is taken, ValueError for another layout.
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout {layout!r} is not one of {', '.join(LAYOUTS)}")
+    if layout in ("auto", "hosts"):
+        for _ in range(20):
+            socks: dict[str, socket.socket] = {}
+            try:
+                for name, host in ORIGIN_HOSTS.items():
+                    socks[name] = _listen(host, port if name == "entra" else (port or socks["entra"].getsockname()[1]))
+                return socks
+            except OSError as exc:
+                _close_all(socks.values())
+                if exc.errno == errno.EADDRNOTAVAIL and layout == "auto":
+                    break  # no 127.0.0.2 on this machine: distinct ports instead
+                if port or exc.errno != errno.EADDRINUSE:
+                    host = list(ORIGIN_HOSTS.values())[len(socks)]
+                    raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        else:
+            raise OSError(errno.EADDRINUSE, "cannot find a port free on 127.0.0.1, 127.0.0.2 and 127.0.0.3")
+    socks = {}
+    try:
+        for offset, name in enumerate(ORIGIN_HOSTS):
+            socks[name] = _listen("127.0.0.1", port + offset if port else 0)
+    except OSError as exc:
+        _close_all(socks.values())
+        raise OSError(exc.errno, f"cannot listen on 127.0.0.1:{port + len(socks) if port else 0}: {exc.strerror}") from None
+    return socks
+
+
 class Emulator:
     """A running emulator (in-process). Use ``Emulator.start(...)``; always ``stop()`` it."""
 
-    def __init__(self, core: EmulatorCore, server: _Server, thread: threading.Thread, sock: socket.socket) -> None:
+    def __init__(self, core: EmulatorCore, server: _Server, thread: threading.Thread, socks: list[socket.socket]) -> None:
         self._core = core
         self._server = server
         self._thread = thread
-        self._sock = sock
-        self.port: int = sock.getsockname()[1]
+        self._socks = socks
+        #: the Entra origin's port (with the default layout, every origin listens on it)
+        self.port: int = socks[0].getsockname()[1]
 
     # -- lifecycle -------------------------------------------------------------------------------
     @classmethod
@@ -95,11 +160,14 @@ class Emulator:
               provisioning_delay_s: float = 0.0, token_lifetime_s: int = 3600,
               service_protection: bool | ServiceProtection = False, state_dir: str | Path | None = None,
               snapshot: bool = False, fault_seed: int = 0, port: int = 0, tls_dir: str | Path | None = None,
-              ) -> "Emulator":
-        """Start serving on https://127.0.0.1:<port> (port 0 = a free port) and return when ready.
+              layout: str = "auto") -> "Emulator":
+        """Start serving and return when ready: Entra on https://127.0.0.1:<port>, Graph on
+        https://127.0.0.2:<port>, Dataverse on https://127.0.0.3:<port> (port 0 = a free port); see
+        ``bind_origins`` for ``layout``.
 
         TLS files go to ``tls_dir``, else ``state_dir``, else one process-wide temp dir (so the
         CA is made once per test session). ``service_protection=True`` = production limits.
+        Raises OSError when the port is taken, ValueError for an unknown layout.
         """
         sp = ServiceProtection() if service_protection is True else (service_protection or None)
         settings = Settings(latency_ms=latency_ms, import_seconds=import_seconds,
@@ -113,38 +181,31 @@ class Emulator:
         seed_data = load_seed(seed)
         tenant_id = seed_data["tenant"]["id"]
         tls = ensure_tls(Path(tls_dir) if tls_dir is not None else sdir)
-        # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose proto
-        # says TCP, and without it every keep-alive response stalls ~40 ms (Nagle + delayed ACK).
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError as exc:
-            sock.close()
-            raise OSError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
-        real_port = sock.getsockname()[1]
-        host = f"https://127.0.0.1:{real_port}"
-        urls = EmulatorUrls(authority_host=host, tenant_id=tenant_id, authority=f"{host}/{tenant_id}",
-                            graph_url=host, environment_url=host, ca_bundle=str(tls.ca_bundle))
+        socks = bind_origins(port, layout)
+        base = {name: f"https://{sock.getsockname()[0]}:{sock.getsockname()[1]}" for name, sock in socks.items()}
+        urls = EmulatorUrls(authority_host=base["entra"], tenant_id=tenant_id, authority=f"{base['entra']}/{tenant_id}",
+                            graph_url=base["graph"], environment_url=base["dataverse"], ca_bundle=str(tls.ca_bundle))
         try:
             core = EmulatorCore(seed=seed_data, settings=settings, state_dir=sdir, urls=urls)
         except BaseException:
-            sock.close()
+            _close_all(socks.values())
             raise
         config = uvicorn.Config(core.app, ssl_certfile=str(tls.cert_chain), ssl_keyfile=str(tls.private_key),
                                 log_config=None, log_level="warning", access_log=False, lifespan="off",
                                 http="h11", loop="asyncio", timeout_keep_alive=30, backlog=2048,
                                 timeout_graceful_shutdown=2)
         server = _Server(config, core)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"emulator-{real_port}", daemon=True)
+        entra_port = socks["entra"].getsockname()[1]
+        thread = threading.Thread(target=server.run, kwargs={"sockets": list(socks.values())}, name=f"emulator-{entra_port}",
+                                  daemon=True)
         thread.start()
         deadline = time.monotonic() + 10
         while not server.started:
             if not thread.is_alive() or time.monotonic() > deadline:
-                sock.close()
+                _close_all(socks.values())
                 raise RuntimeError("emulator failed to start (see stderr)")
             time.sleep(0.002)
-        return cls(core, server, thread, sock)
+        return cls(core, server, thread, list(socks.values()))
 
     def stop(self) -> None:
         """Stop serving, write the snapshot if enabled, release the port. Idempotent."""
@@ -152,10 +213,7 @@ class Emulator:
             self._server.request_stop()
             self._thread.join(10)
         self._core.flush(force=True)
-        try:
-            self._sock.close()
-        except OSError:
-            pass
+        _close_all(self._socks)
 
     @property
     def running(self) -> bool:

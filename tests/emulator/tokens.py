@@ -70,12 +70,13 @@ class TokenService:
             "idp": self.issuer,
             "idtyp": "app",
             "oid": service_principal_id,
-            "roles": list(roles or []),
             "sub": service_principal_id,
             "tid": self.tenant_id,
             "uti": uuid.uuid4().hex[:22],
             "ver": "1.0",
         }
+        if roles:  # "claims are present only if a value exists to fill it" (access token claims reference)
+            claims["roles"] = list(roles)
         token = jwt.encode(claims, self.key.private_key, algorithm="RS256",
                            headers={"kid": self.key.kid, "x5t": self.key.kid, "typ": "JWT"})
         self.issued += 1

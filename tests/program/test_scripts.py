@@ -90,9 +90,11 @@ def test_dry_run_starts_the_emulator_and_validates_the_local_stack(tmp_path: Pat
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["identityMode"] == "existing"
-    assert summary["environmentUrl"].startswith("https://127.0.0.1:")
+    # three origins (docs/emulator.md): the environment is not the sign-in host
+    assert summary["environmentUrl"].startswith("https://127.0.0.3:")
+    assert summary["authorityHost"].startswith("https://127.0.0.1:")
     port = (tmp_path / "emu" / "port").read_text().strip()
-    assert summary["environmentUrl"].endswith(f":{port}")
+    assert summary["environmentUrl"].endswith(f":{port}") and summary["authorityHost"].endswith(f":{port}")
     assert "pulumi up --yes --stack local" in result.stderr
     assert emulator_processes(tmp_path / "emu") == []  # stopped on exit
 
@@ -109,7 +111,9 @@ def test_hands_over_to_the_cli_with_a_working_environment(tmp_path: Path) -> Non
         "stack output --stack local --json",
     ]
     seen = dict(line.split("=", 1) for line in (tmp_path / "env.txt").read_text().splitlines())
-    assert seen["BC_SALES_ENVIRONMENT_URL"].startswith("https://127.0.0.1:")
+    assert seen["BC_SALES_ENVIRONMENT_URL"].startswith("https://127.0.0.3:")
+    assert seen["BC_SALES_GRAPH_URL"].startswith("https://127.0.0.2:")
+    assert seen["BC_SALES_AUTHORITY_HOST"].startswith("https://127.0.0.1:")
     assert Path(seen["BC_SALES_CA_BUNDLE"]).is_file()
     assert seen["AZURE_CLIENT_ID"] == "6b1c2d3e-0000-4000-8000-00000000d001"
     assert seen["PULUMI_CONFIG_PASSPHRASE"] == "local-emulator-passphrase"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Callable
 
 from . import odata
+from .annotations import COUNT_LIMIT, Annotations, preference_applied
 from .errors import DUPLICATE, PRECONDITION_FAILED, DataverseError, bad_payload, bad_request, not_found
 from .schema import ENTITY_SETS, EntityType
 from .store import DataverseStore, Record
@@ -122,26 +123,52 @@ def related(env: Env, set_name: str, key: str, nav: str) -> list[Record]:
     raise DataverseError(404, "0x8006088a", f"Resource not found for the segment '{nav}'.")
 
 
+def primary_name(env: Env, set_name: str, key: str) -> str | None:
+    """The primary name column of a related record (a lookup's formatted value), or None."""
+    from .metadata import facts
+    entity = ENTITY_SETS.get(set_name)
+    if entity is None:
+        return None
+    column = facts(entity).primary_name
+    row = find_record(env, set_name, key.lower()) if column else None
+    return None if row is None else row.get(column)
+
+
+def _annotated(env: Env, entity: EntityType, rec: Record, out: Record, notes: Annotations) -> Record:
+    return notes.record(entity, rec, out, lambda s, k: primary_name(env, s, k))
+
+
 def collection_response(env: Env, req: DvRequest, set_name: str, rows: list[Record],
                         entity: EntityType | None = None) -> DvResponse:
     entity = entity or ENTITY_SETS[set_name]
     q = odata.parse_query(entity, req.params, ENTITY_SETS)
-    page, nxt, total = odata.run_collection(rows, q, odata.max_page_size(req.header("prefer")))
+    page_size = odata.max_page_size(req.header("prefer"))
+    page, nxt, total = odata.run_collection(rows, q, page_size)
+    notes = Annotations(req.header("prefer"))
     body: Record = {"@odata.context": context_url(env, set_name, q.select)}
     if q.count:
-        body["@odata.count"] = total
+        body["@odata.count"] = min(total, COUNT_LIMIT)  # "up to 5,000" (count-rows)
+    notes.collection(body, total, q.count)
     values = []
     for rec in page:
         out = odata.project(rec, q.select, entity)
         _expand(env, entity, rec, q, out)
-        values.append(out)
+        values.append(_annotated(env, entity, rec, out, notes))
     body["value"] = values
-    headers = {}
     if nxt is not None:
         body["@odata.nextLink"] = odata.next_link(env.base_url, "/" + req.path, req.params, nxt)
-    if "odata.maxpagesize" in (req.header("prefer") or ""):
-        headers["Preference-Applied"] = f"odata.maxpagesize={odata.max_page_size(req.header('prefer'))}"
+    paged = "odata.maxpagesize" in (req.header("prefer") or "")
+    headers = preference_applied(f"odata.maxpagesize={page_size}" if paged else None, notes.applied)
     return DvResponse(200, body, headers)
+
+
+def count_response(env: Env, req: DvRequest, set_name: str, rows: list[Record]) -> DvResponse:
+    """GET {entityset}/$count: the number of matching rows as plain text
+    (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/count-rows)."""
+    entity = ENTITY_SETS[set_name]
+    q = odata.parse_query(entity, {k: v for k, v in req.params.items() if k == "$filter"}, ENTITY_SETS)
+    total = sum(1 for r in rows if q.predicate(r))
+    return DvResponse(200, str(min(total, COUNT_LIMIT)).encode(), {"Content-Type": "text/plain"})
 
 
 def single_response(env: Env, req: DvRequest, set_name: str, rec: Record) -> DvResponse:
@@ -150,9 +177,10 @@ def single_response(env: Env, req: DvRequest, set_name: str, rec: Record) -> DvR
     etag = f'W/"{rec.get("versionnumber", 0)}"'
     if req.header("if-none-match") == etag:
         return DvResponse(304, None, {"ETag": etag})
+    notes = Annotations(req.header("prefer"))
     out = {"@odata.context": context_url(env, set_name, q.select, single=True), **odata.project(rec, q.select, entity)}
     _expand(env, entity, rec, q, out)
-    return DvResponse(200, out, {"ETag": etag})
+    return DvResponse(200, _annotated(env, entity, rec, out, notes), {"ETag": etag, **preference_applied(notes.applied)})
 
 
 def check_body(entity: EntityType, body: dict[str, Any] | None, allowed: frozenset[str], op: str) -> dict[str, Any]:
@@ -203,10 +231,11 @@ def write_response(env: Env, req: DvRequest, set_name: str, rec: Record, *, crea
     url = env.entity_url(set_name, rec[entity.key])
     if req.prefers("return=representation"):
         q = odata.parse_query(entity, req.params, ENTITY_SETS, collection=False)
-        body = {"@odata.context": context_url(env, set_name, q.select, single=True),
-                **odata.project(rec, q.select, entity)}
+        notes = Annotations(req.header("prefer"))
+        body = _annotated(env, entity, rec, {"@odata.context": context_url(env, set_name, q.select, single=True),
+                                             **odata.project(rec, q.select, entity)}, notes)
         return DvResponse(201 if created else 200, body,
-                          {"OData-EntityId": url, "Preference-Applied": "return=representation",
+                          {"OData-EntityId": url, **preference_applied("return=representation", notes.applied),
                            "ETag": f'W/"{rec.get("versionnumber", 0)}"'})
     return DvResponse(204, None, {"OData-EntityId": url})
 

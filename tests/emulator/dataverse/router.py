@@ -13,9 +13,10 @@ import sys
 import traceback
 from typing import Any
 
-from . import api_roles, api_solutions, api_users, solutions
+from . import api_roles, api_solutions, api_users, metadata, solutions
 from .errors import METHOD_NOT_ALLOWED, RESOURCE_NOT_FOUND, DataverseError, bad_request
-from .http import DvRequest, DvResponse, Env, collection_response, find_record, guid_key, records_of, single_response
+from .http import (DvRequest, DvResponse, Env, collection_response, count_response, find_record, guid_key, records_of,
+                   single_response)
 from .schema import ENTITY_SETS, SYSTEMUSER
 
 UNBOUND_ACTIONS = {
@@ -36,10 +37,19 @@ _SEGMENT = re.compile(r"^(?P<set>\w+)(?:\((?P<key>[^)]*)\))?(?:/(?P<rest>.+))?$"
 _FUNC = re.compile(r"^(?P<name>\w+)\((?P<args>.*)\)$")
 _NAV = re.compile(r"^(?P<nav>\w+)(?:\((?P<key>[^)]*)\))?(?P<ref>/\$ref)?$")
 _CRM = "Microsoft.Dynamics.CRM."
+_BOUND_OPERATIONS = {("systemusers", "RetrieveUserPrivileges"), ("roles", "AddPrivilegesRole"),
+                     ("roles", "ReplacePrivilegesRole"), ("roles", "RemovePrivilegeRole")}
 
 
 def method_not_allowed(method: str, path: str) -> DataverseError:
     return DataverseError(405, METHOD_NOT_ALLOWED, f"The HTTP method '{method}' is not allowed on '{path}'.")
+
+
+def no_http_resource(env: Env, req: DvRequest) -> DataverseError:
+    """A function or action called with the wrong method: 404, empty code, "No HTTP resource was found that
+    matches the request URI '...'" (https://learn.microsoft.com/troubleshoot/power-platform/dataverse/
+    dataverse-web-api-and-sdk/web-api-client-errors#no-http-resource-was-found-that-matches-the-request-uri)."""
+    return DataverseError(404, "", f"No HTTP resource was found that matches the request URI '{env.base_url}/{req.path}'.")
 
 
 def function_args(text: str, params: dict[str, str]) -> dict[str, str]:
@@ -87,9 +97,11 @@ async def dispatch(env: Env, req: DvRequest) -> DvResponse:
 
 def route(env: Env, req: DvRequest) -> Any:
     path, method = req.path.strip("/"), req.method
+    if path in ("", "$metadata") or path.startswith("EntityDefinitions"):
+        return _metadata(env, req, path)
     if path in ("WhoAmI", "WhoAmI()"):
         if method != "GET":
-            raise method_not_allowed(method, path)
+            raise no_http_resource(env, req)
         return api_users.whoami(env, req)
     if path == "$batch":
         from . import batch
@@ -98,12 +110,12 @@ def route(env: Env, req: DvRequest) -> Any:
         return batch.handle(env, req)
     if path in UNBOUND_ACTIONS:
         if method != "POST":
-            raise method_not_allowed(method, path)
+            raise no_http_resource(env, req)
         return UNBOUND_ACTIONS[path](env, req)
     fm = _FUNC.match(path)
     if fm and fm.group("name") in FUNCTIONS:
         if method != "GET":
-            raise method_not_allowed(method, path)
+            raise no_http_resource(env, req)
         return FUNCTIONS[fm.group("name")](env, req, function_args(fm.group("args"), req.params))
     m = _SEGMENT.match(path)
     if not m or m.group("set") not in ENTITY_SETS:
@@ -111,6 +123,8 @@ def route(env: Env, req: DvRequest) -> Any:
         raise DataverseError(404, RESOURCE_NOT_FOUND, f"Resource not found for the segment '{segment}'.")
     set_name, key_text, rest = m.group("set"), m.group("key"), m.group("rest")
     if key_text is None:
+        if rest == "$count" and method == "GET":
+            return count_response(env, req, set_name, records_of(env, set_name))
         if rest:
             raise DataverseError(404, RESOURCE_NOT_FOUND, f"Resource not found for the segment '{rest}'.")
         if method == "GET":
@@ -154,6 +168,8 @@ def _bound(env: Env, req: DvRequest, set_name: str, key: str, rest: str, path: s
             return api_roles.change_privileges(env, req, key, replace=op == "ReplacePrivilegesRole")
         if set_name == "roles" and op == "RemovePrivilegeRole" and method == "POST":
             return api_roles.remove_privilege(env, req, key)
+        if (set_name, op) in _BOUND_OPERATIONS:
+            raise no_http_resource(env, req)
         raise DataverseError(404, RESOURCE_NOT_FOUND, f"Resource not found for the segment '{rest}'.")
     nm = _NAV.match(rest)
     entity = ENTITY_SETS[set_name]
@@ -174,6 +190,20 @@ def _bound(env: Env, req: DvRequest, set_name: str, key: str, rest: str, path: s
         from .api_users import related
         return collection_response(env, req, "systemusers", related(env, "roles", key, nav), SYSTEMUSER)
     raise method_not_allowed(method, path)
+
+
+def _metadata(env: Env, req: DvRequest, path: str) -> DvResponse:
+    """The service document, the CSDL $metadata and EntityDefinitions (all generated from schema.py)."""
+    if path == "":
+        if req.method != "GET":
+            raise no_http_resource(env, req)
+        return DvResponse(200, metadata.service_document(env.base_url))
+    if path == "$metadata":
+        if req.method != "GET":
+            raise no_http_resource(env, req)
+        return DvResponse(200, metadata.csdl(env.base_url).encode(), {"Content-Type": "application/xml"})
+    status, body = metadata.handle(env.base_url, req.method, path, req.params)
+    return DvResponse(status, body)
 
 
 def _ref_id(req: DvRequest) -> str:
