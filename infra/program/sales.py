@@ -45,6 +45,7 @@ __all__ = [
     "preflight_args",
     "solution_args",
     "role_args",
+    "role_solution",
     "access_args",
     "application_user_args",
 ]
@@ -233,6 +234,13 @@ def solution_args(plan: SalesPlan) -> SolutionImportArgs:
     return SolutionImportArgs(connection=plan.connection_input, **plan.solution)
 
 
+def role_solution(plan: SalesPlan) -> dict[str, Any]:
+    """What the roles know of the solution: a new version or new bytes make every role re-apply
+    its file after the import (an upgrade resets roles the package ships), and the package path
+    lets the role's check() validate privileges the import is about to add."""
+    return {k: plan.solution[k] for k in ("unique_name", "version", "sha256", "package_path")}
+
+
 def role_args(plan: SalesPlan, role: RolePlan) -> SecurityRoleArgs:
     return SecurityRoleArgs(
         connection=plan.connection_input,
@@ -240,6 +248,7 @@ def role_args(plan: SalesPlan, role: RolePlan) -> SecurityRoleArgs:
         role_id=role.role_id,
         privileges=dict(role.privileges),
         delete_on_destroy=role.delete_on_destroy,
+        solution=role_solution(plan),
     )
 
 
