@@ -215,3 +215,75 @@ def test_role_privilege_names_and_depths_are_checked_at_preview_before_the_impor
     for name, inputs in _role_inputs(conn, path).items():
         assert stack.preview(SecurityRole, name, inputs).op == "create", name
     assert writes(emulator) == []
+
+
+# --- kind 6: the integration user already holds System Administrator --------------------------------------
+
+
+def _systemuser(emulator: Any, object_id: str) -> str:
+    return next(u["systemuserid"] for u in emulator.dataverse.systemusers.values()
+                if u.get("azureactivedirectoryobjectid") == object_id)
+
+
+def _sysadmin_role(emulator: Any) -> dict[str, Any]:
+    from .conftest import SYSADMIN_TEMPLATE
+
+    root = emulator.dataverse.root_business_unit()["businessunitid"]
+    return next(r for r in emulator.dataverse.roles.values()
+                if r["_roletemplateid_value"] == SYSADMIN_TEMPLATE and r["_businessunitid_value"] == root)
+
+
+def test_an_integration_user_that_already_holds_system_administrator_is_refused_and_reported(
+        emulator: Any, conn: dict, stack: Stack) -> None:
+    from infra.providers import UserAccess
+
+    from .conftest import INTEGRATION_USER_OID
+
+    uid = _systemuser(emulator, INTEGRATION_USER_OID)
+    admin = _sysadmin_role(emulator)
+    emulator.dataverse.associate_role(uid, admin["roleid"])  # given by hand
+    inputs = {"connection": conn, "object_id": INTEGRATION_USER_OID, "roles": ["Salesperson"],
+              "integration_user": True}
+    emulator.clear_log()
+    with pytest.raises(CheckFailed) as err:
+        stack.preview(UserAccess, "access", inputs)
+    reason = dict(err.value.failures)["roles"]
+    for part in (uid, "the integration user", "System Administrator", admin["roleid"], "Manage security roles",
+                 f"systemusers({uid})/systemuserroles_association", "Nothing was changed"):
+        assert part in reason, (part, reason)
+    # Create refuses too (a host that runs it without the check, e.g. no credentials at preview).
+    checked = stack.host.check(UserAccess, "access", {}, inputs).inputs
+    with pytest.raises(ProviderError) as created:
+        stack.host.create(UserAccess, "access", checked)
+    assert "holds the System Administrator security role" in created.value.message
+    assert writes(emulator) == []
+    assert admin["roleid"] in emulator.dataverse.user_roles[uid]  # never taken away by us
+
+    # Given after the deployment: refresh reports it as drift; the next run refuses.
+    emulator.dataverse.disassociate_role(uid, admin["roleid"])
+    assert stack.up(UserAccess, "access", inputs).op == "create"
+    assert stack.outputs("access")["forbidden_roles_held"] == []
+    emulator.dataverse.associate_role(uid, admin["roleid"])
+    stack.host.clear_log()
+    refreshed = stack.refresh("access")
+    assert refreshed.outputs["forbidden_roles_held"] == [f"System Administrator ({admin['roleid']})"]
+    assert "System Administrator" in stack.inputs("access")["roles"]  # drift shows in the diff
+    assert any("drift" in line and "System Administrator" in line for line in stack.host.log)
+    with pytest.raises(CheckFailed):
+        stack.up(UserAccess, "access", inputs)
+
+
+def test_an_application_user_that_holds_system_administrator_is_not_adopted(
+        emulator: Any, conn: dict, stack: Stack) -> None:
+    from infra.providers import ApplicationUser
+
+    from .conftest import BC_APP_ID
+
+    root = emulator.dataverse.root_business_unit()["businessunitid"]
+    user = emulator.dataverse.create_application_user(BC_APP_ID, root)
+    emulator.dataverse.associate_role(user["systemuserid"], _sysadmin_role(emulator)["roleid"])
+    emulator.clear_log()
+    with pytest.raises(ProviderError) as err:
+        stack.up(ApplicationUser, "app", {"connection": conn, "application_id": BC_APP_ID, "roles": ["Salesperson"]})
+    assert "the application user" in err.value.message and "System Administrator" in err.value.message
+    assert writes(emulator) == []
