@@ -56,6 +56,7 @@ ENDPOINT_ENV_VARS: dict[str, str] = {
     "authorityHost": "BC_SALES_AUTHORITY_HOST",
     "graphUrl": "BC_SALES_GRAPH_URL",
     "caBundle": "BC_SALES_CA_BUNDLE",
+    "powerPlatformUrl": "BC_SALES_POWER_PLATFORM_URL",
 }
 
 _GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -244,9 +245,15 @@ class StackSettings(BaseModel):
     ca_bundle: str | None = Field(
         default="", description="PEM file of extra CAs to trust (local emulator only); empty for none"
     )
+    power_platform_url: Annotated[str, AfterValidator(_https_url)] | None = Field(
+        default="",
+        description="Power Platform admin API URL (the preflight reads administration mode there); empty for "
+                    "https://api.bap.microsoft.com",
+    )
     endpoints_from_environment: bool = Field(
         default=False,
-        description="read environmentUrl/authorityHost/graphUrl/caBundle from BC_SALES_* variables (local stack)",
+        description="read environmentUrl/authorityHost/graphUrl/caBundle/powerPlatformUrl from BC_SALES_* variables "
+                    "(local stack)",
     )
     # --- identity --------------------------------------------------------------------------
     identity_mode: Literal["create", "existing"] = Field(

@@ -122,12 +122,14 @@ def project_relative(path: Path) -> str:
 
 
 def connection_for(settings: StackSettings) -> Connection:
+    extra = {"power_platform_url": settings.power_platform_url} if settings.power_platform_url else {}
     return Connection(
         environment_url=settings.environment_url,
         tenant_id=settings.tenant_id,
         authority_host=settings.authority_host,
         graph_url=settings.graph_url,
         ca_bundle=settings.ca_bundle or None,
+        **extra,
     )
 
 

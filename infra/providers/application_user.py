@@ -20,15 +20,17 @@ from typing import Any, Mapping, Sequence
 
 import pulumi
 import pulumi.dynamic
-from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, UpdateResult
 
 from infra import facts
-from infra.clients.errors import AmbiguousOutcomeError, ConflictError, NotFoundError
+from infra.clients.errors import AmbiguousOutcomeError, ClientError, ConflictError, NotFoundError
 from infra.providers.base import (
-    DataverseProvider, FieldRule, ProviderFailure, client_for, connection_of, is_guid, is_unknown,
-    norm_guid, progress, root_business_unit_id, strip_internal, user_errors, warn,
+    DataverseProvider, FieldRule, ProviderFailure, client_for, connection_of, credentials_available, is_guid,
+    is_unknown, norm_guid, progress, root_business_unit_id, strip_internal, user_errors, warn,
 )
-from infra.providers.preflight import ensure_preflight
+from infra.providers.preflight import (
+    PreflightError, administration_mode_message, ensure_preflight, refuse_in_administration_mode,
+)
 from infra.providers.role_assignment import (
     assign_roles, canonical_roles, forbidden_roles_held, held_system_administrator, live_assignment,
     refuse_held_system_administrator, resolve_declared_roles, roles_failures, user_field, user_for_update,
@@ -114,6 +116,23 @@ class ApplicationUserProvider(DataverseProvider):
         failures += roles_failures(news.get("roles"))
         return failures
 
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """With credentials at preview: refused while the environment is in administration mode
+        (the preflight read it already; no request)."""
+        result = super().check(olds, news)
+        connection = result.inputs.get("connection")
+        if result.failures or not isinstance(connection, Mapping) or any(is_unknown(v) for v in connection.values()):
+            return result
+        try:
+            if credentials_available(connection_of(result.inputs)) and \
+                    ensure_preflight(connection_of(result.inputs), brief_repeat=True).administration_mode:
+                result.failures.append(CheckFailure("connection", administration_mode_message(
+                    connection_of(result.inputs), f"application user for {result.inputs.get('application_id')}",
+                    "the application user")))
+        except (PreflightError, ClientError, ProviderFailure):
+            pass  # the base check reported it, or the writing operations will
+        return result
+
     def canonical(self, news: dict[str, Any]) -> dict[str, Any]:
         out = dict(news)
         if is_guid(news.get("application_id")):
@@ -135,7 +154,8 @@ class ApplicationUserProvider(DataverseProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         label = f"application user for {props['application_id']}"
         client = client_for(props)
-        ensure_preflight(connection_of(props), client)
+        refuse_in_administration_mode(ensure_preflight(connection_of(props), client), connection_of(props), label,
+                                      "the application user")
         # The declared roles are resolved before the user may be created (a typo must not leave a
         # new user behind); the lookup of existing users is a read and runs alongside.
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -160,6 +180,8 @@ class ApplicationUserProvider(DataverseProvider):
         label = f"application user for {news['application_id']}"
         if sorted(olds.get("roles") or []) == news["roles"]:
             return UpdateResult({**olds, **strip_internal(news)})
+        refuse_in_administration_mode(ensure_preflight(connection_of(news)), connection_of(news), label,
+                                      "the application user")
         client, user, held = user_for_update(news, id_, label)
         refuse_held_system_administrator(user, held, label, "the application user",
                                          connection_of(news).environment_url)

@@ -23,7 +23,9 @@ from infra.providers.base import (
     DataverseProvider, FieldRule, ProviderFailure, client_for, connection_of, credentials_available, is_guid,
     is_unknown, norm_guid, progress, strip_internal, user_errors, warn,
 )
-from infra.providers.preflight import ensure_preflight
+from infra.providers.preflight import (
+    PreflightError, administration_mode_message, ensure_preflight, refuse_in_administration_mode,
+)
 from infra.providers.role_assignment import (
     assign_roles, canonical_roles, forbidden_roles_held, held_admin_message, held_system_administrator,
     live_assignment, refuse_held_system_administrator, resolve_declared_roles, roles_failures, user_field,
@@ -98,7 +100,14 @@ class UserAccessProvider(DataverseProvider):
         try:
             if not credentials_available(connection_of(inputs)):
                 return result
+            preflight = ensure_preflight(connection_of(inputs), brief_repeat=True)  # cached
+            if preflight.administration_mode:
+                result.failures.append(CheckFailure("connection", administration_mode_message(
+                    connection_of(inputs), f"user access for {inputs['object_id']}", "the integration user")))
+                return result
             found = client_for(inputs).find_user_with_roles_by_object_id(inputs["object_id"])
+        except PreflightError:
+            return result  # the base check reported it
         except (ClientError, ProviderFailure) as exc:
             warn(f"user access for {inputs['object_id']}: roles not checked in preview: {exc}")
             return result
@@ -131,7 +140,9 @@ class UserAccessProvider(DataverseProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         label = f"user access for {props['object_id']}"
         client = client_for(props)
-        ensure_preflight(connection_of(props), client)
+        preflight = ensure_preflight(connection_of(props), client)
+        if props.get("integration_user"):
+            refuse_in_administration_mode(preflight, connection_of(props), label, "the integration user")
         # Two independent reads, one round trip: the user with its roles, and the declared roles
         # (usually cached in this host already).  Nothing is written before both succeed.
         # Only the first look runs alongside; waiting for a user that is not there yet starts
@@ -155,6 +166,9 @@ class UserAccessProvider(DataverseProvider):
                 and bool(olds.get("integration_user")) == news["integration_user"])
         if same:  # only wait_timeout_seconds / connection details changed
             return UpdateResult({**olds, **strip_internal(news)})
+        if news.get("integration_user"):
+            refuse_in_administration_mode(ensure_preflight(connection_of(news)), connection_of(news), label,
+                                          "the integration user")
         client, user, held = user_for_update(news, id_, label)
         return UpdateResult(self._apply(client, user, held, news, olds.get("managed_role_ids") or [], label,
                                         preexisting=olds.get("preexisting_role_ids")))

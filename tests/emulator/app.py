@@ -69,11 +69,12 @@ class DataverseSlot:
 
 def build_app(core: "EmulatorCore") -> Starlette:
     """Routes of every surface in one Starlette app (middleware is added by the core)."""
-    from . import admin, entra, graph
+    from . import admin, entra, graph, powerplatform
 
     routes = [
         *admin.routes(core),
         *graph.routes(core.ctx),
+        *powerplatform.routes(core.ctx),
         Mount(DATAVERSE_BASE, app=DataverseSlot(core)),
         *entra.routes(core.ctx),
     ]

@@ -125,7 +125,8 @@ class Emulator:
         real_port = sock.getsockname()[1]
         host = f"https://127.0.0.1:{real_port}"
         urls = EmulatorUrls(authority_host=host, tenant_id=tenant_id, authority=f"{host}/{tenant_id}",
-                            graph_url=host, environment_url=host, ca_bundle=str(tls.ca_bundle))
+                            graph_url=host, environment_url=host, ca_bundle=str(tls.ca_bundle),
+                            power_platform_url=host)
         try:
             core = EmulatorCore(seed=seed_data, settings=settings, state_dir=sdir, urls=urls)
         except BaseException:

@@ -95,6 +95,7 @@ def test_hands_over_to_the_cli_with_a_working_environment(tmp_path: Path) -> Non
     seen = dict(line.split("=", 1) for line in (tmp_path / "env.txt").read_text().splitlines())
     assert seen["BC_SALES_ENVIRONMENT_URL"].startswith("https://127.0.0.1:")
     assert Path(seen["BC_SALES_CA_BUNDLE"]).is_file()
+    assert seen["BC_SALES_POWER_PLATFORM_URL"] == seen["BC_SALES_ENVIRONMENT_URL"]  # one origin serves both
     assert seen["AZURE_CLIENT_ID"] == "6b1c2d3e-0000-4000-8000-00000000d001"
     assert seen["PULUMI_CONFIG_PASSPHRASE"] == "local-emulator-passphrase"
     record = json.loads((tmp_path / "up.json").read_text())

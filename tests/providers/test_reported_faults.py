@@ -287,3 +287,61 @@ def test_an_application_user_that_holds_system_administrator_is_not_adopted(
         stack.up(ApplicationUser, "app", {"connection": conn, "application_id": BC_APP_ID, "roles": ["Salesperson"]})
     assert "the application user" in err.value.message and "System Administrator" in err.value.message
     assert writes(emulator) == []
+
+
+# --- kind 7: the environment is in administration mode -----------------------------------------------------
+
+
+def test_administration_mode_is_reported_by_the_preflight_and_refuses_the_integration_identities(
+        emulator: Any, conn: dict, fresh_host: Any) -> None:
+    from infra.providers import ApplicationUser, Preflight, UserAccess
+
+    from .conftest import BC_APP_ID, INTEGRATION_USER_OID
+
+    emulator.dataverse.set_administration_mode(True)
+    stack = Stack(fresh_host())  # a fresh process: the preflight reads the mode once
+    emulator.clear_log()
+    assert stack.preview(Preflight, "preflight", {"connection": conn}).op == "create"
+    report = [line for line in stack.host.log if "administration mode" in line]
+    assert report and "Power Platform admin center" in report[0] and "--runtime-state Enabled" in report[0], \
+        stack.host.log
+
+    integration = {"connection": conn, "object_id": INTEGRATION_USER_OID, "roles": ["Salesperson"],
+                   "integration_user": True}
+    with pytest.raises(CheckFailed) as err:
+        stack.preview(UserAccess, "access", integration)
+    reason = dict(err.value.failures)["connection"]
+    assert "the integration user cannot sign in" in reason and "administration mode" in reason
+    assert "Administration mode: Disabled" in reason and "Nothing was changed" in reason
+    with pytest.raises(CheckFailed) as err:
+        stack.preview(ApplicationUser, "app", {"connection": conn, "application_id": BC_APP_ID,
+                                               "roles": ["Salesperson"]})
+    assert "the application user cannot sign in" in dict(err.value.failures)["connection"]
+    # create refuses too, with the same clear message (a run without the check)
+    checked = stack.host.check(UserAccess, "access", {}, integration).inputs
+    with pytest.raises(ProviderError) as created:
+        stack.host.create(UserAccess, "access", checked)
+    assert "administration mode" in created.value.message and "HTTP 403" not in created.value.message
+    assert writes(emulator) == []
+
+    # A salesperson's access is no integration identity: it goes on in administration mode.
+    from .conftest import salesperson_oid
+
+    salesperson = {"connection": conn, "object_id": salesperson_oid(3), "roles": ["Salesperson"]}
+    assert stack.up(UserAccess, "sales03", salesperson).op == "create"
+    # Turned off: the integration user's access goes through (a new deployment, a new process).
+    emulator.dataverse.set_administration_mode(False)
+    assert Stack(fresh_host()).up(UserAccess, "access", integration).op == "create"
+
+
+def test_a_non_admin_caller_in_administration_mode_gets_what_to_do_not_a_bare_http_error(
+        emulator: Any, conn: dict) -> None:
+    from infra.clients.dataverse import DataverseClient
+    from infra.clients.errors import AdministrationModeError
+
+    from .conftest import LIMITED
+
+    emulator.dataverse.set_administration_mode(True)
+    with pytest.raises(AdministrationModeError) as err:
+        DataverseClient.for_connection(conn, env=LIMITED).whoami()
+    assert "Admin Only mode" in str(err.value) and "Administration mode: Disabled" in str(err.value)
