@@ -166,7 +166,9 @@ def connection_for(emulator_urls: Mapping[str, Any]) -> dict[str, Any]:
                       tenant_id=emulator_urls["tenant_id"],
                       authority_host=emulator_urls["authority_host"],
                       graph_url=emulator_urls["graph_url"],
-                      ca_bundle=emulator_urls["ca_bundle"]).to_dict()
+                      ca_bundle=emulator_urls["ca_bundle"],
+                      power_platform_url=emulator_urls.get("power_platform_url")
+                      or emulator_urls["environment_url"]).to_dict()
 
 
 # --- engine-like scheduling -------------------------------------------------------------------

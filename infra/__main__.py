@@ -21,7 +21,7 @@ from infra.program.prepare import prepare
 from infra.program.sales import SalesIntegration, SalesIntegrationArgs, plan_sales
 
 settings = load_from_pulumi()
-prepared = prepare(settings, env=os.environ, log=pulumi.log.info)
+prepared = prepare(settings, env=os.environ, log=pulumi.log.info, warn=pulumi.log.warn)
 
 identity = IntegrationIdentity(
     "identity",

@@ -346,9 +346,14 @@ def _package_section(base: Snapshot, head: Snapshot) -> list[str]:
                          f"{'managed' if b.managed else 'unmanaged'}**")
         if a.sha256 != b.sha256:
             items.append(f"package SHA-256 `{a.sha256[:12]}…` → `{b.sha256[:12]}…`")
-            if a.version == b.version:
-                items.append("**content changed without a version change: an environment that has this "
-                             "version installed will not import it**")
+            if a.version == b.version and b.managed:
+                items.append("**content changed without a version change: a managed package is refused at "
+                             "preview where this version is installed -- raise the version**")
+            elif a.version == b.version:
+                items.append("**content changed without a version change: the unmanaged package is imported "
+                             "again**")
+        if a.sha256 != b.sha256 or a.version != b.version:
+            items.append("every security role re-applies its role file after the import")
         if base.package_paths[name] != head.package_paths[name]:
             items.append(f"moved from `{base.package_paths[name]}` to `{head.package_paths[name]}`")
         if items:

@@ -16,11 +16,11 @@ if _HERE not in sys.path:
 
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 
-from policies import PACK_NAME, POLICIES  # noqa: E402
+from policies import ALL_POLICIES, PACK_NAME  # noqa: E402
 
 PolicyPack(
     name=PACK_NAME,
     enforcement_level=EnforcementLevel.MANDATORY,
-    policies=POLICIES,
+    policies=ALL_POLICIES,
     description="Guardrails for the Business Central <-> Dynamics 365 Sales integration stacks.",
 )

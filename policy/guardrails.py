@@ -278,6 +278,24 @@ def integration_role_violations(
     return messages
 
 
+def held_role_violations(held: Any, *, who: str = "the integration user") -> list[str]:
+    """The roles a refresh found on the integration user (or application user) that it must never
+    hold -- the ``forbidden_roles_held`` output of UserAccess / ApplicationUser, e.g.
+    ``["System Administrator (627090ff-...)"]``.  Someone gave them by hand: the program's inputs
+    never ask for them, so only the recorded outputs show it."""
+    if held is UNKNOWN or held is None:
+        return []
+    if isinstance(held, str) or not isinstance(held, Sequence):
+        return [f"forbidden_roles_held: expected a list of role names, got {held!r}"]
+    return [
+        f"forbidden_roles_held[{index}] = {role!r}: {who} holds the System Administrator role in the "
+        "environment (found by pulumi refresh). Business Central refuses an administrator as integration "
+        "user; remove the role from the user (Power Platform admin center > Environments > the environment "
+        "> Settings > Users > the user > Manage security roles)."
+        for index, role in enumerate(held) if isinstance(role, str) and role
+    ]
+
+
 def solution_import_violations(
     managed: Any,
     *,

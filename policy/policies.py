@@ -19,6 +19,8 @@ from pulumi_policy import (
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
 from pulumi_policy.proxy import UnknownValueError
 
@@ -115,6 +117,47 @@ integration_user_not_system_administrator = ResourceValidationPolicy(
                 "default": [],
                 "description": "Extra names that mean System Administrator, e.g. a localised name.",
             },
+            "includeApplicationUsers": {
+                "type": "boolean",
+                "default": True,
+                "description": "Apply the rule to ApplicationUser resources (server-to-server integration) too.",
+            },
+        }
+    ),
+)
+
+
+# --- ... nor holds it in the environment (stack rule: reads what refresh recorded) ----------------
+
+
+def _validate_held_roles(args: StackValidationArgs, report: ReportViolation) -> None:
+    config = args.get_config()
+    include_app_users = bool(config.get("includeApplicationUsers", True))
+    for resource in args.resources:
+        if resource.resource_type == g.USER_ACCESS_TYPE:
+            who = "the integration user"
+        elif resource.resource_type == g.APPLICATION_USER_TYPE and include_app_users:
+            who = "the application user"
+        else:
+            continue
+        props = plain(resource.props)
+        if resource.resource_type == g.USER_ACCESS_TYPE and \
+                _get(props, "integration_user", "integrationUser", False) is not True:
+            continue
+        for message in g.held_role_violations(_get(props, "forbidden_roles_held", "forbiddenRolesHeld"), who=who):
+            report(message, resource.urn)
+
+
+integration_user_holds_no_system_administrator = StackValidationPolicy(
+    name="integration-user-holds-no-system-administrator",
+    description=(
+        "The integration user (and application users) do not hold System Administrator in the environment: "
+        "UserAccess / ApplicationUser outputs record what pulumi refresh found (forbidden_roles_held)."
+    ),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=_validate_held_roles,
+    config_schema=PolicyConfigSchema(
+        properties={
             "includeApplicationUsers": {
                 "type": "boolean",
                 "default": True,
@@ -277,3 +320,10 @@ POLICIES: list[ResourceValidationPolicy] = [
     client_secrets_expire,
     no_global_delete_on_core_tables,
 ]
+
+#: Rules over the whole stack's recorded outputs (what a refresh found in the environment).
+STACK_POLICIES: list[StackValidationPolicy] = [
+    integration_user_holds_no_system_administrator,
+]
+
+ALL_POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [*POLICIES, *STACK_POLICIES]

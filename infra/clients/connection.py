@@ -77,6 +77,11 @@ class Connection:
     graph_url: str = "https://graph.microsoft.com"
     graph_resource: str = "https://graph.microsoft.com"
     ca_bundle: str | None = None
+    #: The Power Platform admin API (environments and their administration mode) and its token
+    #: resource; left out of :meth:`to_dict` while they have their default values, so stacks
+    #: recorded before they existed show no change.
+    power_platform_url: str = "https://api.bap.microsoft.com"
+    power_platform_resource: str = "https://service.powerapps.com"
 
     def __post_init__(self) -> None:
         host = AUTHORITY_ALIASES.get(str(self.authority_host).strip().lower(), self.authority_host)
@@ -84,6 +89,10 @@ class Connection:
         object.__setattr__(self, "environment_url", require_https(self.environment_url, "connection.environment_url"))
         object.__setattr__(self, "graph_url", require_https(self.graph_url, "connection.graph_url"))
         object.__setattr__(self, "graph_resource", require_https(self.graph_resource, "connection.graph_resource"))
+        object.__setattr__(self, "power_platform_url",
+                           require_https(self.power_platform_url, "connection.power_platform_url"))
+        object.__setattr__(self, "power_platform_resource",
+                           require_https(self.power_platform_resource, "connection.power_platform_resource"))
         tenant = str(self.tenant_id or "").strip()
         if not tenant or "/" in tenant:
             raise ConfigurationError(
@@ -116,10 +125,18 @@ class Connection:
     def dataverse_api_url(self) -> str:
         return f"{self.environment_url}/api/data/v9.2"
 
+    @property
+    def power_platform_scope(self) -> str:
+        return f"{self.power_platform_resource}/.default"
+
     # --- (de)serialisation: the `connection` input of dynamic resources ---------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        for name in _OMITTED_WHEN_DEFAULT:
+            if out[name] == _DEFAULTS[name]:
+                del out[name]
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Connection":
@@ -137,3 +154,8 @@ class Connection:
         if missing:
             raise ConfigurationError(f"connection is missing {missing}")
         return cls(**{k: v for k, v in d.items() if v is not None or k == "ca_bundle"})
+
+
+#: Fields added after stacks were first deployed: absent from the dict while at their default.
+_OMITTED_WHEN_DEFAULT = ("power_platform_url", "power_platform_resource")
+_DEFAULTS = {f.name: f.default for f in fields(Connection)}

@@ -26,6 +26,8 @@ __all__ = [
     "ValidationError",
     "AuthenticationError",
     "AmbiguousOutcomeError",
+    "AdministrationModeError",
+    "ADMINISTRATION_MODE_HINT",
     "error_from_response",
     "parse_error_body",
 ]
@@ -123,6 +125,23 @@ class PermissionDeniedError(ServiceError):
         self.missing_privilege = missing_privilege
 
 
+#: What to do when Dataverse answers "... to access the org when it is in Admin Only mode."
+ADMINISTRATION_MODE_HINT = (
+    "the environment is in administration mode: only users with System Administrator or System Customizer "
+    "can sign in (Business Central's integration user and application user cannot). Turn it off in the "
+    "Power Platform admin center (Environments > the environment > Edit > Administration mode: Disabled) "
+    "or with `pac admin set-runtime-state --environment <url> --runtime-state Enabled`, then run again"
+)
+
+
+class AdministrationModeError(ServiceError):
+    """Dataverse refused a caller because the environment is in administration mode (403)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.message = f"{self.message} -- {ADMINISTRATION_MODE_HINT}"
+
+
 class ValidationError(ServiceError):
     """The service rejected the request as malformed or invalid (400)."""
 
@@ -204,6 +223,8 @@ def error_from_response(
     cls: type[ServiceError]
     if lowered in DATAVERSE_THROTTLE_CODES or status == 429:
         return ThrottledError(status, code, message, retry_after=retry_after, **kwargs)
+    if "admin only mode" in message.lower():  # the documented text of the administration-mode refusal
+        return AdministrationModeError(status, code, message, **kwargs)
     if lowered in DATAVERSE_NOT_FOUND_CODES:
         cls = NotFoundError
     elif lowered in DATAVERSE_CONFLICT_CODES:

@@ -18,7 +18,8 @@ from infra.clients.http import DEFAULT_MAX_CONCURRENCY, RetryPolicy, ServiceHttp
 from infra.clients.redact import logger
 from infra.clients.shared import shared_client
 
-__all__ = ["GraphClient", "SubscribedSku", "GraphUser", "LicenseDetail", "GraphBatchResponse", "GRAPH_BATCH_LIMIT"]
+__all__ = ["GraphClient", "SubscribedSku", "GraphUser", "LicenseDetail", "GraphBatchResponse", "GRAPH_BATCH_LIMIT",
+           "LicenceAssignment", "UserLicences", "GraphGroup"]
 
 GRAPH_BATCH_LIMIT = 20
 _USER_SELECT = "id,userPrincipalName,displayName,mail,usageLocation,accountEnabled"
@@ -65,6 +66,60 @@ class LicenseDetail:
     def from_json(cls, d: Mapping[str, Any]) -> "LicenseDetail":
         return cls(str(d.get("id", "")), str(d.get("skuId", "")).lower(), str(d.get("skuPartNumber", "")),
                    tuple(str(p.get("servicePlanId", "")).lower() for p in d.get("servicePlans") or ()))
+
+
+@dataclass(frozen=True)
+class LicenceAssignment:
+    """One entry of a user's ``licenseAssignmentStates`` (Graph ``licenseAssignmentState``)."""
+
+    sku_id: str
+    assigned_by_group: str | None  # None = assigned directly
+    state: str                     # Active, ActiveWithError, Disabled, Error
+    error: str | None              # CountViolation, MutuallyExclusiveViolation, ..., None
+
+    @property
+    def active(self) -> bool:
+        return self.state.lower() in ("active", "activewitherror")
+
+
+@dataclass(frozen=True)
+class UserLicences:
+    """A user's usage location and how it holds each licence (direct and/or through groups)."""
+
+    id: str
+    user_principal_name: str
+    usage_location: str | None
+    assignments: tuple[LicenceAssignment, ...] = ()
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "UserLicences":
+        states = tuple(
+            LicenceAssignment(str(a.get("skuId", "")).lower(), (str(a["assignedByGroup"]).lower()
+                                                                if a.get("assignedByGroup") else None),
+                              str(a.get("state") or "Active"),
+                              None if a.get("error") in (None, "", "None") else str(a.get("error")))
+            for a in d.get("licenseAssignmentStates") or ())
+        return cls(str(d.get("id", "")).lower(), str(d.get("userPrincipalName", "")), d.get("usageLocation"), states)
+
+    def held_sku_ids(self) -> set[str]:
+        """SKUs the user holds now, however assigned."""
+        return {a.sku_id for a in self.assignments if a.active}
+
+    def direct_sku_ids(self) -> set[str]:
+        return {a.sku_id for a in self.assignments if a.assigned_by_group is None}
+
+    def groups_of(self, sku_id: str) -> list[str]:
+        """Groups the user inherits ``sku_id`` from (active or in error)."""
+        return sorted({a.assigned_by_group for a in self.assignments
+                       if a.assigned_by_group and a.sku_id == sku_id.lower()})
+
+
+@dataclass(frozen=True)
+class GraphGroup:
+    id: str
+    display_name: str | None
+    security_enabled: bool | None
+    assigned_sku_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -199,6 +254,28 @@ class GraphClient:
             return GraphUser.from_json(self.get(f"users/{_user_key(user)}", {"$select": _USER_SELECT}))
         except NotFoundError:
             return None
+
+    def update_user(self, user: str, fields: Mapping[str, Any]) -> None:
+        """PATCH a user (e.g. ``{"usageLocation": "GB"}``); setting a value twice is harmless."""
+        self.http.request("PATCH", f"users/{_user_key(user)}", json=dict(fields), idempotent=True)
+
+    def licence_states_many(self, users: Iterable[str]) -> dict[str, UserLicences | None]:
+        """Usage location and licence assignment states of many users (ids or UPNs) in ``$batch``
+        requests of 20; ``None`` for users that do not exist."""
+        keys = list(dict.fromkeys(users))
+        select = "id,userPrincipalName,usageLocation,assignedLicenses,licenseAssignmentStates"
+        results = self.batch([{"method": "GET", "url": f"/users/{_user_key(u)}?$select={select}"} for u in keys])
+        return {u: _batch_value(r, UserLicences.from_json) for u, r in zip(keys, results)}
+
+    def get_group(self, group_id: str) -> GraphGroup | None:
+        """A group with the licences it assigns (``assignedLicenses`` needs ``$select``), or None."""
+        try:
+            d = self.get(f"groups/{_user_key(group_id)}",
+                         {"$select": "id,displayName,securityEnabled,assignedLicenses"}) or {}
+        except NotFoundError:
+            return None
+        return GraphGroup(str(d.get("id", "")).lower(), d.get("displayName"), d.get("securityEnabled"),
+                          tuple(str(a.get("skuId", "")).lower() for a in d.get("assignedLicenses") or ()))
 
     def get_users(self, users: Iterable[str]) -> dict[str, GraphUser | None]:
         """Many users (ids or UPNs) in ``$batch`` requests of 20."""

@@ -40,6 +40,7 @@ __all__ = [
     "discover_packages",
     "open_package",
     "pack_source",
+    "package_privileges",
     "parse_version",
     "read_package",
     "write_package",
@@ -105,6 +106,8 @@ class PackageInfo:
     friendly_name: str = ""
     publisher_prefix: str = ""
     is_source_folder: bool = False
+    #: table name as written in customizations.xml (the privilege stem) -> "user" | "organization"
+    table_ownership: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def version_tuple(self) -> tuple[int, ...]:
@@ -383,9 +386,14 @@ def _info(path: Path, solution: bytes, customizations: bytes, digest: str, size:
 
     cust = _parse_xml(customizations, path, CUSTOMIZATIONS_XML, "ImportExportXml")
     tables: list[str] = []
+    ownership: dict[str, str] = {}
     for i, entity in enumerate(cust.findall("Entities/Entity"), 1):
         name = _text(entity, "Name", path, CUSTOMIZATIONS_XML, f"Entities/Entity[{i}]/Name")
         tables.append(name.lower())
+        mask = _text(entity, "EntityInfo/entity/OwnershipTypeMask", path, CUSTOMIZATIONS_XML,
+                     f"Entities/Entity[{i}]/EntityInfo/entity/OwnershipTypeMask", required=False)
+        if mask in _OWNERSHIP:
+            ownership[name] = _OWNERSHIP[mask]
     roles: list[PackageRole] = []
     for i, role in enumerate(cust.findall("Roles/Role"), 1):
         where = f"{CUSTOMIZATIONS_XML} Roles/Role[{i}]"
@@ -420,4 +428,30 @@ def _info(path: Path, solution: bytes, customizations: bytes, digest: str, size:
         friendly_name=friendly,
         publisher_prefix=prefix,
         is_source_folder=source_folder,
+        table_ownership=ownership,
     )
+
+
+#: customizations.xml OwnershipTypeMask -> ownership of the table's records.
+_OWNERSHIP = {"UserOwned": "user", "TeamOwned": "user", "OrganizationOwned": "organization"}
+#: Verbs and depths of a new table's privileges by ownership: records owned by users or teams have
+#: all eight verbs at every depth; organization-owned records have no owner, so no Assign/Share,
+#: and only the organization (Global) depth.
+_TABLE_PRIVILEGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "user": (facts.PRIVILEGE_VERBS, facts.DEPTHS),
+    "organization": (("Create", "Read", "Write", "Delete", "Append", "AppendTo"), ("Global",)),
+}
+
+
+def package_privileges(info: PackageInfo) -> dict[str, tuple[str, ...]]:
+    """Privileges the import of ``info`` creates: ``prv<Verb><table>`` -> allowed depths.
+
+    Dataverse creates a table's privileges when the table is created, named after the table's
+    schema name (``customizations.xml`` ``Entities/Entity/Name``); a first deployment's preview
+    checks role files against these before the solution is in the environment."""
+    out: dict[str, tuple[str, ...]] = {}
+    for table, ownership in info.table_ownership.items():
+        verbs, depths = _TABLE_PRIVILEGES[ownership]
+        for verb in verbs:
+            out[f"prv{verb}{table}"] = tuple(depths)
+    return out

@@ -56,6 +56,7 @@ ENDPOINT_ENV_VARS: dict[str, str] = {
     "authorityHost": "BC_SALES_AUTHORITY_HOST",
     "graphUrl": "BC_SALES_GRAPH_URL",
     "caBundle": "BC_SALES_CA_BUNDLE",
+    "powerPlatformUrl": "BC_SALES_POWER_PLATFORM_URL",
 }
 
 _GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -123,6 +124,9 @@ def _country(value: str) -> str:
     value = value.strip().upper()
     if not re.fullmatch(r"[A-Z]{2}", value):
         raise _fail("expected a two-letter ISO 3166 country code such as US, GB, DE")
+    if value not in facts.ISO_3166_ALPHA2:
+        hint = " (the United Kingdom is GB)" if value == "UK" else ""
+        raise _fail(f"{value} is not an ISO 3166-1 alpha-2 country code{hint}; expected one such as US, GB, DE")
     return value
 
 
@@ -212,6 +216,11 @@ class Salesperson(_Model):
         default=None,
         description="Business Central salesperson code this user is coupled to (connectionSetup output)",
     )
+    usage_location: Annotated[str, AfterValidator(_country)] | None = Field(
+        default=None,
+        description="two-letter ISO 3166-1 country code set on the user before its licence (identityMode create); "
+                    "Graph refuses a licence for a user without one",
+    )
 
 
 def _salespeople(values: list[Salesperson]) -> list[Salesperson]:
@@ -263,9 +272,15 @@ class StackSettings(BaseModel):
     ca_bundle: str | None = Field(
         default="", description="PEM file of extra CAs to trust (local emulator only); empty for none"
     )
+    power_platform_url: Annotated[str, AfterValidator(_https_url)] | None = Field(
+        default="",
+        description="Power Platform admin API URL (the preflight reads administration mode there); empty for "
+                    "https://api.bap.microsoft.com",
+    )
     endpoints_from_environment: bool = Field(
         default=False,
-        description="read environmentUrl/authorityHost/graphUrl/caBundle from BC_SALES_* variables (local stack)",
+        description="read environmentUrl/authorityHost/graphUrl/caBundle/powerPlatformUrl from BC_SALES_* variables "
+                    "(local stack)",
     )
     # --- identity --------------------------------------------------------------------------
     identity_mode: Literal["create", "existing"] = Field(
@@ -281,6 +296,13 @@ class StackSettings(BaseModel):
     seat_check: Literal["auto", "required", "off"] = Field(
         default="auto",
         description="licence seat preflight against Graph: auto (when credentials are present), required, off",
+    )
+    license_assignment: Literal["direct", "group"] = Field(
+        default="direct",
+        description="how users get their licence: direct (assigned to each user) or group (membership of licensingGroupId)",
+    )
+    licensing_group_id: Guid | None = Field(
+        default="", description="object id of the Entra security group that licenses its members (licenseAssignment group)"
     )
     application_display_name: NonBlank = Field(
         default="Business Central - Dynamics 365 Sales", description="display name of the app registration"
@@ -676,6 +698,30 @@ def _cross_checks(values: Mapping[str, Any], keys: list[ConfigKey], *, check_fil
                 f"{PROJECT}:githubRepository = {_show(get('github_repository'))}: federated credentials are only "
                 "created with identityMode create"
             )
+    if have("license_assignment", "licensing_group_id", "identity_mode"):
+        group_mode = get("license_assignment") == "group"
+        if group_mode and not get("licensing_group_id"):
+            problems.append(
+                f"{PROJECT}:licensingGroupId: required when licenseAssignment is group (the object id of the "
+                "Entra security group whose licences its members get)"
+            )
+        if get("licensing_group_id") and not group_mode:
+            problems.append(
+                f"{PROJECT}:licensingGroupId = {_show(get('licensing_group_id'))}: only used with licenseAssignment "
+                "group; remove it or set licenseAssignment: group"
+            )
+        if group_mode and get("identity_mode") == "existing":
+            problems.append(
+                f"{PROJECT}:licenseAssignment = 'group': only possible with identityMode create (identityMode "
+                "existing assigns no licence)"
+            )
+    if have("identity_mode") and "salespeople" in values and get("identity_mode") == "existing":
+        for i, person in enumerate(values["salespeople"]):
+            if person.usage_location is not None:
+                problems.append(
+                    f"{PROJECT}:salespeople[{i}].usageLocation = {_show(person.usage_location)}: only applied with "
+                    "identityMode create (identityMode existing changes nothing in Entra ID)"
+                )
     if have("sku_ids", "identity_mode") and get("identity_mode") == "create":
         table = {**facts.SKU_IDS, **get("sku_ids")}
         wanted: list[tuple[str, str]] = []

@@ -1,7 +1,8 @@
-"""The seat preflight's view of Graph, on top of the clients' :class:`GraphClient`.
+"""The licence preflight's view of Graph, on top of the clients' :class:`GraphClient`.
 
-Two kinds of request whatever the number of users: one ``subscribedSkus`` and ``licenseDetails``
-for all users in ``$batch`` requests of 20.
+Two kinds of request whatever the number of users: one ``subscribedSkus`` and the users' usage
+location and licence assignment states in ``$batch`` requests of 20 (plus one for the licensing
+group with ``licenseAssignment: group``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from infra.clients.connection import Connection
 from infra.clients.credentials import TokenCredential
-from infra.clients.graph import GraphClient
+from infra.clients.graph import GraphClient, UserLicences
 from infra.program.skus import SkuSeats
 
 __all__ = ["GraphSeatSource"]
@@ -26,8 +27,14 @@ class GraphSeatSource:
     def subscribed_skus(self) -> list[SkuSeats]:
         return [SkuSeats(s.sku_part_number, s.sku_id, s.enabled, s.consumed) for s in self._client.subscribed_skus()]
 
+    def licence_states(self, users: Sequence[str]) -> Mapping[str, UserLicences | None]:
+        """UPN -> usage location and licence assignment states; None when the user does not exist."""
+        return self._client.licence_states_many(users) if users else {}
+
     def assigned_sku_ids(self, users: Sequence[str]) -> Mapping[str, set[str] | None]:
-        if not users:
-            return {}
-        details = self._client.license_details_many(users)
-        return {u: (None if d is None else {x.sku_id.lower() for x in d}) for u, d in details.items()}
+        return {u: (None if s is None else s.held_sku_ids()) for u, s in self.licence_states(users).items()}
+
+    def group_sku_ids(self, group_id: str) -> set[str] | None:
+        """The skuIds a group assigns to its members; None when there is no such group."""
+        group = self._client.get_group(group_id)
+        return None if group is None else set(group.assigned_sku_ids)

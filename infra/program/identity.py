@@ -26,6 +26,7 @@ import pulumi_random as random
 
 from infra import facts
 from infra.program.config import StackSettings
+from infra.providers.usage_location import UsageLocation, UsageLocationArgs
 
 __all__ = [
     "ROTATION_EPOCH",
@@ -99,7 +100,8 @@ class IntegrationIdentity(pulumi.ComponentResource):
     client_id: pulumi.Output[str] | None
     client_secret: pulumi.Output[str] | None
     salespeople_object_ids: dict[str, pulumi.Output[str]]
-    #: UPN -> the licence resource of that user (for depends_on on the Sales side).
+    #: UPN -> the resource that licenses that user -- a UserLicense, or the GroupMember of the
+    #: licensing group (for depends_on on the Sales side).
     licences: dict[str, pulumi.Resource]
     #: Resources the application user waits for (the service principal).
     application_dependencies: list[pulumi.Resource]
@@ -138,6 +140,28 @@ class IntegrationIdentity(pulumi.ComponentResource):
             self.client_id = pulumi.Output.from_input(s.application_client_id)
         if s.application_client_secret:  # a Pulumi secret in the stack file (load_from_pulumi checks it)
             self.client_secret = pulumi.Output.secret(s.application_client_secret)
+
+    # --- licences: direct assignment or membership of the licensing group ---------------------
+
+    def _licence(self, s: StackSettings, provider: azuread.Provider, slug: str, object_id: pulumi.Input[str],
+                 sku_id: str, waits: list[pulumi.Resource]) -> pulumi.Resource:
+        """``licenseAssignment: direct`` -> azuread.UserLicense; ``group`` -> azuread.GroupMember of
+        the licensing group (Entra gives members the group's licences; one seat per user)."""
+        opts = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=waits)
+        if s.license_assignment == "group":
+            return azuread.GroupMember(
+                f"licensing-group-{slug}",
+                group_object_id=str(s.licensing_group_id),
+                member_object_id=object_id,
+                opts=opts,
+            )
+        return azuread.UserLicense(f"licence-{slug}", user_object_id=object_id, sku_id=sku_id, opts=opts)
+
+    @staticmethod
+    def _connection(s: StackSettings) -> dict[str, object]:
+        from infra.program.sales import connection_for  # sales imports this module
+
+        return connection_for(s).to_dict()
 
     # --- create: the full Entra side ---------------------------------------------------------
 
@@ -180,12 +204,8 @@ class IntegrationIdentity(pulumi.ComponentResource):
         self.integration_user_object_id = user.object_id
         self.integration_user_upn = user.user_principal_name
         self.integration_user_password = pulumi.Output.secret(password.result)
-        self.licences[user_cfg.user_principal_name] = azuread.UserLicense(
-            "licence-integration-user",
-            user_object_id=user.object_id,
-            sku_id=args.sku_ids[user_cfg.license_sku],
-            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[user]),
-        )
+        self.licences[user_cfg.user_principal_name] = self._licence(
+            s, provider, "integration-user", user.object_id, args.sku_ids[user_cfg.license_sku], [user])
 
         self.salespeople_object_ids = {}
         for person in s.salespeople:
@@ -197,13 +217,20 @@ class IntegrationIdentity(pulumi.ComponentResource):
                     opts=pulumi.InvokeOutputOptions(parent=self, provider=provider),
                 ).object_id
             self.salespeople_object_ids[person.user_principal_name] = object_id
+            slug = resource_slug(person.user_principal_name)
+            waits: list[pulumi.Resource] = []
+            if person.usage_location:
+                # An existing account: only its usage location is set (Graph refuses a licence
+                # without one); pulumi-azuread's User would take the whole account over.
+                waits.append(UsageLocation(
+                    f"usage-location-{slug}",
+                    UsageLocationArgs(connection=self._connection(s), object_id=object_id,
+                                      usage_location=person.usage_location),
+                    pulumi.ResourceOptions(parent=self),
+                ))
             if person.license_sku:
-                self.licences[person.user_principal_name] = azuread.UserLicense(
-                    f"licence-{resource_slug(person.user_principal_name)}",
-                    user_object_id=object_id,
-                    sku_id=args.sku_ids[person.license_sku],
-                    opts=child,
-                )
+                self.licences[person.user_principal_name] = self._licence(
+                    s, provider, slug, object_id, args.sku_ids[person.license_sku], waits)
 
         app = azuread.Application(
             "app",

@@ -47,6 +47,7 @@ def prepare(
     env: Mapping[str, str],
     log: Callable[[str], None],
     seat_source: Callable[[], SeatSource | None] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> Prepared:
     import pulumi
 
@@ -68,7 +69,7 @@ def prepare(
     if not problems:
         factory = seat_source or (lambda: graph_seat_source(connection_for(settings), env))
         try:
-            sku_ids = run_seat_preflight(settings, factory, log)
+            sku_ids = run_seat_preflight(settings, factory, log, warn)
         except ValueError as exc:
             problems.append(str(exc))
     if problems or (package is None and settings.solution_source == "package"):

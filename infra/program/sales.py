@@ -52,6 +52,7 @@ __all__ = [
     "solution_args",
     "solution_requirement_args",
     "role_args",
+    "role_solution",
     "access_args",
     "application_user_args",
 ]
@@ -129,12 +130,14 @@ def project_relative(path: Path) -> str:
 
 
 def connection_for(settings: StackSettings) -> Connection:
+    extra = {"power_platform_url": settings.power_platform_url} if settings.power_platform_url else {}
     return Connection(
         environment_url=settings.environment_url,
         tenant_id=settings.tenant_id,
         authority_host=settings.authority_host,
         graph_url=settings.graph_url,
         ca_bundle=settings.ca_bundle or None,
+        **extra,
     )
 
 
@@ -258,6 +261,13 @@ def solution_requirement_args(plan: SalesPlan) -> SolutionRequirementArgs:
     return SolutionRequirementArgs(connection=plan.connection_input, **plan.solution)
 
 
+def role_solution(plan: SalesPlan) -> dict[str, Any]:
+    """What the roles know of the solution: a new version or new bytes make every role re-apply
+    its file after the import (an upgrade resets roles the package ships), and the package path
+    lets the role's check() validate privileges the import is about to add."""
+    return {k: plan.solution[k] for k in ("unique_name", "version", "sha256", "package_path")}
+
+
 def role_args(plan: SalesPlan, role: RolePlan) -> SecurityRoleArgs:
     return SecurityRoleArgs(
         connection=plan.connection_input,
@@ -265,6 +275,7 @@ def role_args(plan: SalesPlan, role: RolePlan) -> SecurityRoleArgs:
         role_id=role.role_id,
         privileges=dict(role.privileges),
         delete_on_destroy=role.delete_on_destroy,
+        solution=role_solution(plan),
     )
 
 

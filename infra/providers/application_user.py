@@ -20,17 +20,20 @@ from typing import Any, Mapping, Sequence
 
 import pulumi
 import pulumi.dynamic
-from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, UpdateResult
 
 from infra import facts
-from infra.clients.errors import AmbiguousOutcomeError, ConflictError, NotFoundError
+from infra.clients.errors import AmbiguousOutcomeError, ClientError, ConflictError, NotFoundError
 from infra.providers.base import (
-    DataverseProvider, FieldRule, ProviderFailure, client_for, connection_of, is_guid, is_unknown,
-    norm_guid, progress, root_business_unit_id, strip_internal, user_errors,
+    DataverseProvider, FieldRule, ProviderFailure, client_for, connection_of, credentials_available, is_guid,
+    is_unknown, norm_guid, progress, root_business_unit_id, strip_internal, user_errors, warn,
 )
-from infra.providers.preflight import ensure_preflight
+from infra.providers.preflight import (
+    PreflightError, administration_mode_message, ensure_preflight, refuse_in_administration_mode,
+)
 from infra.providers.role_assignment import (
-    assign_roles, canonical_roles, live_assignment, user_for_update, resolve_declared_roles, roles_failures, user_field,
+    assign_roles, canonical_roles, forbidden_roles_held, held_system_administrator, live_assignment,
+    refuse_held_system_administrator, resolve_declared_roles, roles_failures, user_field, user_for_update,
     user_id_of,
 )
 
@@ -113,6 +116,23 @@ class ApplicationUserProvider(DataverseProvider):
         failures += roles_failures(news.get("roles"))
         return failures
 
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """With credentials at preview: refused while the environment is in administration mode
+        (the preflight read it already; no request)."""
+        result = super().check(olds, news)
+        connection = result.inputs.get("connection")
+        if result.failures or not isinstance(connection, Mapping) or any(is_unknown(v) for v in connection.values()):
+            return result
+        try:
+            if credentials_available(connection_of(result.inputs)) and \
+                    ensure_preflight(connection_of(result.inputs), brief_repeat=True).administration_mode:
+                result.failures.append(CheckFailure("connection", administration_mode_message(
+                    connection_of(result.inputs), f"application user for {result.inputs.get('application_id')}",
+                    "the application user")))
+        except (PreflightError, ClientError, ProviderFailure):
+            pass  # the base check reported it, or the writing operations will
+        return result
+
     def canonical(self, news: dict[str, Any]) -> dict[str, Any]:
         out = dict(news)
         if is_guid(news.get("application_id")):
@@ -128,13 +148,14 @@ class ApplicationUserProvider(DataverseProvider):
 
     def _outs(self, props: Mapping[str, Any], user: Any, created: bool, outcome: Any) -> dict[str, Any]:
         return {**strip_internal(props), "systemuser_id": user_id_of(user), "created": created,
-                **outcome.outputs()}
+                "forbidden_roles_held": [], **outcome.outputs()}
 
     @user_errors("ApplicationUser")
     def create(self, props: dict[str, Any]) -> CreateResult:
         label = f"application user for {props['application_id']}"
         client = client_for(props)
-        ensure_preflight(connection_of(props), client)
+        refuse_in_administration_mode(ensure_preflight(connection_of(props), client), connection_of(props), label,
+                                      "the application user")
         # The declared roles are resolved before the user may be created (a typo must not leave a
         # new user behind); the lookup of existing users is a read and runs alongside.
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -142,8 +163,14 @@ class ApplicationUserProvider(DataverseProvider):
             finding = pool.submit(client.find_users_with_roles_by_application_id, props["application_id"])
             roles = resolving.result()
             found = finding.result()
+        for existing, existing_roles in found:  # adopting an administrator: refused before any write
+            if not _disabled(existing):
+                refuse_held_system_administrator(existing, existing_roles, label, "the application user",
+                                                 connection_of(props).environment_url)
         user, created, held = find_or_create_app_user_with_roles(client, props["application_id"], label,
                                                                  found=found)
+        refuse_held_system_administrator(user, held, label, "the application user",
+                                         connection_of(props).environment_url)
         outcome = assign_roles(client, user, props["roles"], [], label, resolved=roles, current_roles=held)
         outs = self._outs(props, user, created, outcome)
         return CreateResult(outs["systemuser_id"], outs)
@@ -153,7 +180,11 @@ class ApplicationUserProvider(DataverseProvider):
         label = f"application user for {news['application_id']}"
         if sorted(olds.get("roles") or []) == news["roles"]:
             return UpdateResult({**olds, **strip_internal(news)})
+        refuse_in_administration_mode(ensure_preflight(connection_of(news)), connection_of(news), label,
+                                      "the application user")
         client, user, held = user_for_update(news, id_, label)
+        refuse_held_system_administrator(user, held, label, "the application user",
+                                         connection_of(news).environment_url)
         outcome = assign_roles(client, user, news["roles"], olds.get("managed_role_ids") or [], label,
                                current_roles=held, preexisting=olds.get("preexisting_role_ids"))
         return UpdateResult(self._outs(news, user, bool(olds.get("created")), outcome))
@@ -169,7 +200,14 @@ class ApplicationUserProvider(DataverseProvider):
             return ReadResult("", {})
         refs, ids, managed = live_assignment(client, id_, props.get("role_map") or {},
                                              props.get("managed_role_ids") or [], held)
-        outs = {**strip_internal(props), "roles": refs, "role_ids": ids, "managed_role_ids": managed}
+        admin = held_system_administrator(held)
+        forbidden = forbidden_roles_held(admin)
+        if admin:  # drift: shows in the refreshed roles and in forbidden_roles_held
+            warn(f"application user for {props.get('application_id')}: drift -- it holds {', '.join(forbidden)}; "
+                 "the next deployment refuses to go on until it is removed")
+            refs = sorted(set(refs) | {str(r.name) for r in admin})
+        outs = {**strip_internal(props), "roles": refs, "role_ids": ids, "managed_role_ids": managed,
+                "forbidden_roles_held": forbidden}
         inputs = {"connection": props["connection"], "application_id": props["application_id"],
                   "roles": refs, "delete_on_destroy": bool(props.get("delete_on_destroy", False))}
         return ReadResult(id_, outs, inputs)
@@ -218,5 +256,5 @@ class ApplicationUser(pulumi.dynamic.Resource, module="dataverse", name="Applica
         props = {"connection": args.connection, "application_id": args.application_id,
                  "roles": args.roles, "delete_on_destroy": args.delete_on_destroy,
                  "systemuser_id": None, "role_ids": None, "managed_role_ids": None,
-                 "role_map": None, "created": None}
+                 "role_map": None, "created": None, "forbidden_roles_held": None}
         super().__init__(ApplicationUserProvider(), name, props, opts)

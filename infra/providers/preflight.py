@@ -21,11 +21,12 @@ from infra import facts
 from infra.clients.connection import Connection
 from infra.providers.base import (
     DataverseProvider, ProviderFailure, client_for, connection_of, progress, strip_internal,
-    user_errors,
+    user_errors, warn,
 )
 
 __all__ = ["Preflight", "PreflightArgs", "PreflightProvider", "PreflightResult", "PreflightError",
-           "ensure_preflight", "run_preflight", "clear_preflight_cache"]
+           "ensure_preflight", "run_preflight", "clear_preflight_cache", "read_administration_mode",
+           "refuse_in_administration_mode", "administration_mode_message"]
 
 REQUIRED_TEMPLATES: dict[str, str] = {
     facts.SYSTEM_ADMINISTRATOR_TEMPLATE_ID: "System Administrator",
@@ -43,6 +44,58 @@ class PreflightResult:
     business_unit_id: str
     identity: str
     role_names: tuple[str, ...]
+    #: True when the environment is in administration mode; None when it could not be read
+    administration_mode: bool | None = None
+    #: why the administration mode is unknown (None when it was read)
+    administration_mode_note: str | None = None
+
+
+def _admin_api_policy() -> tuple[Any, Any]:
+    from infra.clients.http import RetryPolicy, Timeouts
+
+    return (RetryPolicy(max_attempts=2, max_total_s=20.0, backoff_initial_s=0.5, backoff_max_s=2.0),
+            Timeouts(connect=5.0, read=20.0, write=20.0, pool=20.0))
+
+
+_ADMIN_API_RETRY, _ADMIN_API_TIMEOUTS = _admin_api_policy()
+
+
+def read_administration_mode(connection: Connection) -> tuple[bool | None, str | None]:
+    """(in administration mode?, why unknown) from the Power Platform admin API.
+
+    Reading it needs a Power Platform administrator or an app registered as a management
+    application; without that the check is skipped with a note (the deployment itself does not
+    need it)."""
+    from infra.clients.errors import ClientError
+    from infra.clients.powerplatform import PowerPlatformClient
+
+    try:
+        # An optional check: a short retry budget, so an unreachable admin API (a proxy, another
+        # cloud) costs seconds, not the minutes the writing calls may wait.
+        client = PowerPlatformClient.for_connection(connection, retry=_ADMIN_API_RETRY, timeouts=_ADMIN_API_TIMEOUTS)
+        state = client.environment_state(connection.environment_url)
+    except ClientError as exc:
+        return None, (f"administration mode not checked: the Power Platform admin API ({connection.power_platform_url}) "
+                      f"refused or failed ({exc}); to have it checked, register the deploying app as a management "
+                      "application (`pac admin application register --application-id <client id>`)")
+    if state is None:
+        return None, (f"administration mode not checked: the Power Platform admin API lists no environment "
+                      f"whose URL is {connection.environment_url}")
+    return state.administration_mode, None
+
+
+def administration_mode_message(connection: Connection, label: str, who: str) -> str:
+    from infra.clients.errors import ADMINISTRATION_MODE_HINT
+
+    return (f"{label}: {who} cannot sign in to {connection.environment_url}: {ADMINISTRATION_MODE_HINT}. "
+            "Nothing was changed.")
+
+
+def refuse_in_administration_mode(result: "PreflightResult", connection: Connection, label: str, who: str) -> None:
+    """The integration user's and application user's resources stop here while the environment is
+    in administration mode: Business Central could not use what they set up."""
+    if result.administration_mode:
+        raise ProviderFailure(administration_mode_message(connection, label, who))
 
 
 _CACHE: dict[tuple[Connection, str], PreflightResult | PreflightError] = {}
@@ -78,15 +131,20 @@ def _prime_root_business_unit(client: Any) -> None:
 
 
 def run_preflight(client: Any, connection: Connection) -> PreflightResult:
-    """WhoAmI + the caller's roles; raise PreflightError naming what is missing."""
+    """WhoAmI + the caller's roles; raise PreflightError naming what is missing.  The
+    environment's administration mode is read alongside (Power Platform admin API)."""
     primer = threading.Thread(target=_prime_root_business_unit, args=(client,), daemon=True)
     primer.start()
+    mode: list[tuple[bool | None, str | None]] = []
+    admin_mode = threading.Thread(target=lambda: mode.append(read_administration_mode(connection)), daemon=True)
+    admin_mode.start()
     try:
         who = client.whoami()
         user_id = str(who.user_id)
         roles = client.user_roles(user_id)
     finally:
         primer.join()
+        admin_mode.join()
     templates = {str(r.role_template_id or "").lower() for r in roles}
     missing = [name for tid, name in REQUIRED_TEMPLATES.items() if tid not in templates]
     identity = _identity(client)
@@ -99,8 +157,9 @@ def run_preflight(client: Any, connection: Connection) -> PreflightResult:
             f"{'them' if len(missing) > 1 else 'it'} to this identity in the environment and run again. "
             "Nothing was changed."
         )
+    in_admin_mode, note = mode[0] if mode else (None, "administration mode not checked")
     return PreflightResult(user_id, str(who.business_unit_id), identity,
-                           tuple(sorted(str(r.name) for r in roles)))
+                           tuple(sorted(str(r.name) for r in roles)), in_admin_mode, note)
 
 
 def ensure_preflight(connection: Connection, client: Any | None = None, *, brief_repeat: bool = False) -> PreflightResult:
@@ -122,6 +181,13 @@ def ensure_preflight(connection: Connection, client: Any | None = None, *, brief
             _CACHE[key] = cached
             progress(f"preflight passed: {cached.identity} holds System Administrator and "
                      f"System Customizer in {connection.environment_url}")
+            if cached.administration_mode:
+                from infra.clients.errors import ADMINISTRATION_MODE_HINT
+
+                warn(f"preflight: {connection.environment_url}: {ADMINISTRATION_MODE_HINT} -- the solution and "
+                     "the roles can be deployed, the integration user and the application user are refused")
+            elif cached.administration_mode_note:
+                progress(f"preflight: {cached.administration_mode_note}")
             return cached
     if isinstance(cached, PreflightError):
         if brief_repeat:

@@ -27,7 +27,8 @@ from infra.providers.preflight import ensure_preflight
 __all__ = ["RoleAssignment", "roles_failures", "canonical_roles", "resolve_roles", "assign_roles",
            "wait_for_user", "wait_for_user_with_roles", "user_field", "role_field", "live_assignment",
            "resolve_declared_roles", "remember_roles", "forget_role", "clear_role_cache",
-           "user_for_update"]
+           "user_for_update", "held_system_administrator", "refuse_held_system_administrator",
+           "held_admin_message", "forbidden_roles_held"]
 
 #: At most this many requests in flight inside one operation (the host runs 4 operations).
 PARALLEL = 4
@@ -249,6 +250,42 @@ def refuse_system_administrator(roles: Mapping[str, Any], label: str) -> None:
         raise ProviderFailure(
             f"{label}: the integration user must not hold the System Administrator role "
             f"({', '.join(admin)}); Business Central refuses such a connection. Remove it from roles.")
+
+
+def held_system_administrator(roles: Iterable[Any]) -> list[Any]:
+    """The System Administrator roles (by role template, any business unit's copy) among ``roles``."""
+    return [r for r in roles if role_template_of(r) == facts.SYSTEM_ADMINISTRATOR_TEMPLATE_ID]
+
+
+def held_admin_message(user: Any, held_admin: Sequence[Any], label: str, who: str,
+                       environment_url: str | None = None) -> str:
+    """What to say when ``user`` (the integration user or the application user) holds System
+    Administrator: the user, the role, why it matters and how to take it away."""
+    uid = user_id_of(user)
+    name = user_field(user, "full_name", "fullname", default=None) or user_field(
+        user, "domain_name", "domainname", default=None) or uid
+    roles = ", ".join(f"{role_field(r, 'name')!r} ({role_id_of(r)})" for r in held_admin)
+    where = f" in {environment_url}" if environment_url else ""
+    return (f"{label}: {who} {name} (systemuser {uid}) holds the System Administrator security role "
+            f"{roles}{where}. Business Central refuses an administrator as its integration user and "
+            "synchronisation would run with administrator rights. Remove the role from this user -- Power "
+            "Platform admin center > Environments > the environment > Settings > Users + permissions > "
+            "Users > the user > Manage security roles, or DELETE "
+            f"systemusers({uid})/systemuserroles_association(<role id>)/$ref -- and run again; this stack "
+            "never removes a role it did not assign. Nothing was changed.")
+
+
+def refuse_held_system_administrator(user: Any, held: Iterable[Any], label: str, who: str,
+                                     environment_url: str | None = None) -> None:
+    admin = held_system_administrator(held)
+    if admin:
+        raise ProviderFailure(held_admin_message(user, admin, label, who, environment_url))
+
+
+def forbidden_roles_held(held: Iterable[Any]) -> list[str]:
+    """The ``forbidden_roles_held`` output: ``"<name> (<role id>)"`` per System Administrator role
+    held (refresh records it as drift; the policy pack flags it)."""
+    return sorted(f"{role_field(r, 'name')} ({role_id_of(r)})" for r in held_system_administrator(held))
 
 
 @dataclass(frozen=True)

@@ -13,20 +13,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import pulumi
 import pulumi.dynamic
-from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, UpdateResult
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
 
 from infra import facts
-from infra.clients.errors import AmbiguousOutcomeError, ConflictError, NotFoundError
+from infra.clients.errors import AmbiguousOutcomeError, ClientError, ConflictError, NotFoundError
 from infra.providers.base import (
-    DataverseProvider, FieldRule, ProviderFailure, client_for, connection_of, is_guid, is_unknown,
-    norm_guid, progress, root_business_unit_id, strip_internal, user_errors,
+    DataverseProvider, FieldRule, ProviderFailure, client_for, connection_of, credentials_available, is_guid,
+    is_unknown, norm_guid, progress, root_business_unit_id, strip_internal, user_errors, warn,
 )
 from infra.providers.preflight import ensure_preflight
 from infra.providers.role_assignment import forget_role, remember_roles
@@ -77,35 +78,60 @@ def allowed_depths(privilege: Any) -> tuple[str, ...]:
     return tuple(privilege.allowed_depths)
 
 
-def resolve_privileges(client: Any, wanted: Mapping[str, str]) -> dict[str, tuple[str, str]]:
-    """privilege name -> (privilege id, depth), or ProviderFailure listing every bad entry.
+# Privileges found in the catalog, per host process and connection: check() looks every role's
+# names up at preview, and the create/update that follows in the same process need not ask again.
+# Only privileges that exist are kept -- a name the import is about to add is asked again later.
+_CATALOG: dict[tuple[Any, str], Any] = {}
+_CATALOG_LOCK = threading.Lock()
 
-    One catalog request for all names; nothing is written here.
-    """
-    catalog = client.privileges_by_name(sorted(wanted))
-    lower = {k.lower(): v for k, v in catalog.items()}
-    unknown = sorted(n for n in wanted if n.lower() not in lower)
-    bad_depth: list[str] = []
-    resolved: dict[str, tuple[str, str]] = {}
-    for name, depth in sorted(wanted.items()):
-        priv = lower.get(name.lower())
-        if priv is None:
-            continue
-        allowed = allowed_depths(priv)
-        if depth not in allowed:
-            bad_depth.append(f"{name} at {depth} (allowed: {', '.join(allowed) or 'none'})")
-            continue
-        resolved[name] = (norm_guid(str(priv.privilege_id)), depth)
+
+def clear_catalog_cache() -> None:
+    with _CATALOG_LOCK:
+        _CATALOG.clear()
+
+
+def catalog_privileges(client: Any, names: Iterable[str]) -> dict[str, Any]:
+    """name (lower case) -> Privilege for the names that exist; ONE request for the uncached ones."""
+    key = client.connection
+    names = sorted({str(n) for n in names})
+    with _CATALOG_LOCK:
+        found = {n.lower(): _CATALOG[(key, n.lower())] for n in names if (key, n.lower()) in _CATALOG}
+    missing = [n for n in names if n.lower() not in found]
+    if missing:
+        live = client.privileges_by_name(missing)
+        with _CATALOG_LOCK:
+            for priv in live.values():
+                _CATALOG[(key, str(priv.name).lower())] = priv
+        found.update({k.lower(): v for k, v in live.items()})
+    return found
+
+
+def privilege_problems(wanted: Mapping[str, str], allowed_by_name: Mapping[str, Sequence[str]]) -> list[str]:
+    """Unknown names and depths not allowed, all at once (``allowed_by_name``: lower-case names)."""
+    unknown = sorted(n for n in wanted if n.lower() not in allowed_by_name)
+    bad_depth = [f"{name} at {depth} (allowed: {', '.join(allowed_by_name[name.lower()]) or 'none'})"
+                 for name, depth in sorted(wanted.items())
+                 if name.lower() in allowed_by_name and depth not in allowed_by_name[name.lower()]]
     problems = []
     if unknown:
         problems.append(f"unknown privilege name(s): {', '.join(unknown)}")
     if bad_depth:
         problems.append(f"depth not allowed for: {'; '.join(bad_depth)}")
+    return problems
+
+
+def resolve_privileges(client: Any, wanted: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """privilege name -> (privilege id, depth), or ProviderFailure listing every bad entry.
+
+    One catalog request for all names not looked up yet in this process; nothing is written here.
+    """
+    lower = catalog_privileges(client, wanted)
+    problems = privilege_problems(wanted, {k: allowed_depths(v) for k, v in lower.items()})
     if problems:
         raise ProviderFailure(
             f"{'; '.join(problems)} -- nothing was changed. Depths are Basic, Local, Deep, Global; "
             "check the role file against the environment's privilege catalog")
-    return resolved
+    return {name: (norm_guid(str(lower[name.lower()].privilege_id)), depth) for name, depth in sorted(wanted.items())}
 
 
 @dataclass(frozen=True)
@@ -220,10 +246,92 @@ def _old_digest(olds: Mapping[str, Any]) -> str | None:
     return None
 
 
+#: The keys of the ``solution`` input that identify what is installed (``package_path`` only
+#: tells check() where the package's customizations.xml is; a moved checkout is no change).
+SOLUTION_KEYS = ("unique_name", "version", "sha256")
+
+
+def solution_identity(value: Any) -> tuple[Any, ...] | None:
+    if not isinstance(value, Mapping):
+        return None
+    return tuple(str(value.get(k) or "").lower() if k == "sha256" else value.get(k) for k in SOLUTION_KEYS)
+
+
+def _describe_solution(value: Any) -> str:
+    if not isinstance(value, Mapping):
+        return "none recorded"
+    return f"{value.get('unique_name')} {value.get('version')} (sha256 {str(value.get('sha256') or '')[:12]}...)"
+
+
+def privilege_drift(live: Mapping[str, str], wanted: Mapping[str, str]) -> tuple[list[str], list[str], list[str]]:
+    """(missing, extra, at another depth) of the live privileges against the wanted ones."""
+    have = {k.lower(): (k, v) for k, v in live.items()}
+    want = {k.lower(): (k, v) for k, v in wanted.items()}
+    missing = sorted(want[k][0] for k in want.keys() - have.keys())
+    extra = sorted(have[k][0] for k in have.keys() - want.keys())
+    depth = sorted(f"{want[k][0]} {have[k][1]} -> {want[k][1]}" for k in want.keys() & have.keys()
+                   if (norm_depth(have[k][1]) or have[k][1]) != (norm_depth(want[k][1]) or want[k][1]))
+    return missing, extra, depth
+
+
+def _package_allowed(solution: Any) -> dict[str, tuple[str, ...]]:
+    """Privileges the solution's package creates (lower-case name -> allowed depths), or {}."""
+    if not isinstance(solution, Mapping) or not isinstance(solution.get("package_path"), str):
+        return {}
+    from infra.model.solution_package import PackageError, package_privileges, read_package
+    from infra.providers.solution_import import resolve_package_path
+
+    try:
+        info = read_package(resolve_package_path(solution["package_path"]))
+    except PackageError:
+        return {}  # SolutionImport's check reports an unreadable package
+    return {k.lower(): v for k, v in package_privileges(info).items()}
+
+
 class SecurityRoleProvider(DataverseProvider):
     resource_label = "SecurityRole"
     fields = (FieldRule("name"), FieldRule("privileges"), FieldRule("delete_on_destroy"),
+              FieldRule("solution"),
               FieldRule("role_id", replace=True), FieldRule("business_unit_id", replace=True))
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """Also resolve privilege names and depths at preview (credentials present), so a role file
+        the environment cannot take is refused before the solution import -- not after it.
+
+        Privileges the solution about to be imported adds come from its package's
+        customizations.xml, so a first deployment previews cleanly.  Skipped when the privileges
+        equal the ones already applied (a no-op run costs no request)."""
+        result = super().check(olds, news)
+        if result.failures:
+            return result
+        inputs = result.inputs
+        privileges, connection = inputs.get("privileges"), inputs.get("connection")
+        if not isinstance(privileges, Mapping) or any(is_unknown(v) for v in privileges.values()):
+            return result
+        if isinstance(olds.get("privileges"), Mapping) and \
+                privileges_digest(olds["privileges"]) == privileges_digest(privileges):
+            return result
+        if not isinstance(connection, Mapping) or any(is_unknown(v) for v in connection.values()):
+            return result
+        try:
+            if not credentials_available(connection_of(inputs)):
+                return result
+            found = catalog_privileges(client_for(inputs), privileges)
+        except (ClientError, ProviderFailure) as exc:
+            warn(f"role {inputs.get('name')!r}: privileges not checked in preview: {exc}")
+            return result
+        allowed = {**_package_allowed(inputs.get("solution")),
+                   **{k: allowed_depths(v) for k, v in found.items()}}
+        problems = privilege_problems({k: str(v) for k, v in privileges.items()}, allowed)
+        if problems:
+            source = ""
+            if isinstance(inputs.get("solution"), Mapping):
+                source = f" and the tables of the package {inputs['solution'].get('package_path')} (not imported yet)"
+            result.failures.append(CheckFailure("privileges", (
+                f"role {inputs.get('name')!r}: {'; '.join(problems)} -- checked against the environment's "
+                f"privilege catalog{source}; depths are Basic, Local, Deep, Global. Fix the role file; "
+                "nothing was changed.")))
+        return result
 
     def validate(self, news: Mapping[str, Any]) -> list[CheckFailure]:
         failures: list[CheckFailure] = []
@@ -250,6 +358,13 @@ class SecurityRoleProvider(DataverseProvider):
         if bad_names:
             failures.append(CheckFailure(
                 "privileges", f"privilege names start with 'prv' (e.g. prvReadAccount): {', '.join(bad_names)}"))
+        solution = news.get("solution")
+        if solution is not None and not is_unknown(solution):
+            if not isinstance(solution, Mapping) or any(
+                    not is_unknown(solution.get(k)) and not isinstance(solution.get(k), str) for k in SOLUTION_KEYS):
+                failures.append(CheckFailure(
+                    "solution", "solution must be a mapping of unique_name, version and sha256 (strings), "
+                    f"got {solution!r}"))
         return failures
 
     def canonical(self, news: dict[str, Any]) -> dict[str, Any]:
@@ -281,6 +396,8 @@ class SecurityRoleProvider(DataverseProvider):
     def equal(self, name: str, old: Any, new: Any) -> bool:
         if name == "privileges":  # old is the digest kept in the outputs
             return old == privileges_digest(new)
+        if name == "solution":
+            return solution_identity(old) == solution_identity(new)
         return old == new
 
     @staticmethod
@@ -309,18 +426,27 @@ class SecurityRoleProvider(DataverseProvider):
         label = f"role {news['name']!r}"
         created = bool(olds.get("created"))
         same_privileges = _old_digest(olds) == privileges_digest(wanted)
-        if olds.get("name") == news.get("name") and same_privileges:
+        solution_changed = not self.equal("solution", olds.get("solution"), news.get("solution"))
+        if olds.get("name") == news.get("name") and same_privileges and not solution_changed:
             # Only bookkeeping inputs (delete_on_destroy, connection details) changed.
             outcome = RoleOutcome(id_, str(olds.get("business_unit_id")), not created, created,
                                   bool(olds.get("managed")), news["name"], dict(sorted(wanted.items())))
             return UpdateResult(self._outs(news, outcome, created))
         client = client_for(news)
         ensure_preflight(connection_of(news), client)
+        # A changed solution may have reset the role's privileges to the package's (a managed
+        # upgrade does): read them back with the role and re-apply the role file if they differ.
+        reread = solution_changed and same_privileges
         with ThreadPoolExecutor(max_workers=2) as pool:  # independent reads: one round trip
             catalog = pool.submit(resolve_privileges, client, wanted)
-            lookup = pool.submit(client.get_role, id_)
+            lookup = pool.submit(read_role, client, id_) if reread else pool.submit(client.get_role, id_)
             resolved = catalog.result()
-            role = lookup.result()
+            looked_up = lookup.result()
+        live_privileges: dict[str, str] | None = None
+        if reread and looked_up is not None:
+            role, live_privileges = looked_up
+        else:
+            role = looked_up
         if role is None:
             raise ProviderFailure(
                 f"{label}: role {id_} no longer exists in the environment; run `pulumi refresh` "
@@ -331,6 +457,19 @@ class SecurityRoleProvider(DataverseProvider):
         bu = norm_guid(str(role.business_unit_id))
         if not same_privileges:
             set_privileges(client, id_, bu, resolved, label)
+        elif live_privileges is not None:
+            missing, extra, depth = privilege_drift(live_privileges, wanted)
+            why = (f"solution changed from {_describe_solution(olds.get('solution'))} to "
+                   f"{_describe_solution(news.get('solution'))}")
+            if missing or extra or depth:
+                progress(f"{label}: {why}; the live privileges differ from the role file "
+                         f"({len(missing)} missing, {len(extra)} extra, {len(depth)} at another depth"
+                         + "".join(f"; {title}: {', '.join(items)}" for title, items in
+                                   (("missing", missing), ("extra", extra), ("depth", depth)) if items)
+                         + "); re-applying the role file")
+                set_privileges(client, id_, bu, resolved, label)
+            else:
+                progress(f"{label}: {why}; the live privileges still match the role file")
         remember_roles(client, [role])
         outcome = RoleOutcome(id_, bu, not created, created, bool(role.is_managed),
                               news["name"], dict(sorted(wanted.items())))
@@ -393,6 +532,10 @@ class SecurityRoleArgs:
     privileges: Mapping[str, str]
     business_unit_id: Any = None
     delete_on_destroy: bool = False
+    #: the solution the role comes with: ``unique_name``, ``version``, ``sha256`` (what diff
+    #: compares: a changed solution re-applies the role file) and ``package_path`` (where check()
+    #: finds the privileges the package's tables add); None when the role has no solution.
+    solution: Mapping[str, Any] | None = None
 
 
 class SecurityRole(pulumi.dynamic.Resource, module="dataverse", name="SecurityRole"):
@@ -412,6 +555,7 @@ class SecurityRole(pulumi.dynamic.Resource, module="dataverse", name="SecurityRo
             "connection": args.connection, "name": args.name, "role_id": args.role_id,
             "privileges": dict(args.privileges) if isinstance(args.privileges, Mapping) else args.privileges,
             "business_unit_id": args.business_unit_id, "delete_on_destroy": args.delete_on_destroy,
+            "solution": dict(args.solution) if isinstance(args.solution, Mapping) else args.solution,
             "adopted": None, "created": None, "managed": None, "privileges_sha256": None,
             "declared_role_id": None, "declared_business_unit_id": None,
         }

@@ -17,21 +17,29 @@ from typing import Any, Callable, Mapping
 
 import pulumi
 import pulumi.dynamic
-from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, UpdateResult
 
-from infra.clients.errors import AmbiguousOutcomeError, ConflictError, NotFoundError, ValidationError
+from infra.clients.errors import AmbiguousOutcomeError, ClientError, ConflictError, NotFoundError, ValidationError
 from infra.providers.base import (
-    GUID_RE, DataverseProvider, FieldRule, ProviderFailure, client_for, connection_of, is_unknown, progress,
-    strip_internal, user_errors,
+    GUID_RE, DataverseProvider, FieldRule, ProviderFailure, client_for, connection_of, credentials_available,
+    is_unknown, progress, strip_internal, user_errors, warn,
 )
 from infra.providers.preflight import ensure_preflight
 
 __all__ = ["SolutionImport", "SolutionImportArgs", "SolutionImportProvider", "parse_version",
            "resolve_package_path",
-           "install_solution", "wait_for_operation", "PollPolicy"]
+           "install_solution", "wait_for_operation", "PollPolicy", "OperationStillRunning"]
 
 RUNNING_STATUS = {0, 10, 20, 21, 22}
 SUCCEEDED, FAILED, CANCELED = 30, 31, 32
+
+
+class OperationStillRunning(ProviderFailure):
+    """The operation did not end within the time-out; it goes on in the environment."""
+
+
+#: ``_start_import``'s answer when an earlier import (ours) installed the target version meanwhile.
+ADOPTED_EARLIER = object()
 
 
 def resolve_package_path(path: str | Path) -> Path:
@@ -50,6 +58,12 @@ def resolve_package_path(path: str | Path) -> Path:
         if (folder / "Pulumi.yaml").is_file():
             return folder / candidate
     return here / candidate
+
+
+def _next_version(version: str) -> str:
+    """The version with its last part raised by one (``1.0.0.0`` -> ``1.0.0.1``): a suggestion."""
+    parts = str(version).strip().split(".")
+    return ".".join(parts[:-1] + [str(int(parts[-1]) + 1)]) if parts and parts[-1].isdigit() else version
 
 
 def parse_version(version: str) -> tuple[int, ...]:
@@ -138,9 +152,7 @@ def wait_for_operation(client: Any, op_id: str, timeout_s: float, label: str, wh
             raise ProviderFailure(f"{label}: {what} {state}: {message}".rstrip(": "))
         now = time.monotonic()
         if now - start > timeout_s:
-            raise ProviderFailure(
-                f"{label}: {what} still running after {timeout_s:.0f}s (async operation {op_id}); "
-                "it continues in the environment -- run again later and the provider will pick it up")
+            raise OperationStillRunning(still_running_message(label, what, timeout_s, op_id))
         if now - last_report >= 10:
             progress(f"{label}: {what} running for {now - start:.0f}s")
             last_report = now
@@ -148,6 +160,11 @@ def wait_for_operation(client: Any, op_id: str, timeout_s: float, label: str, wh
             asked = True
             expected_end = _expected_end(progress_of, time.monotonic() - start)
         offset = max(policy.next_offset(offset, expected_end), time.monotonic() - start)
+
+
+def still_running_message(label: str, what: str, timeout_s: float, op_id: str) -> str:
+    return (f"{label}: {what} still running after {timeout_s:.0f}s (async operation {op_id}); "
+            "it continues in the environment -- run again later and the provider will pick it up")
 
 
 def _import_progress(client: Any, job: Any) -> Callable[[], float | None] | None:
@@ -206,18 +223,43 @@ def _start_import(client: Any, inputs: Mapping[str, Any], stage: Any, upgrade: b
         running = client.find_running_solution_operations() if may_wait else []
         if not running:
             raise
-        progress(f"{label}: waiting for running solution operation {_op_id(running[0])} "
-                 f"({running[0].name or 'solution operation'}) to finish first ({exc.code or 'refused'})")
-        timeout = float(inputs.get("timeout_seconds", 3600))
-        try:
-            wait_for_operation(client, _op_id(running[0]), timeout, label, "running operation")
-        except ProviderFailure as failure:
-            progress(f"{label}: the earlier operation did not succeed ({failure}); continuing")
-        sol = _installed(client, inputs["unique_name"])
-        if sol is not None and parse_version(sol.version) >= parse_version(inputs["version"]):
-            progress(f"{label}: version {sol.version} is installed now; nothing to import")
-            return None
-        return _start_import(client, inputs, stage, upgrade, label, may_wait=False)
+        return _wait_for_earlier(client, inputs, stage, upgrade, label, running[0], exc)
+
+
+def _is_ours(op: Any, unique_name: str) -> bool:
+    """Whether a running solution operation works on our solution (its name says so)."""
+    return unique_name.lower() in str(op.name or "").lower()
+
+
+def _wait_for_earlier(client: Any, inputs: Mapping[str, Any], stage: Any, upgrade: bool, label: str,
+                      op: Any, refusal: Exception) -> Any:
+    """Dataverse runs one solution operation at a time and refused our start: wait for the one
+    that runs (within our time-out) instead of starting a second import, then adopt its result.
+
+    Ours (e.g. left running by a deployment that timed out): its success is adopted when it
+    installed the target version, its failure is reported as ours -- nothing else is started.
+    Someone else's: once it ended (either way) our import is started, once.  Still running when
+    the time-out passes: the same "still running" refusal as the first run, no second start."""
+    unique_name = inputs["unique_name"]
+    timeout = float(inputs.get("timeout_seconds", 3600))
+    ours = _is_ours(op, unique_name)
+    what = f"the earlier import of {unique_name}" if ours else f"solution operation {op.name or ''}".rstrip()
+    progress(f"{label}: {what} (async operation {_op_id(op)}) is running; waiting up to {timeout:.0f}s for it "
+             f"instead of starting another import ({getattr(refusal, 'code', None) or 'refused'})")
+    try:
+        wait_for_operation(client, _op_id(op), timeout, label, what)
+    except OperationStillRunning as still:
+        raise OperationStillRunning(f"{still}; no second import was started") from None
+    except ProviderFailure as failure:
+        if ours:
+            raise ProviderFailure(f"{failure}; no new import was started -- fix the cause and run again "
+                                  "(the next run starts a fresh import)") from None
+        progress(f"{label}: {what} did not succeed ({failure}); starting ours")
+    sol = _installed(client, unique_name)
+    if sol is not None and parse_version(sol.version) >= parse_version(inputs["version"]):
+        progress(f"{label}: {what} installed version {sol.version}; adopting it, nothing to import")
+        return ADOPTED_EARLIER
+    return _start_import(client, inputs, stage, upgrade, label, may_wait=False)
 
 
 def _send_start(client: Any, inputs: Mapping[str, Any], stage: Any, upgrade: bool, label: str) -> Any:
@@ -256,8 +298,13 @@ def _stage(client: Any, inputs: Mapping[str, Any], label: str) -> Any:
     return stage
 
 
-def install_solution(client: Any, inputs: Mapping[str, Any], label: str) -> tuple[Any, bool]:
-    """Bring the solution to ``inputs['version']``.  Returns (solution row, adopted)."""
+def install_solution(client: Any, inputs: Mapping[str, Any], label: str, *,
+                     reimport_same_version: bool = False) -> tuple[Any, bool]:
+    """Bring the solution to ``inputs['version']``.  Returns (solution row, adopted).
+
+    ``reimport_same_version``: import even when that version is installed -- an unmanaged
+    package whose bytes changed without a new version (re-importing the same version is the
+    normal way to update an unmanaged solution).  A managed one is refused in check()."""
     unique_name, version = inputs["unique_name"], inputs["version"]
     managed = bool(inputs.get("managed"))
     timeout = float(inputs.get("timeout_seconds", 3600))
@@ -267,7 +314,10 @@ def install_solution(client: Any, inputs: Mapping[str, Any], label: str) -> tupl
     if installed is not None:
         have = parse_version(installed.version)
         want = parse_version(version)
-        if have == want:
+        if have == want and reimport_same_version and not managed:
+            progress(f"{label}: version {version} is installed but the unmanaged package changed "
+                     f"(sha256 {str(inputs.get('sha256'))[:12]}...); importing it again")
+        elif have == want:
             progress(f"{label}: version {version} already installed; adopting")
             return installed, True
         if have > want:
@@ -278,6 +328,9 @@ def install_solution(client: Any, inputs: Mapping[str, Any], label: str) -> tupl
     upgrade = managed and installed is not None
     stage = _stage(client, inputs, label)
     job = _start_import(client, inputs, stage, upgrade, label)
+    adopted = job is ADOPTED_EARLIER
+    if adopted:
+        job = None
     if job is not None:
         try:
             wait_for_operation(client, _op_id(job), timeout, label,
@@ -291,7 +344,7 @@ def install_solution(client: Any, inputs: Mapping[str, Any], label: str) -> tupl
     sol = _installed(client, unique_name)
     if sol is None:
         raise ProviderFailure(f"{label}: import reported success but {unique_name} is not installed")
-    return sol, False
+    return sol, adopted
 
 
 class SolutionImportProvider(DataverseProvider):
@@ -349,6 +402,48 @@ class SolutionImportProvider(DataverseProvider):
                 failures.append(CheckFailure("package_path", str(exc)))
         return failures
 
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        result = super().check(olds, news)
+        if not result.failures:
+            failure = self._same_version_new_bytes(olds, result.inputs)
+            if failure is not None:
+                result.failures.append(failure)
+        return result
+
+    @staticmethod
+    def _same_version_new_bytes(olds: Mapping[str, Any], news: Mapping[str, Any]) -> CheckFailure | None:
+        """A managed package whose bytes changed but whose version did not is refused here, at
+        preview, before anything is written: Dataverse keeps an installed managed solution of
+        the same version, so the new content would never arrive (an unmanaged one is imported
+        again by update()).  Compared with what the state recorded; the installed version is
+        read live when credentials are present."""
+        old_sha, new_sha = str(olds.get("sha256") or "").lower(), str(news.get("sha256") or "").lower()
+        if not old_sha or not new_sha or old_sha == new_sha or not news.get("managed"):
+            return None
+        if any(is_unknown(news.get(k)) for k in ("version", "unique_name")) or not olds.get("version"):
+            return None
+        try:
+            if parse_version(olds["version"]) != parse_version(news["version"]):
+                return None
+        except ValueError:
+            return None
+        installed = str(olds["version"])
+        where = "recorded in the stack state"
+        try:
+            connection = connection_of(news)
+            if credentials_available(connection):
+                live = _installed(client_for(news), news["unique_name"])
+                if live is not None:
+                    installed, where = str(live.version), "installed in the environment"
+        except (ClientError, ProviderFailure) as exc:
+            warn(f"solution {news['unique_name']}: could not read the installed version in preview: {exc}")
+        return CheckFailure("sha256", (
+            f"solution {news['unique_name']}: the package changed but its version did not -- version "
+            f"{installed} is {where} (package sha256 {old_sha}) and the package {news.get('package_path')} "
+            f"is version {news['version']} too (sha256 {new_sha}). Dataverse keeps an installed managed "
+            f"solution of the same version, so the new content would never arrive: raise the version in "
+            f"solution.xml (e.g. {_next_version(news['version'])}) and run again. Nothing was changed."))
+
     def canonical(self, news: dict[str, Any]) -> dict[str, Any]:
         out = dict(news)
         out["sha256"] = str(news["sha256"]).lower()
@@ -371,7 +466,7 @@ class SolutionImportProvider(DataverseProvider):
     def _label(self, props: Mapping[str, Any]) -> str:
         return f"solution {props['unique_name']} {props['version']}"
 
-    def _install(self, props: Mapping[str, Any]) -> tuple[Any, bool]:
+    def _install(self, props: Mapping[str, Any], *, reimport_same_version: bool = False) -> tuple[Any, bool]:
         from infra.model.solution_package import PackageError, assert_importable, read_package
 
         label = self._label(props)
@@ -386,7 +481,7 @@ class SolutionImportProvider(DataverseProvider):
                                   "run the deployment again")
         client = client_for(props)
         ensure_preflight(connection, client)
-        return install_solution(client, props, label)
+        return install_solution(client, props, label, reimport_same_version=reimport_same_version)
 
     @user_errors("SolutionImport")
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -398,7 +493,8 @@ class SolutionImportProvider(DataverseProvider):
         if (olds.get("version") == news["version"] and olds.get("sha256") == news["sha256"]
                 and olds.get("managed") == news["managed"]):
             return UpdateResult({**olds, **strip_internal(news)})
-        sol, adopted = self._install(news)
+        changed_bytes = str(olds.get("sha256") or "").lower() != news["sha256"]
+        sol, adopted = self._install(news, reimport_same_version=changed_bytes and not news["managed"])
         return UpdateResult(self._outs(news, sol, adopted))
 
     @user_errors("SolutionImport")

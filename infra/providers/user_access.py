@@ -15,18 +15,21 @@ from typing import Any, Mapping, Sequence
 
 import pulumi
 import pulumi.dynamic
-from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, UpdateResult
 
 from infra import facts
-from infra.clients.errors import NotFoundError
+from infra.clients.errors import ClientError, NotFoundError
 from infra.providers.base import (
-    DataverseProvider, FieldRule, ProviderFailure, client_for, connection_of, is_guid, is_unknown,
-    norm_guid, progress, strip_internal, user_errors,
+    DataverseProvider, FieldRule, ProviderFailure, client_for, connection_of, credentials_available, is_guid,
+    is_unknown, norm_guid, progress, strip_internal, user_errors, warn,
 )
-from infra.providers.preflight import ensure_preflight
+from infra.providers.preflight import (
+    PreflightError, administration_mode_message, ensure_preflight, refuse_in_administration_mode,
+)
 from infra.providers.role_assignment import (
-    assign_roles, canonical_roles, live_assignment, user_for_update, resolve_declared_roles, roles_failures, user_field,
-    user_id_of, wait_for_user_with_roles,
+    assign_roles, canonical_roles, forbidden_roles_held, held_admin_message, held_system_administrator,
+    live_assignment, refuse_held_system_administrator, resolve_declared_roles, roles_failures, user_field,
+    user_for_update, user_id_of, wait_for_user_with_roles,
 )
 
 __all__ = ["UserAccess", "UserAccessArgs", "UserAccessProvider", "ensure_integration_mode"]
@@ -84,24 +87,62 @@ class UserAccessProvider(DataverseProvider):
             return sorted(old or []) == sorted(new or [])
         return old == new
 
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """The integration user must not already hold System Administrator: looked up at preview
+        when credentials are present (one request), so the refusal comes before any write."""
+        result = super().check(olds, news)
+        inputs = result.inputs
+        if result.failures or not inputs.get("integration_user") or not is_guid(inputs.get("object_id")):
+            return result
+        connection = inputs.get("connection")
+        if not isinstance(connection, Mapping) or any(is_unknown(v) for v in connection.values()):
+            return result
+        try:
+            if not credentials_available(connection_of(inputs)):
+                return result
+            preflight = ensure_preflight(connection_of(inputs), brief_repeat=True)  # cached
+            if preflight.administration_mode:
+                result.failures.append(CheckFailure("connection", administration_mode_message(
+                    connection_of(inputs), f"user access for {inputs['object_id']}", "the integration user")))
+                return result
+            found = client_for(inputs).find_user_with_roles_by_object_id(inputs["object_id"])
+        except PreflightError:
+            return result  # the base check reported it
+        except (ClientError, ProviderFailure) as exc:
+            warn(f"user access for {inputs['object_id']}: roles not checked in preview: {exc}")
+            return result
+        if found is not None:
+            user, held = found
+            admin = held_system_administrator(held)
+            if admin:
+                result.failures.append(CheckFailure("roles", held_admin_message(
+                    user, admin, f"user access for {inputs['object_id']}", "the integration user",
+                    str(connection.get("environment_url") or "") or None)))
+        return result
+
     def _apply(self, client: Any, user: Any, held: Sequence[Any], props: Mapping[str, Any],
                managed: Sequence[str], label: str, resolved: Mapping[str, Any] | None = None,
                preexisting: Sequence[str] | None = None) -> dict[str, Any]:
         _refuse_disabled(user, label)
         integration = bool(props.get("integration_user"))
+        if integration:
+            refuse_held_system_administrator(user, held, label, "the integration user",
+                                             connection_of(props).environment_url)
         outcome = assign_roles(client, user, props["roles"], managed, label, refuse_admin=integration,
                                current_roles=held, resolved=resolved, preexisting=preexisting)
         if integration:
             ensure_integration_mode(client, user, label)
         return {**strip_internal(props), "systemuser_id": user_id_of(user),
                 "business_unit_id": norm_guid(str(user_field(user, "business_unit_id"))),
-                **outcome.outputs()}
+                "forbidden_roles_held": [], **outcome.outputs()}
 
     @user_errors("UserAccess")
     def create(self, props: dict[str, Any]) -> CreateResult:
         label = f"user access for {props['object_id']}"
         client = client_for(props)
-        ensure_preflight(connection_of(props), client)
+        preflight = ensure_preflight(connection_of(props), client)
+        if props.get("integration_user"):
+            refuse_in_administration_mode(preflight, connection_of(props), label, "the integration user")
         # Two independent reads, one round trip: the user with its roles, and the declared roles
         # (usually cached in this host already).  Nothing is written before both succeed.
         # Only the first look runs alongside; waiting for a user that is not there yet starts
@@ -125,6 +166,9 @@ class UserAccessProvider(DataverseProvider):
                 and bool(olds.get("integration_user")) == news["integration_user"])
         if same:  # only wait_timeout_seconds / connection details changed
             return UpdateResult({**olds, **strip_internal(news)})
+        if news.get("integration_user"):
+            refuse_in_administration_mode(ensure_preflight(connection_of(news)), connection_of(news), label,
+                                          "the integration user")
         client, user, held = user_for_update(news, id_, label)
         return UpdateResult(self._apply(client, user, held, news, olds.get("managed_role_ids") or [], label,
                                         preexisting=olds.get("preexisting_role_ids")))
@@ -139,8 +183,18 @@ class UserAccessProvider(DataverseProvider):
         refs, ids, managed = live_assignment(client, id_, props.get("role_map") or {},
                                              props.get("managed_role_ids") or [], held)
         integration = bool(props.get("integration_user")) and is_integration_mode(user)
+        forbidden: list[str] = []
+        if props.get("integration_user"):
+            # System Administrator given by hand is drift: it shows in the refreshed roles, and in
+            # forbidden_roles_held (the policy pack's stack rule reads it).
+            admin = held_system_administrator(held)
+            forbidden = forbidden_roles_held(admin)
+            if admin:
+                warn(f"user access for {props.get('object_id')}: drift -- the integration user holds "
+                     f"{', '.join(forbidden)}; the next deployment refuses to go on until it is removed")
+                refs = sorted(set(refs) | {str(r.name) for r in admin})
         outs = {**strip_internal(props), "roles": refs, "role_ids": ids, "managed_role_ids": managed,
-                "integration_user": integration,
+                "integration_user": integration, "forbidden_roles_held": forbidden,
                 "business_unit_id": norm_guid(str(user_field(user, "business_unit_id")))}
         inputs = {"connection": props["connection"], "object_id": props["object_id"], "roles": refs,
                   "integration_user": integration,
@@ -194,5 +248,5 @@ class UserAccess(pulumi.dynamic.Resource, module="dataverse", name="UserAccess")
                  "integration_user": args.integration_user,
                  "wait_timeout_seconds": args.wait_timeout_seconds,
                  "systemuser_id": None, "role_ids": None, "managed_role_ids": None,
-                 "role_map": None, "business_unit_id": None}
+                 "role_map": None, "business_unit_id": None, "forbidden_roles_held": None}
         super().__init__(UserAccessProvider(), name, props, opts)

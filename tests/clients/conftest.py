@@ -74,7 +74,7 @@ def fake_credential() -> FakeCredential:
 def connection_for(emu: Any) -> Connection:
     u = emu.urls
     return Connection(environment_url=u.environment_url, tenant_id=u.tenant_id, authority_host=u.authority_host,
-                      graph_url=u.graph_url, ca_bundle=str(u.ca_bundle))
+                      graph_url=u.graph_url, ca_bundle=str(u.ca_bundle), power_platform_url=u.power_platform_url)
 
 
 def secret_env(client_id: str = DEPLOYER_ID, secret: str = DEPLOYER_SECRET) -> dict[str, str]:

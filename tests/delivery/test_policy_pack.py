@@ -28,7 +28,7 @@ import guardrails as g
 import policies as p
 from infra import facts
 from tests.delivery.conftest import POLICY_DIR, REPO
-from tests.delivery.policy_helpers import urn_for, run_policy
+from tests.delivery.policy_helpers import run_policy, run_stack_policy, urn_for
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.timezone.utc)
 CONNECTION = {"environment_url": "https://contoso.crm.dynamics.com", "tenant_id": "6b1c2d3e-0000-4000-8000-00000000a001"}
@@ -63,6 +63,29 @@ def test_integration_user_policy_checks_known_roles_while_others_are_unknown() -
     assert len(run_policy(p.integration_user_not_system_administrator, g.USER_ACCESS_TYPE, props)) == 1
     props = {"integration_user": True, "roles": UNKNOWN_ARRAY_VALUE}
     assert run_policy(p.integration_user_not_system_administrator, g.USER_ACCESS_TYPE, props) == []
+
+
+def test_held_system_administrator_stack_policy() -> None:
+    """A refresh recorded that the integration user holds System Administrator (given by hand):
+    the stack rule reads the recorded outputs, which the program's inputs never show."""
+    policy = p.integration_user_holds_no_system_administrator
+    held = ["System Administrator (6b1c2d3e-0000-4000-8000-00000000a101)"]
+    integration = {"integration_user": True, "roles": ["System Administrator"], "forbidden_roles_held": held}
+    [(message, urn)] = run_stack_policy(policy, [
+        (g.USER_ACCESS_TYPE, "access-integration-user", integration),
+        (g.USER_ACCESS_TYPE, "access-sales01", {"integration_user": False, "forbidden_roles_held": held}),
+        (g.USER_ACCESS_TYPE, "access-sales02", {"integration_user": True, "forbidden_roles_held": []}),
+        (g.SOLUTION_IMPORT_TYPE, "solution", {"managed": True}),
+    ])
+    assert "System Administrator" in message and "Manage security roles" in message
+    assert urn == urn_for("dev", g.USER_ACCESS_TYPE, "access-integration-user")
+    app_user = (g.APPLICATION_USER_TYPE, "application-user", {"forbidden_roles_held": held})
+    [(message, _)] = run_stack_policy(policy, [app_user])
+    assert "the application user holds" in message
+    assert run_stack_policy(policy, [app_user], config={"includeApplicationUsers": False}) == []
+    # a preview of a resource not created yet: outputs unknown, nothing to say
+    unknown = (g.USER_ACCESS_TYPE, "new", {"integration_user": True, "forbidden_roles_held": UNKNOWN_ARRAY_VALUE})
+    assert run_stack_policy(policy, [unknown]) == []
 
 
 def test_managed_solution_policy() -> None:
@@ -157,8 +180,9 @@ def test_served_pack_lists_its_mandatory_policies(analyzer: analyzer_pb2_grpc.An
     info = analyzer.GetAnalyzerInfo(empty_pb2.Empty(), timeout=20)
     assert info.name == "bc-sales-guardrails"
     names = {policy.name for policy in info.policies}
-    assert names == {policy.name for policy in p.POLICIES} == {
+    assert names == {policy.name for policy in p.ALL_POLICIES} == {
         "integration-user-not-system-administrator",
+        "integration-user-holds-no-system-administrator",
         "prod-imports-managed-solutions-only",
         "client-secrets-expire",
         "no-global-delete-on-core-tables",
@@ -212,7 +236,7 @@ def test_pack_files() -> None:
 
 def test_config_json_matches_the_policy_schemas() -> None:
     config = json.loads((POLICY_DIR / "config.json").read_text(encoding="utf-8"))
-    by_name = {policy.name: policy for policy in p.POLICIES}
+    by_name = {policy.name: policy for policy in p.ALL_POLICIES}
     assert set(config) == set(by_name)
     for name, values in config.items():
         schema = by_name[name].config_schema

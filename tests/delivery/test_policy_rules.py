@@ -44,6 +44,15 @@ def test_forbidden_roles_config_rejects_non_guid_ids() -> None:
         g.forbidden_roles({"systemAdministratorRoleIds": ["sysadmin"]})
 
 
+def test_held_roles_are_violations_and_nothing_held_passes() -> None:
+    assert g.held_role_violations([]) == [] and g.held_role_violations(None) == []
+    assert g.held_role_violations(g.UNKNOWN) == []
+    [message] = g.held_role_violations(["System Administrator (x)"], who="the application user")
+    assert message.startswith("forbidden_roles_held[0] = 'System Administrator (x)': the application user holds")
+    assert g.held_role_violations("System Administrator") == [
+        "forbidden_roles_held: expected a list of role names, got 'System Administrator'"]
+
+
 # --- prod imports managed only ----------------------------------------------------------------
 
 

@@ -70,8 +70,8 @@ class DataverseSlot:
         await self.core.dataverse_app(scope, receive, send)
 
 
-#: The three services, each served on its own origin (see server.py for the addresses).
-SURFACES = ("entra", "graph", "dataverse")
+#: The four services, each served on its own origin (see server.py for the addresses).
+SURFACES = ("entra", "graph", "dataverse", "powerplatform")
 
 
 def origin_surface(scope: Scope, urls: Any) -> str | None:
@@ -81,7 +81,8 @@ def origin_surface(scope: Scope, urls: Any) -> str | None:
     if not server:
         return None
     host, port = str(server[0]), int(server[1] or 0)
-    for surface, url in (("entra", urls.authority_host), ("graph", urls.graph_url), ("dataverse", urls.environment_url)):
+    for surface, url in (("entra", urls.authority_host), ("graph", urls.graph_url), ("dataverse", urls.environment_url),
+                         ("powerplatform", urls.power_platform_url)):
         parts = urlsplit(url)
         if parts.hostname == host and (parts.port or 443) == port:
             return surface
@@ -112,13 +113,17 @@ async def _environment_not_found(scope: Scope, receive: Receive, send: Send) -> 
 
 
 def build_app(core: "EmulatorCore") -> ASGIApp:
-    """One Starlette app per origin (Entra + admin, Graph, Dataverse) behind an OriginRouter
-    (middleware is added by the core). The admin API (/_emulator) lives on the Entra origin."""
-    from . import admin, entra, graph
+    """One Starlette app per origin (Entra + admin, Graph, Dataverse, Power Platform admin API)
+    behind an OriginRouter (middleware is added by the core). The admin API (/_emulator) lives on
+    the Entra origin."""
+    from . import admin, entra, graph, powerplatform
 
     entra_app = Starlette(routes=[*admin.routes(core), *entra.routes(core.ctx)])
     entra_app.router.default = _entra_not_found
     graph_app = graph.surface(core.ctx)
     dataverse_app = Starlette(routes=[Mount(DATAVERSE_BASE, app=DataverseSlot(core))])
     dataverse_app.router.default = _environment_not_found
-    return OriginRouter(core, {"entra": entra_app, "graph": graph_app, "dataverse": dataverse_app})
+    power_platform_app = Starlette(routes=powerplatform.routes(core.ctx))
+    power_platform_app.router.default = _entra_not_found
+    return OriginRouter(core, {"entra": entra_app, "graph": graph_app, "dataverse": dataverse_app,
+                               "powerplatform": power_platform_app})

@@ -1,5 +1,5 @@
 """TLS material: a private CA and one server certificate valid for every origin the emulator serves
-(127.0.0.1, 127.0.0.2, 127.0.0.3, localhost, ::1).
+(127.0.0.1 to 127.0.0.4, localhost, ::1).
 
 Files (PEM) in a directory: ``ca.pem`` (the bundle clients trust), ``server.pem`` (server chain)
 and ``server-key.pem``. Existing files are reused, so a restarted emulator keeps the CA its
@@ -23,7 +23,7 @@ import trustme
 from cryptography import x509
 
 #: Subject alternative names of the server certificate: the three loopback origins and the usual names.
-SERVER_NAMES = ("127.0.0.1", "127.0.0.2", "127.0.0.3", "localhost", "::1")
+SERVER_NAMES = ("127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4", "localhost", "::1")
 
 _lock = threading.Lock()
 _process_dir: Path | None = None

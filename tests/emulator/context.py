@@ -54,6 +54,8 @@ class EmulatorUrls:
     graph_url: str
     environment_url: str
     ca_bundle: str
+    #: the Power Platform admin API (powerplatform.py): administration mode of the environment
+    power_platform_url: str = ""
 
     def to_dict(self) -> dict[str, str]:
         return {
@@ -63,6 +65,7 @@ class EmulatorUrls:
             "graph_url": self.graph_url,
             "environment_url": self.environment_url,
             "ca_bundle": self.ca_bundle,
+            "power_platform_url": self.power_platform_url,
         }
 
 

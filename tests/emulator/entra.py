@@ -31,6 +31,8 @@ from .tokens import APP_AUTH_ASSERTION, APP_AUTH_SECRET
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 GRAPH_RESOURCE = "https://graph.microsoft.com"
+#: The Power Platform admin API's resource (tests/emulator/powerplatform.py).
+POWER_PLATFORM_RESOURCE = "https://service.powerapps.com"
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 
 
@@ -176,6 +178,7 @@ def routes(ctx: EmulatorContext) -> list[Route]:
                                "value with /.default suffixed to the resource identifier (application ID URI).")
         resource = scopes[0][: -len("/.default")].rstrip("/")
         known = {GRAPH_RESOURCE: GRAPH_RESOURCE, GRAPH_APP_ID: GRAPH_RESOURCE,
+                 POWER_PLATFORM_RESOURCE: POWER_PLATFORM_RESOURCE,
                  ctx.urls.environment_url.rstrip("/").lower(): ctx.urls.environment_url.rstrip("/")}
         audience = known.get(resource.lower()) or known.get(resource)
         if audience is None:

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .context import EmulatorContext
 from .errors import graph_error
+from . import graph_groups
 from .graph_store import GraphError, GraphUser
 from .tokens import TokenError
 
@@ -191,6 +192,7 @@ def parse_filter(text: str) -> Callable[[dict[str, Any]], bool]:
 def user_json(ctx: EmulatorContext, user: GraphUser) -> dict[str, Any]:
     """Every property we emulate; callers cut it down to the default set or ``$select``."""
     skus = ctx.graph.skus
+    held = sorted(ctx.graph.active_sku_ids(user), key=lambda s: (s not in user.sku_ids, s))  # direct first
     given, _, surname = user.display_name.partition(" ")
     return {
         "businessPhones": [], "displayName": user.display_name, "givenName": given or None, "jobTitle": None,
@@ -198,13 +200,11 @@ def user_json(ctx: EmulatorContext, user: GraphUser) -> dict[str, Any]:
         "surname": surname or None, "userPrincipalName": user.upn, "id": user.object_id,
         "accountEnabled": user.account_enabled, "usageLocation": user.usage_location, "userType": "Member",
         "onPremisesSyncEnabled": None,
-        "assignedLicenses": [{"disabledPlans": user.disabled_plans.get(s, []), "skuId": s} for s in user.sku_ids],
-        "licenseAssignmentStates": [{"assignedByGroup": None, "state": "Active", "error": "None", "skuId": s,
-                                     "disabledPlans": user.disabled_plans.get(s, []), "lastUpdatedDateTime": None}
-                                    for s in user.sku_ids],
+        "assignedLicenses": [{"disabledPlans": user.disabled_plans.get(s, []), "skuId": s} for s in held],
+        "licenseAssignmentStates": graph_groups.licence_assignment_states(ctx.graph, user),
         "assignedPlans": [{"assignedDateTime": None, "capabilityStatus": "Enabled", "service": p["service_plan_name"],
                            "servicePlanId": p["service_plan_id"]}
-                          for s in user.sku_ids if s in skus for p in skus[s].service_plans],
+                          for s in held if s in skus for p in skus[s].service_plans],
     }
 
 
@@ -356,7 +356,7 @@ def routes(ctx: EmulatorContext) -> list[Route]:
         user = require_user(request.path_params["key"])
         skus = ctx.graph.skus
         value = []
-        for sku_id in user.sku_ids:
+        for sku_id in sorted(ctx.graph.active_sku_ids(user), key=lambda s: (s not in user.sku_ids, s)):
             sku = skus[sku_id]
             disabled = set(user.disabled_plans.get(sku_id, []))
             value.append({"id": f"{sku_id}-{user.object_id}", "skuId": sku_id, "skuPartNumber": sku.sku_part_number,
@@ -393,6 +393,7 @@ def routes(ctx: EmulatorContext) -> list[Route]:
         Route("/v1.0/users/{key}/licenseDetails", guarded(READ_LICENSE_DETAILS, license_details), methods=["GET"]),
         Route("/v1.0/subscribedSkus", guarded(READ_SKUS, subscribed_skus), methods=["GET"]),
         Route("/v1.0/me", guarded(None, me), methods=["GET"]),
+        *graph_groups.routes(ctx, guarded, base, GraphRequestError),
     ]
     inner = Router(routes=[*user_routes, Route("/v1.0/{rest:path}", guarded(None, unknown_segment),
                                                methods=["GET", "POST", "PATCH", "PUT", "DELETE"])])

@@ -1,4 +1,7 @@
-"""In-memory Entra directory: users, subscribed SKUs and licence assignments.
+"""In-memory Entra directory: users, groups, subscribed SKUs and licence assignments.
+
+Groups and group-based licensing live in graph_groups.py; this store keeps the users' direct
+assignments and counts a seat once per user and SKU however the user holds it.
 
 The Dataverse store reads ``licensed_users()`` to decide which users have become systemusers
 (``now >= licensed_at + provisioning_delay_s``); seed licences count as assigned at time 0.
@@ -10,6 +13,8 @@ import copy
 import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable
+
+from . import graph_groups
 
 
 class GraphError(Exception):
@@ -28,8 +33,10 @@ class GraphUser:
     account_enabled: bool = True
     usage_location: str | None = None
     licensed_at: float | None = None     # when the first licence was assigned; None = unlicensed
-    sku_ids: list[str] = field(default_factory=list)
+    sku_ids: list[str] = field(default_factory=list)   # direct assignments
     disabled_plans: dict[str, list[str]] = field(default_factory=dict)
+    #: group id -> {skuId: "Active" | error code} for licences inherited from groups (graph_groups.py)
+    group_states: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def mail(self) -> str:
@@ -58,6 +65,7 @@ class GraphStore:
             self.skus[s["sku_id"]] = Sku(s["sku_id"], s["sku_part_number"], int(s["enabled"]),
                                          copy.deepcopy(s.get("service_plans") or []))
         by_part = {s.sku_part_number: s.sku_id for s in self.skus.values()}
+        self.lock = self._lock
         self.users: dict[str, GraphUser] = {}
         for u in seed.get("users", []):
             sku_ids = [by_part[p] for p in u.get("licenses") or []]
@@ -65,6 +73,13 @@ class GraphStore:
                 object_id=u["object_id"], upn=u["upn"], display_name=u.get("display_name") or u["upn"],
                 account_enabled=bool(u.get("account_enabled", True)), usage_location=u.get("usage_location"),
                 licensed_at=0.0 if sku_ids else None, sku_ids=sku_ids)
+        self.groups = graph_groups.load_groups(seed, by_part)
+        for group in self.groups.values():  # seed memberships count as processed at time 0
+            for member in group.members:
+                if member in self.users:
+                    graph_groups.process_member(self, group, self.users[member])
+                    if self.users[member].licensed_at is not None:
+                        self.users[member].licensed_at = 0.0
 
     # -- reads -----------------------------------------------------------------------------------
     def get_user(self, id_or_upn: str) -> GraphUser | None:
@@ -81,16 +96,32 @@ class GraphStore:
             return list(self.users.values())
 
     def licensed_users(self, sku_ids: Iterable[str] | None = None) -> list[GraphUser]:
-        """Users holding at least one licence (of ``sku_ids`` when given), with ``licensed_at``."""
+        """Users holding at least one licence -- directly or through a group -- (of ``sku_ids``
+        when given), with ``licensed_at``."""
         wanted = {s.lower() for s in sku_ids} if sku_ids is not None else None
         with self._lock:
             return [copy.deepcopy(u) for u in self.users.values()
-                    if u.licensed_at is not None and u.sku_ids
-                    and (wanted is None or wanted.intersection(u.sku_ids))]
+                    if u.licensed_at is not None and self.active_sku_ids(u)
+                    and (wanted is None or wanted.intersection(self.active_sku_ids(u)))]
+
+    def active_sku_ids(self, user: GraphUser) -> set[str]:
+        """SKUs the user holds now, direct or inherited (a seat each, however many ways)."""
+        return graph_groups.active_sku_ids(user)
 
     def consumed(self, sku_id: str) -> int:
         with self._lock:
-            return sum(1 for u in self.users.values() if sku_id in u.sku_ids)
+            return sum(1 for u in self.users.values() if sku_id in self.active_sku_ids(u))
+
+    def mark_licensing(self, user: GraphUser) -> None:
+        """Keep ``licensed_at`` in step: set when the first licence arrives, cleared with the last."""
+        if self.active_sku_ids(user):
+            if user.licensed_at is None:
+                user.licensed_at = self._clock()
+        else:
+            user.licensed_at = None
+
+    def changed(self) -> None:
+        self._on_change()
 
     def sku_by_part_number(self, part: str) -> Sku | None:
         return next((s for s in self.skus.values() if s.sku_part_number == part), None)
@@ -135,6 +166,12 @@ class GraphStore:
                 add_ids.append(sku_id)
             for sku_id in remove:
                 if str(sku_id).lower() not in user.sku_ids:
+                    if str(sku_id).lower() in self.active_sku_ids(user):
+                        # Documented ("Direct licenses coexist with group licenses"); the text is the
+                        # one reported publicly, the code a GUESS.
+                        raise GraphError(400, "Request_BadRequest",
+                                         "User license is inherited from a group membership and it cannot be "
+                                         "removed directly from the user.")
                     # GUESS: wording when removing a licence the user does not hold.
                     raise GraphError(400, "Request_BadRequest",
                                      f"User does not have a corresponding license {sku_id}.")
@@ -143,6 +180,8 @@ class GraphStore:
                 raise GraphError(400, "Request_BadRequest",
                                  "License assignment cannot be done for user with invalid usage location.")
             for sku_id in new_ids:
+                if sku_id in self.active_sku_ids(user):
+                    continue  # already held through a group: a direct assignment takes no new seat
                 if self.consumed(sku_id) >= self.skus[sku_id].enabled:
                     # GUESS: Graph's text for an exhausted subscription.
                     raise GraphError(400, "Request_BadRequest",
@@ -153,10 +192,7 @@ class GraphStore:
                 if sku_id not in user.sku_ids:
                     user.sku_ids.append(sku_id)
                 user.disabled_plans[sku_id] = [str(p).lower() for p in entry.get("disabledPlans") or []]
-            if user.sku_ids and user.licensed_at is None:
-                user.licensed_at = self._clock()
-            elif not user.sku_ids:
-                user.licensed_at = None
+            self.mark_licensing(user)
         self._on_change()
         return user
 
@@ -170,8 +206,11 @@ class GraphStore:
     # -- snapshot --------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {"users": [asdict(u) for u in self.users.values()]}
+            return {"users": [asdict(u) for u in self.users.values()],
+                    "groups": graph_groups.snapshot(self.groups)}
 
     def restore(self, state: dict[str, Any]) -> None:
         with self._lock:
             self.users = {u["object_id"]: GraphUser(**u) for u in state.get("users", [])}
+            if "groups" in state:
+                self.groups = graph_groups.restore(state["groups"])

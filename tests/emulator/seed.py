@@ -150,3 +150,28 @@ def _validate(data: dict[str, Any], source: str) -> None:
         user["licenses"] = list(user.get("licenses") or [])
         user.setdefault("display_name", upn.split("@")[0])
         user.setdefault("account_enabled", True)
+    _validate_groups(data, source, parts)
+
+
+def _validate_groups(data: dict[str, Any], source: str, parts: dict[str, str]) -> None:
+    """``groups:`` -- Entra security groups, optionally licensing their members (graph_groups.py)."""
+    data["groups"] = _list(source, data, "groups")
+    users = {u["object_id"] for u in data["users"]}
+    ids: set[str] = set()
+    for i, group in enumerate(data["groups"]):
+        key = f"groups[{i}]"
+        if not isinstance(group, dict):
+            raise SeedError(source, key, "must be a mapping")
+        group["id"] = _guid(source, f"{key}.id", group.get("id"))
+        if group["id"] in ids or group["id"] in users:
+            raise SeedError(source, f"{key}.id", f"{group['id']} is used twice")
+        ids.add(group["id"])
+        for lic in group.get("licenses") or []:
+            if lic not in parts:
+                raise SeedError(source, f"{key}.licenses", f"{lic!r} is not a SKU of this seed; allowed: {sorted(parts)}")
+        members = _list(source, group, "members")
+        for j, member in enumerate(members):
+            if _guid(source, f"{key}.members[{j}]", member) not in users:
+                raise SeedError(source, f"{key}.members[{j}]", f"{member!r} is not a user of this seed")
+        group["members"] = [m.lower() for m in members]
+        group.setdefault("display_name", group["id"])

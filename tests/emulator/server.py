@@ -81,7 +81,7 @@ class _Server(uvicorn.Server):
 
 
 #: One loopback address per service, as the real services are three hosts.
-ORIGIN_HOSTS = {"entra": "127.0.0.1", "graph": "127.0.0.2", "dataverse": "127.0.0.3"}
+ORIGIN_HOSTS = {"entra": "127.0.0.1", "graph": "127.0.0.2", "dataverse": "127.0.0.3", "powerplatform": "127.0.0.4"}
 LAYOUTS = ("auto", "hosts", "ports")
 
 
@@ -107,10 +107,10 @@ def _close_all(socks: Any) -> None:
 
 
 def bind_origins(port: int = 0, layout: str = "auto") -> dict[str, socket.socket]:
-    """Listening sockets for the three origins (entra, graph, dataverse), in that order.
+    """Listening sockets for the four origins (entra, graph, dataverse, powerplatform), in that order.
 
-    ``hosts``: 127.0.0.1 / 127.0.0.2 / 127.0.0.3, all on ``port`` (0 = one free port for all three).
-    ``ports``: 127.0.0.1 on three ports: ``port``, ``port + 1``, ``port + 2`` (0 = three free ports),
+    ``hosts``: 127.0.0.1 / .2 / .3 / .4, all on ``port`` (0 = one free port for all four).
+    ``ports``: 127.0.0.1 on four ports: ``port`` .. ``port + 3`` (0 = four free ports),
     for machines where only 127.0.0.1 is configured (macOS without loopback aliases).
     ``auto``: ``hosts`` when the machine has those addresses (Linux, Windows), else ``ports``.
     Raises OSError("cannot listen on ...") when a port is taken, ValueError for another layout.
@@ -132,7 +132,7 @@ def bind_origins(port: int = 0, layout: str = "auto") -> dict[str, socket.socket
                     host = list(ORIGIN_HOSTS.values())[len(socks)]
                     raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
         else:
-            raise OSError(errno.EADDRINUSE, "cannot find a port free on 127.0.0.1, 127.0.0.2 and 127.0.0.3")
+            raise OSError(errno.EADDRINUSE, "cannot find a port free on 127.0.0.1, 127.0.0.2, 127.0.0.3 and 127.0.0.4")
     socks = {}
     try:
         for offset, name in enumerate(ORIGIN_HOSTS):
@@ -184,7 +184,8 @@ class Emulator:
         socks = bind_origins(port, layout)
         base = {name: f"https://{sock.getsockname()[0]}:{sock.getsockname()[1]}" for name, sock in socks.items()}
         urls = EmulatorUrls(authority_host=base["entra"], tenant_id=tenant_id, authority=f"{base['entra']}/{tenant_id}",
-                            graph_url=base["graph"], environment_url=base["dataverse"], ca_bundle=str(tls.ca_bundle))
+                            graph_url=base["graph"], environment_url=base["dataverse"], ca_bundle=str(tls.ca_bundle),
+                            power_platform_url=base["powerplatform"])
         try:
             core = EmulatorCore(seed=seed_data, settings=settings, state_dir=sdir, urls=urls)
         except BaseException:

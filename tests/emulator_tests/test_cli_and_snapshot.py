@@ -54,7 +54,8 @@ def _graph_token(info: dict, http: requests.Session) -> str:
 def test_cli_prints_one_json_line_and_stops_on_sigterm(tmp_path: Path) -> None:
     proc, info = _start(tmp_path / "state")
     try:
-        assert set(info) == {"authority_host", "tenant_id", "authority", "graph_url", "environment_url", "ca_bundle", "pid"}
+        assert set(info) == {"authority_host", "tenant_id", "authority", "graph_url", "environment_url", "ca_bundle",
+                             "power_platform_url", "pid"}
         assert info["pid"] == proc.pid
         assert info["ca_bundle"] == str(tmp_path / "state" / "ca.pem")
         assert info["authority"] == f"{info['authority_host']}/{info['tenant_id']}"

@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -177,7 +178,24 @@ class ProviderHost:
 
     @property
     def log(self) -> list[str]:
-        """Lines the host wrote on stderr (where pulumi.log goes without an engine)."""
+        """Lines the host wrote on stderr (where pulumi.log goes without an engine).
+
+        The host writes a line before it answers the RPC that logged it, but the drain thread
+        may not have read it yet when the test looks: wait (≤ 1 s) until the pipe is empty."""
+        import select
+
+        proc = self.proc
+        if proc is not None and proc.stderr is not None and not proc.stderr.closed:
+            deadline = time.monotonic() + 1.0
+            while time.monotonic() < deadline:
+                try:
+                    pending, _, _ = select.select([proc.stderr], [], [], 0)
+                except (ValueError, OSError):
+                    break
+                if not pending or proc.poll() is not None:
+                    break
+                time.sleep(0.005)
+            time.sleep(0.005)  # the line just read is appended right after readline returns
         return list(self._stderr)
 
     def clear_log(self) -> None:

@@ -115,7 +115,8 @@ def graph_emulator(emulator_tls_dir: Path) -> Iterator[Any]:
 def emulator_endpoints(emu: Any) -> dict[str, str]:
     u = emu.urls
     return {"BC_SALES_ENVIRONMENT_URL": u.environment_url, "BC_SALES_AUTHORITY_HOST": u.authority_host,
-            "BC_SALES_GRAPH_URL": u.graph_url, "BC_SALES_CA_BUNDLE": u.ca_bundle}
+            "BC_SALES_GRAPH_URL": u.graph_url, "BC_SALES_CA_BUNDLE": u.ca_bundle,
+            "BC_SALES_POWER_PLATFORM_URL": u.power_platform_url}
 
 
 @pytest.fixture(scope="session")

@@ -199,6 +199,19 @@ def test_role_privileges_come_from_the_role_files(runs: dict[str, Run]) -> None:
     assert runs["dev"].by_name("role-integration-user")["inputs"]["role_id"] == facts.INTEGRATION_USER_ROLE_ID
 
 
+def test_roles_take_the_solution_they_come_with(runs: dict[str, Run]) -> None:
+    """Issue 11 kind 4: a new solution version (or new bytes) changes every role's inputs, so the
+    preview lists the roles as updates -- naming the changed version/sha256 -- and the update
+    re-applies the role file after the import (the roles depend on the solution)."""
+    for run in runs.values():
+        sol = run.by_name("solution")["inputs"]
+        for role in run.of_type("dataverse:SecurityRole"):
+            assert role["inputs"]["solution"] == {
+                "unique_name": sol["unique_name"], "version": sol["version"], "sha256": sol["sha256"],
+                "package_path": sol["package_path"]}, role["name"]
+            assert run.urn("solution") in role["dependencies"]
+
+
 def test_user_access_roles(dev: Run, local: Run) -> None:
     ids = dev.outputs["roleIds"]
     integ = dev.by_name("access-integration-user")["inputs"]

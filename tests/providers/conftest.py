@@ -35,7 +35,7 @@ def connection_for(emu: Any) -> dict[str, Any]:
     u = emu.urls
     return Connection(environment_url=u.environment_url, tenant_id=u.tenant_id,
                       authority_host=u.authority_host, graph_url=u.graph_url,
-                      ca_bundle=u.ca_bundle).to_dict()
+                      ca_bundle=u.ca_bundle, power_platform_url=u.power_platform_url).to_dict()
 
 
 def settle(emu: Any, timeout: float = 2.0) -> None:

@@ -27,6 +27,7 @@ SALES_MANAGER = "6b1c2d3e-0000-4000-8000-00000000a104"
 def _probe(emulator: Any, host: ProviderHost, cls: type, inputs: dict[str, Any]) -> list[Any]:
     """The Dataverse requests one uninterrupted create makes on a warm host (preflight cached)."""
     Stack(host).up(Preflight, "warm-up", {"connection": inputs["connection"]})
+    Stack(host).preview(cls, "probe", inputs)  # what check() looks up once per process (catalog)
     settle(emulator)
     emulator.reset()
     Stack(host).up(cls, "probe", inputs)
@@ -196,4 +197,7 @@ def test_host_killed_during_import_then_rerun(emulator: Any, conn: dict,
     assert step.outputs["installed_version"] == "1.0.0.0"
     imports = [op for op in emulator.dataverse.asyncoperations.values() if op.get("emu_kind") in ("import", "upgrade")]
     assert len(imports) == 1, "the rerun must follow the running import, not start a second one"
-    assert any("waiting for running solution operation" in line for line in host.log)
+    # Normally the import still runs and is waited for; on a slow machine it may have ended
+    # before the rerun looked, and the installed version is adopted -- never a second import.
+    assert any("instead of starting another import" in line or "already installed; adopting" in line
+               for line in host.log), host.log

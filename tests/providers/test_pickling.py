@@ -15,9 +15,9 @@ import sys
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
-from infra.providers import ApplicationUser, Preflight, SecurityRole, SolutionImport, UserAccess
+from infra.providers import ApplicationUser, Preflight, SecurityRole, SolutionImport, UsageLocation, UserAccess
 
-RESOURCES = [Preflight, SecurityRole, SolutionImport, UserAccess, ApplicationUser]
+RESOURCES = [Preflight, SecurityRole, SolutionImport, UserAccess, ApplicationUser, UsageLocation]
 SECRETS = ["emu-deployer-secret-6f2b9c", "emu-limited-secret-41ac7e", "eyJ"]
 
 

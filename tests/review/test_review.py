@@ -118,7 +118,8 @@ def test_vendor_zip_added_and_managed_flag_change(repo: Path) -> None:
     out = review(repo, "HEAD~1")
     line = next(x for x in out.splitlines() if x.startswith("- `MicrosoftDynamicsNavIntegration`"))
     assert "**managed flag changed: managed → unmanaged**" in line
-    assert "**content changed without a version change" in line
+    assert "**content changed without a version change: the unmanaged package is imported again**" in line
+    assert "every security role re-applies its role file after the import" in line
     assert "### Security role" not in out
 
 
@@ -216,3 +217,12 @@ def test_export_ignore_attributes_do_not_hide_the_solution(repo: Path) -> None:
     edit(repo / "solution" / "standin" / "solution.xml", "<Version>1.0.0.0</Version>", "<Version>2.0.0.0</Version>")
     commit(repo, "attributes")
     assert "version 1.0.0.0 → 2.0.0.0 (upgrade)" in review(repo, "HEAD~1")
+
+
+def test_managed_content_change_without_a_version_change_is_flagged(repo: Path) -> None:
+    edit(repo / "solution" / "standin" / "customizations.xml", '<RolePrivilege name="prvReadAccount" level="Local" />',
+         '<RolePrivilege name="prvReadAccount" level="Global" />')
+    commit(repo, "same version, new content")
+    line = next(x for x in review(repo, "HEAD~1").splitlines() if x.startswith("- `bcsales_IntegrationStandIn`"))
+    assert "**content changed without a version change: a managed package is refused at preview" in line
+    assert "raise the version" in line and "every security role re-applies its role file" in line

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from . import admin_mode
 from .bigbody import read_blob_body
 from .errors import ODATA_HEADERS, UNAUTHORIZED, DataverseError
 from .http import JSON_TYPE, DvRequest, DvResponse, Env, json_body
@@ -41,7 +42,9 @@ def _authenticate(env: Env, request: Request) -> dict[str, Any]:
     app_id = claims.get("appid") or claims.get("azp")
     if not app_id:
         raise DataverseError(401, UNAUTHORIZED, "The token has no appid claim (app-only tokens are required).")
-    return env.store.caller_for_app(str(app_id))
+    caller = env.store.caller_for_app(str(app_id))
+    admin_mode.enforce(env.store, caller)
+    return caller
 
 
 def build_app(ctx: Any) -> Starlette:

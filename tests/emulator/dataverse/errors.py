@@ -30,6 +30,7 @@ IMPORT_FILE_INVALID = "0x80048060"       # GUESS: not a zip / solution.xml missi
 IMPORT_OLDER_VERSION = "0x8004801d"      # GUESS: managed solution downgrade refused
 MISSING_DEPENDENCY = "0x80048048"        # GUESS: required components missing
 NOT_A_MEMBER = "0x80072560"              # GUESS: caller is not a user of the organization
+ADMIN_ONLY_MODE = "0x80090040"           # GUESS code; the message is the documented one (admin_mode.py)
 USER_DISABLED = "0x80040225"             # GUESS: caller's systemuser is disabled
 PRECONDITION_FAILED = "0x80060882"       # GUESS: If-Match / If-None-Match failed
 NOT_SUPPORTED = "0x80060888"             # GUESS: OData feature not supported ($skip, ...)

@@ -17,6 +17,11 @@ def apply_seed(store: DataverseStore, seed: dict[str, Any]) -> None:
     """Fill a fresh store from the seed's ``dataverse:`` section (and the standard catalog)."""
     dv = seed.get("dataverse") or {}
     store.organization_id = str(dv.get("organization_id") or uuid.uuid5(_NS, "organization"))
+    for key in ("administration_mode", "background_operations"):
+        if key in dv:
+            if not isinstance(dv[key], bool):
+                raise SeedError(str(seed.get("_source", "<seed>")), f"dataverse.{key}", f"{dv[key]!r} is not true or false")
+            setattr(store, key, dv[key])
     for p in catalog.standard_privileges():
         store.privileges[p["privilegeid"]] = store.touch(p)
     bus = dv.get("business_units") or [{"id": str(uuid.uuid5(_NS, "root-bu")), "name": "org", "parent": None}]

@@ -84,6 +84,10 @@ class DataverseStore:
         #: StageSolutionUploadId -> parsed package (dict) + validation result
         self.staged: dict[str, dict[str, Any]] = {}
         self.published = 0
+        #: the environment's administration mode ("Administration mode" in the Power Platform admin
+        #: center): only System Administrators / Customizers get in (dataverse/admin_mode.py)
+        self.administration_mode = False
+        self.background_operations = True
         from .seeding import apply_seed
         apply_seed(self, seed or {})
 
@@ -499,7 +503,16 @@ class DataverseStore:
     # -- snapshot --------------------------------------------------------------------------
     _STATE = ("_version", "organization_id", "businessunits", "systemusers", "soft_deleted_users", "roles",
               "privileges", "role_privilege_map", "user_roles", "solutions", "solution_components",
-              "asyncoperations", "importjobs", "staged", "published")
+              "asyncoperations", "importjobs", "staged", "published", "administration_mode",
+              "background_operations")
+
+    def set_administration_mode(self, enabled: bool, background_operations: bool | None = None) -> None:
+        """Out-of-band, like an admin in the Power Platform admin center (or pac admin set-runtime-state)."""
+        with self.lock:
+            self.administration_mode = bool(enabled)
+            if background_operations is not None:
+                self.background_operations = bool(background_operations)
+            self.changed()
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-serialisable copy of all state."""
