@@ -261,21 +261,28 @@ def solution_requirement_args(plan: SalesPlan) -> SolutionRequirementArgs:
     return SolutionRequirementArgs(connection=plan.connection_input, **plan.solution)
 
 
-def role_solution(plan: SalesPlan) -> dict[str, Any]:
+def role_solution(plan: SalesPlan, installed_version: Any = None) -> dict[str, Any]:
     """What the roles know of the solution: a new version or new bytes make every role re-apply
     its file after the import (an upgrade resets roles the package ships), and the package path
-    lets the role's check() validate privileges the import is about to add."""
+    lets the role's check() validate privileges the import is about to add.
+
+    With solutionSource business-central there is no package: the roles take the version
+    Business Central installed (``installed_version``, the SolutionRequirement's output), so its
+    *Redeploy Integration Solution* is noticed the same way."""
+    if plan.solution_source == "business-central":
+        return {"unique_name": plan.solution["unique_name"], "version": installed_version, "sha256": ""}
     return {k: plan.solution[k] for k in ("unique_name", "version", "sha256", "package_path")}
 
 
-def role_args(plan: SalesPlan, role: RolePlan) -> SecurityRoleArgs:
+def role_args(plan: SalesPlan, role: RolePlan, installed_version: Any = None) -> SecurityRoleArgs:
+    """``installed_version``: the SolutionRequirement's output (business-central source only)."""
     return SecurityRoleArgs(
         connection=plan.connection_input,
         name=role.name,
         role_id=role.role_id,
         privileges=dict(role.privileges),
         delete_on_destroy=role.delete_on_destroy,
-        solution=role_solution(plan),
+        solution=role_solution(plan, installed_version),
     )
 
 
@@ -327,7 +334,8 @@ class SalesIntegration(pulumi.ComponentResource):
             )
         roles: dict[str, Any] = {
             role.key: SecurityRole(
-                role.resource_name, role_args(plan, role), pulumi.ResourceOptions(parent=self, depends_on=[solution])
+                role.resource_name, role_args(plan, role, solution.installed_version),
+                pulumi.ResourceOptions(parent=self, depends_on=[solution])
             )
             for role in plan.roles
         }

@@ -21,11 +21,12 @@ from typing import Any, Mapping
 
 import pulumi
 import pulumi.dynamic
-from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, UpdateResult
 
+from infra.clients.errors import ClientError
 from infra.providers.base import (
-    DataverseProvider, FieldRule, ProviderFailure, client_for, connection_of, is_unknown, progress,
-    strip_internal, user_errors,
+    DataverseProvider, FieldRule, ProviderFailure, client_for, connection_of, credentials_available, is_unknown,
+    progress, strip_internal, user_errors, warn,
 )
 from infra.providers.preflight import ensure_preflight
 from infra.providers.solution_import import parse_version
@@ -63,8 +64,37 @@ def check_installed(client: Any, unique_name: str, minimum_version: str | None, 
 
 
 class SolutionRequirementProvider(DataverseProvider):
+    """Check reads the installed solution (credentials present) into ``observed_version``: the
+    requirement is enforced at preview, and when Business Central has upgraded its solution since
+    the last run the diff shows it, the update records the new ``installed_version`` and the roles,
+    which take that version as input, re-apply their files in the same ``up`` (an upgrade resets
+    the roles the solution ships)."""
+
     resource_label = "SolutionRequirement"
-    fields = (FieldRule("unique_name", replace=True), FieldRule("minimum_version"), FieldRule("require_managed"))
+    fields = (FieldRule("unique_name", replace=True), FieldRule("minimum_version"), FieldRule("require_managed"),
+              FieldRule("observed_version"))
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        result = super().check(olds, news)
+        inputs = result.inputs
+        # Without a live read the last observation stands (a preview without credentials is no change).
+        inputs["observed_version"] = olds.get("observed_version") or ""
+        connection = inputs.get("connection")
+        if result.failures or not isinstance(connection, Mapping) or any(is_unknown(v) for v in connection.values()):
+            return result
+        try:
+            if not credentials_available(connection_of(inputs)):
+                return result
+            sol = check_installed(client_for(inputs), inputs["unique_name"], inputs.get("minimum_version") or None,
+                                  require_managed=bool(inputs.get("require_managed")), label=self._label(inputs))
+        except ProviderFailure as exc:
+            result.failures.append(CheckFailure("unique_name", str(exc)))
+            return result
+        except ClientError as exc:
+            warn(f"{self._label(inputs)}: not checked in preview: {exc}")
+            return result
+        inputs["observed_version"] = str(sol.version)
+        return result
 
     def validate(self, news: Mapping[str, Any]) -> list[CheckFailure]:
         failures: list[CheckFailure] = []
@@ -96,8 +126,8 @@ class SolutionRequirementProvider(DataverseProvider):
                               require_managed=bool(props.get("require_managed")), label=label)
         progress(f"{label}: version {sol.version} is installed"
                  + (f" (at least {props['minimum_version']} required)" if props.get("minimum_version") else ""))
-        return {**strip_internal(props), "solution_id": str(sol.solution_id), "installed_version": str(sol.version),
-                "managed": bool(sol.is_managed)}
+        return {**strip_internal(props), "observed_version": str(sol.version), "solution_id": str(sol.solution_id),
+                "installed_version": str(sol.version), "managed": bool(sol.is_managed)}
 
     @user_errors("SolutionRequirement")
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -114,10 +144,9 @@ class SolutionRequirementProvider(DataverseProvider):
         sol = client.find_solution(props["unique_name"])
         if sol is None or not sol.installed_on:
             return ReadResult("", {})
-        outs = {**strip_internal(props), "solution_id": str(sol.solution_id), "installed_version": str(sol.version),
-                "managed": bool(sol.is_managed)}
-        inputs = {k: v for k, v in strip_internal(props).items()
-                  if k not in ("solution_id", "installed_version", "managed")}
+        outs = {**strip_internal(props), "observed_version": str(sol.version), "solution_id": str(sol.solution_id),
+                "installed_version": str(sol.version), "managed": bool(sol.is_managed)}
+        inputs = {k: v for k, v in outs.items() if k not in ("solution_id", "installed_version", "managed")}
         return ReadResult(str(sol.solution_id), outs, inputs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
@@ -130,6 +159,8 @@ class SolutionRequirementArgs:
     unique_name: Any
     minimum_version: Any = ""
     require_managed: Any = False
+    #: the installed version check() read (set by the provider, not by the program)
+    observed_version: Any = ""
 
 
 class SolutionRequirement(pulumi.dynamic.Resource, module="dataverse", name="SolutionRequirement"):

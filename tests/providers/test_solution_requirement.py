@@ -23,6 +23,7 @@ from infra.program.sales import (
     SalesPlan, access_args, plan_sales, preflight_args, role_args, solution_requirement_args,
 )
 from infra.providers import Preflight, SecurityRole, SolutionImport, SolutionRequirement, UserAccess
+from tests.harness.stack import CheckFailed
 from tests.harness import ProviderError, Stack
 from tests.program.conftest import emulator_endpoints
 from tests.program.packages import vendor_like_zip
@@ -68,7 +69,8 @@ def test_solution_present_roles_are_adopted_by_business_centrals_ids(emulator: A
     assert writes(emulator) == []  # nothing imported, nothing changed
     role_ids = {}
     for role in plan.roles:
-        out = stack.up(SecurityRole, role.resource_name, inputs(role_args(plan, role))).outputs
+        out = stack.up(SecurityRole, role.resource_name,
+                       inputs(role_args(plan, role, step.outputs["installed_version"]))).outputs
         role_ids[role.key] = out["role_id"]
         held = {p["PrivilegeName"]: p["Depth"] for p in emulator.dataverse.role_privileges(out["role_id"])}
         assert held == dict(role.privileges), role.name  # set to the role files
@@ -88,9 +90,9 @@ def test_solution_present_roles_are_adopted_by_business_centrals_ids(emulator: A
 def test_solution_absent_fails_before_any_role_work_with_what_to_do(emulator: Any, stack: Stack) -> None:
     plan = bc_plan(emulator)
     clear_log(emulator)
-    with pytest.raises(ProviderError) as err:
-        stack.up(SolutionRequirement, "solution", inputs(solution_requirement_args(plan)))
-    message = err.value.message
+    with pytest.raises(CheckFailed) as err:   # refused by Check: already at preview
+        stack.preview(SolutionRequirement, "solution", inputs(solution_requirement_args(plan)))
+    message = str(err.value)
     assert f"{facts.SALES_INTEGRATION_SOLUTION} is not installed" in message
     assert "Set up a connection to Dynamics 365 Sales" in message and "Redeploy Integration Solution" in message
     assert "solutionSource: package" in message
@@ -102,11 +104,11 @@ def test_solution_too_old_fails_with_what_to_do(emulator: Any, stack: Stack, con
     business_central_imports(stack, conn, tmp_path, "9.0.0.1")
     plan = bc_plan(emulator, solutionMinimumVersion="9.1.0.0")
     clear_log(emulator)
-    with pytest.raises(ProviderError) as err:
+    with pytest.raises(CheckFailed) as err:
         stack.up(SolutionRequirement, "solution", inputs(solution_requirement_args(plan)))
-    assert "9.0.0.1 is installed" in err.value.message
-    assert "older than solutionMinimumVersion 9.1.0.0" in err.value.message
-    assert "Redeploy Integration Solution" in err.value.message
+    assert "9.0.0.1 is installed" in str(err.value)
+    assert "older than solutionMinimumVersion 9.1.0.0" in str(err.value)
+    assert "Redeploy Integration Solution" in str(err.value)
     assert writes(emulator) == []
     # Business Central redeploys a newer solution: the same stack now goes through
     business_central_imports(stack, conn, tmp_path, "9.1.0.3")
@@ -121,9 +123,9 @@ def test_managed_required_refuses_an_unmanaged_copy(emulator: Any, stack: Stack,
         "version": package.version, "managed": False, "sha256": package.sha256, "timeout_seconds": 60})
     plan = bc_plan(emulator, allowUnmanagedSolution=False)
     assert plan.solution["require_managed"] is True
-    with pytest.raises(ProviderError) as err:
+    with pytest.raises(CheckFailed) as err:
         stack.up(SolutionRequirement, "solution", inputs(solution_requirement_args(plan)))
-    assert "installed unmanaged" in err.value.message
+    assert "installed unmanaged" in str(err.value)
 
 
 def test_check_refuses_a_bad_minimum_version(stack: Stack, conn: dict) -> None:
@@ -131,3 +133,28 @@ def test_check_refuses_a_bad_minimum_version(stack: Stack, conn: dict) -> None:
                               {"connection": conn, "unique_name": facts.SALES_INTEGRATION_SOLUTION,
                                "minimum_version": "nine", "require_managed": False})
     assert "minimum_version" in dict(result.failures)
+
+
+def test_a_redeployed_solution_makes_the_roles_reapply_their_files(emulator: Any, stack: Stack, conn: dict,
+                                                                   tmp_path: Path) -> None:
+    """Business Central's *Redeploy Integration Solution* upgrades the solution and resets the roles
+    it ships; the next ``up`` (no refresh) sees the new version in Check and re-applies the files."""
+    business_central_imports(stack, conn, tmp_path, "9.0.0.1")
+    plan = bc_plan(emulator)
+    req = stack.up(SolutionRequirement, "solution", inputs(solution_requirement_args(plan)))
+    role = next(r for r in plan.roles if r.key == "integration-user")
+    stack.up(SecurityRole, role.resource_name, inputs(role_args(plan, role, req.outputs["installed_version"])))
+
+    business_central_imports(stack, conn, tmp_path, "9.1.0.0")       # resets the role to the package's
+    dv = emulator.dataverse
+    reset = {p["PrivilegeName"]: p["Depth"] for p in dv.role_privileges(facts.INTEGRATION_USER_ROLE_ID)}
+    assert reset != dict(role.privileges)
+
+    req = stack.up(SolutionRequirement, "solution", inputs(solution_requirement_args(plan)))
+    assert req.op == "update" and req.outputs["installed_version"] == "9.1.0.0"
+    step = stack.up(SecurityRole, role.resource_name, inputs(role_args(plan, role, req.outputs["installed_version"])))
+    assert step.op == "update"
+    held = {p["PrivilegeName"]: p["Depth"] for p in dv.role_privileges(facts.INTEGRATION_USER_ROLE_ID)}
+    assert held == dict(role.privileges)
+    # and then nothing more to do
+    assert stack.up(SolutionRequirement, "solution", inputs(solution_requirement_args(plan))).op == "same"
