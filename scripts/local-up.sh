@@ -112,10 +112,8 @@ export BC_SALES_ENVIRONMENT_URL="$ENV_URL"
 export BC_SALES_AUTHORITY_HOST="$(field authority_host)"
 export BC_SALES_GRAPH_URL="$(field graph_url)"
 export BC_SALES_CA_BUNDLE="$(field ca_bundle)"
-# The Power Platform admin API (administration mode); an emulator started by an older checkout
-# serves it on the same origin too.
-PP_URL="$(field power_platform_url 2>/dev/null || true)"
-export BC_SALES_POWER_PLATFORM_URL="${PP_URL:-$ENV_URL}"
+# The Power Platform admin API (administration mode), on an origin of its own.
+export BC_SALES_POWER_PLATFORM_URL="$(field power_platform_url)"
 # The deploying identity: the emulator seed's deployer app (System Administrator + Customizer).
 export AZURE_TENANT_ID="$(field tenant_id)"
 export AZURE_CLIENT_ID="6b1c2d3e-0000-4000-8000-00000000d001"

@@ -115,7 +115,7 @@ def test_hands_over_to_the_cli_with_a_working_environment(tmp_path: Path) -> Non
     assert seen["BC_SALES_GRAPH_URL"].startswith("https://127.0.0.2:")
     assert seen["BC_SALES_AUTHORITY_HOST"].startswith("https://127.0.0.1:")
     assert Path(seen["BC_SALES_CA_BUNDLE"]).is_file()
-    assert seen["BC_SALES_POWER_PLATFORM_URL"] == seen["BC_SALES_ENVIRONMENT_URL"]  # one origin serves both
+    assert seen["BC_SALES_POWER_PLATFORM_URL"].startswith("https://127.0.0.4:")  # its own origin
     assert seen["AZURE_CLIENT_ID"] == "6b1c2d3e-0000-4000-8000-00000000d001"
     assert seen["PULUMI_CONFIG_PASSPHRASE"] == "local-emulator-passphrase"
     assert seen["PULUMI_BACKEND_URL"] == f"file://{tmp_path / 'backend'}"   # no `pulumi login`
