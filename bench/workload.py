@@ -122,12 +122,15 @@ def rw1(connection: Mapping[str, Any], *, salespeople: int = 25, package_path: s
             "uninstall_on_delete": False, "timeout_seconds": 3600}),
     ]
     role_node: dict[str, str] = {}
+    # Like infra/program/sales.py role_solution(): a changed solution makes every role re-apply its file.
+    solution = {"unique_name": pkg.unique_name, "version": pkg.version, "sha256": pkg.sha256,
+                "package_path": str(pkg.path)}
     for spec in specs.values():
         rname = "role-" + spec.name.lower().replace(" ", "-")
         role_node[spec.name] = rname
         nodes.append(Node(rname, "SecurityRole", ("solution",), lambda _o, s=spec: {
             "connection": conn, "name": s.name, "role_id": s.role_id, "privileges": dict(s.privileges),
-            "business_unit_id": None, "delete_on_destroy": True}))
+            "business_unit_id": None, "delete_on_destroy": True, "solution": dict(solution)}))
 
     def role_ids(outs: Mapping[str, Mapping[str, Any]], *names: str) -> list[str]:
         return [outs[role_node[n]]["role_id"] for n in names]
