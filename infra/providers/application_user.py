@@ -30,6 +30,7 @@ from infra.providers.base import (
 )
 from infra.providers.preflight import (
     PreflightError, administration_mode_message, ensure_preflight, refuse_in_administration_mode,
+    report_administration_mode,
 )
 from infra.providers.role_assignment import (
     assign_roles, canonical_roles, forbidden_roles_held, held_system_administrator, live_assignment,
@@ -125,7 +126,8 @@ class ApplicationUserProvider(DataverseProvider):
             return result
         try:
             if credentials_available(connection_of(result.inputs)) and \
-                    ensure_preflight(connection_of(result.inputs), brief_repeat=True).administration_mode:
+                    ensure_preflight(connection_of(result.inputs), brief_repeat=True) and \
+                    report_administration_mode(connection_of(result.inputs)):
                 result.failures.append(CheckFailure("connection", administration_mode_message(
                     connection_of(result.inputs), f"application user for {result.inputs.get('application_id')}",
                     "the application user")))
@@ -154,8 +156,8 @@ class ApplicationUserProvider(DataverseProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         label = f"application user for {props['application_id']}"
         client = client_for(props)
-        refuse_in_administration_mode(ensure_preflight(connection_of(props), client), connection_of(props), label,
-                                      "the application user")
+        ensure_preflight(connection_of(props), client)
+        refuse_in_administration_mode(connection_of(props), client, label, "the application user")
         # The declared roles are resolved before the user may be created (a typo must not leave a
         # new user behind); the lookup of existing users is a read and runs alongside.
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -180,8 +182,8 @@ class ApplicationUserProvider(DataverseProvider):
         label = f"application user for {news['application_id']}"
         if sorted(olds.get("roles") or []) == news["roles"]:
             return UpdateResult({**olds, **strip_internal(news)})
-        refuse_in_administration_mode(ensure_preflight(connection_of(news)), connection_of(news), label,
-                                      "the application user")
+        ensure_preflight(connection_of(news))
+        refuse_in_administration_mode(connection_of(news), None, label, "the application user")
         client, user, held = user_for_update(news, id_, label)
         refuse_held_system_administrator(user, held, label, "the application user",
                                          connection_of(news).environment_url)

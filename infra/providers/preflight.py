@@ -10,6 +10,7 @@ cached per process and per (connection, identity): it costs its two requests onc
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -26,7 +27,8 @@ from infra.providers.base import (
 
 __all__ = ["Preflight", "PreflightArgs", "PreflightProvider", "PreflightResult", "PreflightError",
            "ensure_preflight", "run_preflight", "clear_preflight_cache", "read_administration_mode",
-           "refuse_in_administration_mode", "administration_mode_message"]
+           "administration_mode", "report_administration_mode", "refuse_in_administration_mode",
+           "administration_mode_message"]
 
 REQUIRED_TEMPLATES: dict[str, str] = {
     facts.SYSTEM_ADMINISTRATOR_TEMPLATE_ID: "System Administrator",
@@ -44,10 +46,6 @@ class PreflightResult:
     business_unit_id: str
     identity: str
     role_names: tuple[str, ...]
-    #: True when the environment is in administration mode; None when it could not be read
-    administration_mode: bool | None = None
-    #: why the administration mode is unknown (None when it was read)
-    administration_mode_note: str | None = None
 
 
 def _admin_api_policy() -> tuple[Any, Any]:
@@ -91,10 +89,57 @@ def administration_mode_message(connection: Connection, label: str, who: str) ->
             "Nothing was changed.")
 
 
-def refuse_in_administration_mode(result: "PreflightResult", connection: Connection, label: str, who: str) -> None:
+# The administration mode is read once per process and connection, in the background, started
+# when the preflight passed: it is off the critical path (preflight -> solution import) and joined
+# only by those who need it -- the Preflight resource, which reports it, and the integration
+# user's and application user's resources, which are refused while it is on.
+_MODE: dict[tuple[Connection, str], Future[tuple[bool | None, str | None]]] = {}
+_MODE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="administration-mode")
+_REPORTED: set[tuple[Connection, str]] = set()
+
+
+def _mode_future(connection: Connection, identity: str) -> Future[tuple[bool | None, str | None]]:
+    with _LOCK:
+        future = _MODE.get((connection, identity))
+        if future is None:
+            future = _MODE[(connection, identity)] = _MODE_POOL.submit(read_administration_mode, connection)
+        return future
+
+
+def administration_mode(connection: Connection, client: Any | None = None) -> tuple[bool | None, str | None]:
+    """(in administration mode?, why unknown) for this connection, read once per process."""
+    client = client if client is not None else client_for({"connection": connection.to_dict()})
+    return _mode_future(connection, _identity(client)).result()
+
+
+def report_administration_mode(connection: Connection, client: Any | None = None, *,
+                               wait: bool = True) -> bool | None:
+    """Say it once per process (a warning with what to do, or why it is unknown); returns the mode.
+    ``wait=False``: only when the read has finished (the Preflight resource does not hold up the
+    solution import for it; the integration user's and application user's resources wait)."""
+    client = client if client is not None else client_for({"connection": connection.to_dict()})
+    key = (connection, _identity(client))
+    future = _mode_future(connection, key[1])
+    if not wait and not future.done():
+        return None
+    mode, note = future.result()
+    with _LOCK:
+        first = key not in _REPORTED
+        _REPORTED.add(key)
+    if first and mode:
+        from infra.clients.errors import ADMINISTRATION_MODE_HINT
+
+        warn(f"preflight: {connection.environment_url}: {ADMINISTRATION_MODE_HINT} -- the integration user's "
+             "access and the application user are refused until then")
+    elif first and note:
+        progress(f"preflight: {note}")
+    return mode
+
+
+def refuse_in_administration_mode(connection: Connection, client: Any, label: str, who: str) -> None:
     """The integration user's and application user's resources stop here while the environment is
     in administration mode: Business Central could not use what they set up."""
-    if result.administration_mode:
+    if report_administration_mode(connection, client):
         raise ProviderFailure(administration_mode_message(connection, label, who))
 
 
@@ -105,6 +150,8 @@ _LOCK = threading.Lock()
 def clear_preflight_cache() -> None:
     with _LOCK:
         _CACHE.clear()
+        _MODE.clear()
+        _REPORTED.clear()
 
 
 class RepeatedPreflightError(PreflightError):
@@ -131,20 +178,15 @@ def _prime_root_business_unit(client: Any) -> None:
 
 
 def run_preflight(client: Any, connection: Connection) -> PreflightResult:
-    """WhoAmI + the caller's roles; raise PreflightError naming what is missing.  The
-    environment's administration mode is read alongside (Power Platform admin API)."""
+    """WhoAmI + the caller's roles; raise PreflightError naming what is missing."""
     primer = threading.Thread(target=_prime_root_business_unit, args=(client,), daemon=True)
     primer.start()
-    mode: list[tuple[bool | None, str | None]] = []
-    admin_mode = threading.Thread(target=lambda: mode.append(read_administration_mode(connection)), daemon=True)
-    admin_mode.start()
     try:
         who = client.whoami()
         user_id = str(who.user_id)
         roles = client.user_roles(user_id)
     finally:
         primer.join()
-        admin_mode.join()
     templates = {str(r.role_template_id or "").lower() for r in roles}
     missing = [name for tid, name in REQUIRED_TEMPLATES.items() if tid not in templates]
     identity = _identity(client)
@@ -157,9 +199,8 @@ def run_preflight(client: Any, connection: Connection) -> PreflightResult:
             f"{'them' if len(missing) > 1 else 'it'} to this identity in the environment and run again. "
             "Nothing was changed."
         )
-    in_admin_mode, note = mode[0] if mode else (None, "administration mode not checked")
     return PreflightResult(user_id, str(who.business_unit_id), identity,
-                           tuple(sorted(str(r.name) for r in roles)), in_admin_mode, note)
+                           tuple(sorted(str(r.name) for r in roles)))
 
 
 def ensure_preflight(connection: Connection, client: Any | None = None, *, brief_repeat: bool = False) -> PreflightResult:
@@ -181,14 +222,9 @@ def ensure_preflight(connection: Connection, client: Any | None = None, *, brief
             _CACHE[key] = cached
             progress(f"preflight passed: {cached.identity} holds System Administrator and "
                      f"System Customizer in {connection.environment_url}")
-            if cached.administration_mode:
-                from infra.clients.errors import ADMINISTRATION_MODE_HINT
-
-                warn(f"preflight: {connection.environment_url}: {ADMINISTRATION_MODE_HINT} -- the solution and "
-                     "the roles can be deployed, the integration user and the application user are refused")
-            elif cached.administration_mode_note:
-                progress(f"preflight: {cached.administration_mode_note}")
-            return cached
+    if isinstance(cached, PreflightResult):
+        _mode_future(connection, key[1])  # start reading the administration mode (background)
+        return cached
     if isinstance(cached, PreflightError):
         if brief_repeat:
             raise RepeatedPreflightError(
@@ -222,11 +258,14 @@ class PreflightProvider(DataverseProvider):
     @user_errors("preflight")
     def create(self, props: dict[str, Any]) -> CreateResult:
         result = ensure_preflight(connection_of(props))
+        report_administration_mode(connection_of(props), wait=False)  # when already read
         return CreateResult(result.caller_user_id, self._outs(props, result))
 
     @user_errors("preflight")
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(self._outs(news, ensure_preflight(connection_of(news))))
+        result = ensure_preflight(connection_of(news))
+        report_administration_mode(connection_of(news), wait=False)
+        return UpdateResult(self._outs(news, result))
 
     @user_errors("preflight")
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:

@@ -25,6 +25,7 @@ from infra.providers.base import (
 )
 from infra.providers.preflight import (
     PreflightError, administration_mode_message, ensure_preflight, refuse_in_administration_mode,
+    report_administration_mode,
 )
 from infra.providers.role_assignment import (
     assign_roles, canonical_roles, forbidden_roles_held, held_admin_message, held_system_administrator,
@@ -100,8 +101,8 @@ class UserAccessProvider(DataverseProvider):
         try:
             if not credentials_available(connection_of(inputs)):
                 return result
-            preflight = ensure_preflight(connection_of(inputs), brief_repeat=True)  # cached
-            if preflight.administration_mode:
+            ensure_preflight(connection_of(inputs), brief_repeat=True)  # cached
+            if report_administration_mode(connection_of(inputs)):  # read once per process
                 result.failures.append(CheckFailure("connection", administration_mode_message(
                     connection_of(inputs), f"user access for {inputs['object_id']}", "the integration user")))
                 return result
@@ -140,9 +141,9 @@ class UserAccessProvider(DataverseProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         label = f"user access for {props['object_id']}"
         client = client_for(props)
-        preflight = ensure_preflight(connection_of(props), client)
+        ensure_preflight(connection_of(props), client)
         if props.get("integration_user"):
-            refuse_in_administration_mode(preflight, connection_of(props), label, "the integration user")
+            refuse_in_administration_mode(connection_of(props), client, label, "the integration user")
         # Two independent reads, one round trip: the user with its roles, and the declared roles
         # (usually cached in this host already).  Nothing is written before both succeed.
         # Only the first look runs alongside; waiting for a user that is not there yet starts
@@ -167,8 +168,8 @@ class UserAccessProvider(DataverseProvider):
         if same:  # only wait_timeout_seconds / connection details changed
             return UpdateResult({**olds, **strip_internal(news)})
         if news.get("integration_user"):
-            refuse_in_administration_mode(ensure_preflight(connection_of(news)), connection_of(news), label,
-                                          "the integration user")
+            ensure_preflight(connection_of(news))
+            refuse_in_administration_mode(connection_of(news), None, label, "the integration user")
         client, user, held = user_for_update(news, id_, label)
         return UpdateResult(self._apply(client, user, held, news, olds.get("managed_role_ids") or [], label,
                                         preexisting=olds.get("preexisting_role_ids")))
