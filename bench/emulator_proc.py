@@ -42,13 +42,13 @@ class Request:
 
 
 class EmulatorProcess:
-    """``python -m tests.emulator`` with the given knobs; stop() ends exactly that process."""
+    """``python -m emulator`` with the given knobs; stop() ends exactly that process."""
 
     def __init__(self, *, latency_ms: float = 0, import_seconds: float = 0.2,
                  state_dir: Path | None = None, extra_args: list[str] | None = None) -> None:
         self._tmp = None if state_dir else tempfile.TemporaryDirectory(prefix="bench-emu-")
         self.state_dir = state_dir or Path(self._tmp.name)  # type: ignore[union-attr]
-        args = [sys.executable, "-m", "tests.emulator", "--port", "0", "--state", str(self.state_dir),
+        args = [sys.executable, "-m", "emulator", "--port", "0", "--state", str(self.state_dir),
                 "--latency-ms", str(latency_ms), "--import-seconds", str(import_seconds)]
         args += extra_args or []
         self.stderr_path = self.state_dir / "emulator.stderr"

@@ -72,7 +72,9 @@ def seed_role_names() -> dict[str, set[str]]:
     """Entra object id -> Sales roles the user holds in the emulator's default seed."""
     import yaml
 
-    seed = yaml.safe_load((REPO / "tests" / "emulator" / "default-seed.yaml").read_text())
+    from emulator.seed import DEFAULT_SEED_PATH
+
+    seed = yaml.safe_load(DEFAULT_SEED_PATH.read_text())
     out: dict[str, set[str]] = {}
     for user in (seed.get("dataverse") or {}).get("systemusers") or []:
         if user.get("object_id"):
@@ -152,7 +154,7 @@ def import_notice(reqs: list[Request], import_seconds: float) -> dict[str, Any]:
     """Delay between the server finishing the import and the provider's poll that saw it.
 
     The emulator completes an import ``import_seconds`` after the handler of the import start ran
-    (tests/emulator/dataverse/solutions.py); the handler runs after the added latency, just before
+    (emulator/dataverse/solutions.py); the handler runs after the added latency, just before
     the response, so the start request's ``ended`` + import_seconds is the completion time (to a
     millisecond). A poll sees completion when its handler runs after that, i.e. its ``ended``.
     """

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
+from emulator.seed import ids
+
 REPO = Path(__file__).resolve().parents[1]
 
 #: resource kind -> (module under infra.providers, class name)
@@ -28,15 +30,12 @@ KINDS: dict[str, tuple[str, str]] = {
     "ApplicationUser": ("application_user", "ApplicationUser"),
 }
 
-INTEGRATION_USER_OID = "6b1c2d3e-0000-4000-8000-00000000e000"
-BUSINESS_CENTRAL_APP_ID = "6b1c2d3e-0000-4000-8000-00000000d003"
-DEPLOYER_CLIENT_ID = "6b1c2d3e-0000-4000-8000-00000000d001"
-DEPLOYER_SECRET = "emu-deployer-secret-6f2b9c"  # fake, from the emulator's default seed
-SALESPERSON_ROLE = "Salesperson"  # seeded Dataverse role, assigned by name
-
-
-def salesperson_oid(n: int) -> str:
-    return f"6b1c2d3e-0000-4000-8000-0000000000{n:02d}"
+INTEGRATION_USER_OID = ids.INTEGRATION_USER_OBJECT_ID
+BUSINESS_CENTRAL_APP_ID = ids.BUSINESS_CENTRAL_APP_ID
+DEPLOYER_CLIENT_ID = ids.DEPLOYER_CLIENT_ID
+DEPLOYER_SECRET = ids.DEPLOYER_SECRET  # fake, from the emulator's default seed
+SALESPERSON_ROLE = ids.SALESPERSON_ROLE  # seeded Dataverse role, assigned by name
+salesperson_oid = ids.salesperson_object_id  # sales<nn>@contoso.example, n = 1..30
 
 
 def resource_class(kind: str) -> type:

@@ -132,7 +132,7 @@ def _no_checkout(what: str) -> int:
 def _emulator(args: argparse.Namespace) -> int:
     if _source_checkout() is None:
         return _no_checkout("emulator")
-    from tests.emulator.__main__ import main as emulator_main
+    from emulator.__main__ import main as emulator_main
 
     extra = list(args.emulator_args)
     if extra[:1] == ["--"]:
@@ -199,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(run=_review)
 
     e = sub.add_parser("emulator", help="start the local cloud emulator (Entra, Graph, Dataverse)",
-                       description="Run tests/emulator from the source checkout (any working directory); "
+                       description="Run emulator from the source checkout (any working directory); "
                        "arguments after the subcommand go to the emulator, e.g. "
                        "bc-sales emulator --port 0 --state .emulator --snapshot; bc-sales emulator --help lists "
                        "the emulator's options.", add_help=False)

@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterator
 import psutil
 import pytest
 
-from tests.emulator import Emulator
+from emulator import Emulator
 from tests.program.conftest import DEPLOYER, emulator_endpoints
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ import json
 import subprocess
 from pathlib import Path
 
+from emulator import Emulator
 from infra.program.config import PROJECT_ROOT
-from tests.emulator import Emulator
 from tests.engine.conftest import ROOT, EngineStack, engine_env
 from tests.engine.expect import check_local_deployment, dataverse_writes
 from tests.program.test_config import load

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.emulator import Emulator
+from emulator import Emulator
 from tests.engine.conftest import ROOT, EngineStack
 from tests.engine.expect import dataverse_writes
 

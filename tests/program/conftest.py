@@ -19,12 +19,13 @@ from typing import Any, Iterator
 
 import pytest
 
+from emulator.seed import ids
 from tests.program.packages import vendor_like_zip
 
 ROOT = Path(__file__).resolve().parents[2]
-TENANT_ID = "6b1c2d3e-0000-4000-8000-00000000a001"
-DEPLOYER = {"AZURE_TENANT_ID": TENANT_ID, "AZURE_CLIENT_ID": "6b1c2d3e-0000-4000-8000-00000000d001",
-            "AZURE_CLIENT_SECRET": "emu-deployer-secret-6f2b9c"}
+TENANT_ID = ids.TENANT_ID
+DEPLOYER = {"AZURE_TENANT_ID": TENANT_ID, "AZURE_CLIENT_ID": ids.DEPLOYER_CLIENT_ID,
+            "AZURE_CLIENT_SECRET": ids.DEPLOYER_SECRET}
 #: A value that must never appear in the recorded state of the local stack.
 CANARY_SECRET = "canary-secret-7f3e91b2-do-not-store"
 
@@ -103,7 +104,7 @@ def vendor_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def graph_emulator(emulator_tls_dir: Path) -> Iterator[Any]:
-    from tests.emulator import Emulator
+    from emulator import Emulator
 
     emu = Emulator.start(None, tls_dir=emulator_tls_dir)
     try:

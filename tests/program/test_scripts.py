@@ -18,6 +18,8 @@ from pathlib import Path
 
 import psutil
 
+from emulator.seed import ids
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "local-up.sh"
 
@@ -61,7 +63,7 @@ def emulator_processes(state: Path) -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         cmd = proc.info.get("cmdline") or []
-        if "tests.emulator" in cmd and str(state) in cmd:
+        if "emulator" in cmd and str(state) in cmd:
             found.append(proc)
     return found
 
@@ -116,7 +118,7 @@ def test_hands_over_to_the_cli_with_a_working_environment(tmp_path: Path) -> Non
     assert seen["BC_SALES_AUTHORITY_HOST"].startswith("https://127.0.0.1:")
     assert Path(seen["BC_SALES_CA_BUNDLE"]).is_file()
     assert seen["BC_SALES_POWER_PLATFORM_URL"].startswith("https://127.0.0.4:")  # its own origin
-    assert seen["AZURE_CLIENT_ID"] == "6b1c2d3e-0000-4000-8000-00000000d001"
+    assert seen["AZURE_CLIENT_ID"] == ids.DEPLOYER_CLIENT_ID
     assert seen["PULUMI_CONFIG_PASSPHRASE"] == "local-emulator-passphrase"
     assert seen["PULUMI_BACKEND_URL"] == f"file://{tmp_path / 'backend'}"   # no `pulumi login`
     assert seen["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] == "true"

@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 from bench.workload import (BUSINESS_CENTRAL_APP_ID, INTEGRATION_USER_OID, Node,
                             Workload, connection_for, host_env, run_destroy, run_refresh, run_up, rw1,
                             salesperson_oid)
-from tests.emulator import FaultRule
+from emulator import FaultRule
 from tests.harness.host import ProviderError, ProviderHost
 from tests.harness.stack import CheckFailed, Stack
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m tests.emulator --port 0 --state DIR [...]``.
+"""Command line: ``python -m emulator --port 0 --state DIR [...]``.
 
 Prints ONE JSON line (authority_host, tenant_id, authority, graph_url, environment_url,
 ca_bundle, pid) once it is serving, then serves until SIGTERM or SIGINT.
@@ -33,7 +33,7 @@ def _non_negative(kind: type) -> Callable[[str], Any]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m tests.emulator",
+    p = argparse.ArgumentParser(prog="python -m emulator",
                                 description="Local Entra + Microsoft Graph + Dataverse emulator over HTTPS, one loopback origin each.")
     p.add_argument("--port", type=_non_negative(int), default=0,
                    help="TCP port of the origins (0 = pick a free one): Entra on 127.0.0.1, Graph on 127.0.0.2, "
@@ -43,7 +43,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "auto = hosts where the machine has 127.0.0.2 and 127.0.0.3 (Linux), else ports")
     p.add_argument("--state", type=Path, default=None,
                    help="state directory: TLS CA/cert, signing keys and (with --snapshot) state.json")
-    p.add_argument("--seed", type=Path, default=None, help="seed YAML (default: tests/emulator/default-seed.yaml)")
+    p.add_argument("--seed", type=Path, default=None, help="seed YAML (default: the default seed, emulator/seed/default-seed.yaml)")
     p.add_argument("--latency-ms", type=_non_negative(float), default=0.0, help="added latency per request")
     p.add_argument("--import-seconds", type=_non_negative(float), default=0.2, help="duration of a solution import")
     p.add_argument("--provisioning-delay", type=_non_negative(float), default=0.0,

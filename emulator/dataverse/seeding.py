@@ -10,7 +10,8 @@ from typing import Any
 from ..seed import SeedError
 from . import catalog
 from .errors import DataverseError
-from .store import _NS, ADMIN_TEMPLATES, DataverseStore, Record, allowed_depths, iso, parse_depth
+from .privileges import allowed_depths, parse_depth
+from .store import _NS, ADMIN_TEMPLATES, DataverseStore, Record, iso
 
 
 def apply_seed(store: DataverseStore, seed: dict[str, Any]) -> None:
@@ -43,7 +44,7 @@ def apply_seed(store: DataverseStore, seed: dict[str, Any]) -> None:
         except (KeyError, DataverseError) as exc:
             raise SeedError(source, f"dataverse.roles[{i}].privileges",
                             f"{exc.args[0] if isinstance(exc, KeyError) else exc.message} "
-                            "(names as in tests/emulator/dataverse/catalog.yaml; depths Basic/Local/Deep/Global)") from None
+                            "(names as in emulator/dataverse/catalog.yaml; depths Basic/Local/Deep/Global)") from None
     for i, u in enumerate(dv.get("systemusers") or []):
         if not u.get("id") or not (u.get("object_id") or u.get("application_id")):
             raise SeedError(source, f"dataverse.systemusers[{i}]", "needs id and object_id or application_id")

@@ -32,7 +32,7 @@ def to_starlette(resp: DvResponse) -> Response:
 
 def _authenticate(env: Env, request: Request) -> dict[str, Any]:
     """Bearer token for the environment URL (401 + WWW-Authenticate), then the caller's systemuser."""
-    from ..tokens import TokenError
+    from ..entra.tokens import TokenError
     ctx = env.ctx
     try:
         claims = ctx.tokens.validate_bearer(request.headers.get("authorization"), ctx.urls.environment_url)

@@ -13,7 +13,8 @@ from xml.sax.saxutils import quoteattr
 
 from .errors import IMPORT_IN_PROGRESS, IMPORT_OLDER_VERSION, MISSING_DEPENDENCY, DataverseError, not_found
 from .solution_zip import PackageInfo, version_tuple
-from .store import DEPTH_NAMES, DataverseStore, Record, allowed_depths, iso
+from .privileges import DEPTH_NAMES, allowed_depths
+from .store import DataverseStore, Record, iso
 
 # asyncoperation.operationtype values. 103 for solution import follows the project's client;
 # 211 for StageAndUpgradeAsync is from the reference; 212 for uninstall is UNCONFIRMED.

@@ -3,7 +3,8 @@
 Plain Python on purpose: handlers translate HTTP to these calls, and tests use the same methods
 to assert or to make out-of-band edits (``store.roles``, ``store.systemusers``,
 ``store.role_privileges(role_id)``, ``store.set_role_privileges(...)``). Every rule violation
-raises ``DataverseError`` with the status and hex code the service uses.
+raises ``DataverseError`` with the status and hex code the service uses.  The privilege rules
+(of roles and of users) are in privileges.py, a part of ``DataverseStore``.
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
+from ..seed.ids import SYSTEM_ADMINISTRATOR_TEMPLATE_ID, SYSTEM_CUSTOMIZER_TEMPLATE_ID
 from . import catalog
-from .errors import (DUPLICATE, INHERITED_ROLE_READONLY, INVALID_ARGUMENT, MANAGED_NOT_DELETABLE, NOT_A_MEMBER,
+from .errors import (DUPLICATE, INHERITED_ROLE_READONLY, MANAGED_NOT_DELETABLE, NOT_A_MEMBER,
                      PRIVILEGE_DENIED, ROLE_BU_MISMATCH, USER_DISABLED, DataverseError, bad_request, not_found)
+from .privileges import RolePrivileges
 
 Record = dict[str, Any]
-DEPTH_NAMES = ("Basic", "Local", "Deep", "Global", "RecordFilter")
-SYSTEM_ADMINISTRATOR_TEMPLATE = "627090ff-40a3-4053-8790-584edc5be201"
-SYSTEM_CUSTOMIZER_TEMPLATE = "119f245c-3cc8-4b62-b31c-d1a046ced15d"
-ADMIN_TEMPLATES = frozenset({SYSTEM_ADMINISTRATOR_TEMPLATE, SYSTEM_CUSTOMIZER_TEMPLATE})
+#: Roles made from these templates (System Administrator, System Customizer) are the administrators.
+ADMIN_TEMPLATES = frozenset({SYSTEM_ADMINISTRATOR_TEMPLATE_ID, SYSTEM_CUSTOMIZER_TEMPLATE_ID})
 _NS = uuid.UUID("6b1c2d3e-0000-4000-8000-0000000e0000")
 #: systemuser object type code, shown as ``type=8`` in privilege errors.
 SYSTEMUSER_OTC = 8
@@ -33,31 +34,12 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_depth(value: Any) -> int:
-    """Depth as a PrivilegeDepth name ("Global") or number (3) -> 0..4."""
-    if isinstance(value, bool):
-        raise bad_request(f"Depth {value!r} is not a PrivilegeDepth; allowed: {', '.join(DEPTH_NAMES)} or 0-4.")
-    if isinstance(value, int) and 0 <= value <= 4:
-        return value
-    if isinstance(value, str):
-        if value.isdigit() and 0 <= int(value) <= 4:
-            return int(value)
-        for i, name in enumerate(DEPTH_NAMES):
-            if value.lower() == name.lower():
-                return i
-    raise bad_request(f"Depth {value!r} is not a PrivilegeDepth; allowed: {', '.join(DEPTH_NAMES)} or 0-4.")
-
-
 def _check_isinherited(value: Any) -> None:
     if value not in (0, 1) or isinstance(value, bool):
         raise bad_request(f"isinherited {value!r} is not valid; allowed: 0 (team privileges only), 1 (direct user access).")
 
 
-def allowed_depths(priv: Record) -> list[int]:
-    return [i for i, key in enumerate(("canbebasic", "canbelocal", "canbedeep", "canbeglobal")) if priv.get(key)]
-
-
-class DataverseStore:
+class DataverseStore(RolePrivileges):
     """Tables of one environment. Thread-safe: every public method holds ``self.lock``."""
 
     def __init__(self, seed: dict[str, Any] | None = None, clock: Callable[[], float] = time.time) -> None:
@@ -388,117 +370,6 @@ class DataverseStore:
                         roles.remove(rec["roleid"])
             self.role_privilege_map.pop(role["roleid"], None)
             self.changed()
-
-    # -- privileges ------------------------------------------------------------------------
-    def privilege_by_name(self, name: str) -> Record | None:
-        with self.lock:
-            return next((p for p in self.privileges.values() if p["name"] == name), None)
-
-    def _privilege_map(self, role_id: str) -> dict[str, int]:
-        role = self.get_role(role_id)
-        return self.role_privilege_map.setdefault(role["_parentrootroleid_value"] or role["roleid"], {})
-
-    def role_privileges(self, role_id: str) -> list[Record]:
-        """RolePrivilege entries of a role (copies report their root role's privileges)."""
-        with self.lock:
-            role = self.get_role(role_id)
-            return [{"PrivilegeId": pid, "PrivilegeName": self.privileges[pid]["name"], "Depth": DEPTH_NAMES[d],
-                     "BusinessUnitId": role["_businessunitid_value"]}
-                    for pid, d in sorted(self._privilege_map(role_id).items(),
-                                         key=lambda kv: self.privileges[kv[0]]["name"]) if pid in self.privileges]
-
-    def validate_privilege(self, privilege_id: str, depth: Any) -> tuple[str, int]:
-        pid = str(privilege_id).lower()
-        priv = self.privileges.get(pid)
-        if priv is None:
-            raise not_found("privilege", str(privilege_id))
-        d = parse_depth(depth)
-        if d not in allowed_depths(priv):
-            allowed = ", ".join(DEPTH_NAMES[i] for i in allowed_depths(priv))
-            raise DataverseError(400, INVALID_ARGUMENT,
-                                 f"Privilege {priv['name']} ({pid}) cannot be granted at depth {DEPTH_NAMES[d]}; "
-                                 f"allowed depths: {allowed}.")
-        return pid, d
-
-    def change_role_privileges(self, role_id: str, entries: list[tuple[str, Any]], *, replace: bool) -> None:
-        """AddPrivilegesRole (replace=False: add or set depth) / ReplacePrivilegesRole (replace=True).
-
-        Every entry is validated before anything changes."""
-        with self.lock:
-            role = self.get_role(role_id)
-            if self.is_copy(role):
-                raise DataverseError(400, INHERITED_ROLE_READONLY,
-                                     f"Role {role['roleid']} is inherited; change the privileges of its root role.")
-            self._require_customizable(role)
-            checked = [self.validate_privilege(pid, depth) for pid, depth in entries]
-            target = self._privilege_map(role_id)
-            if replace:
-                target.clear()
-            for pid, d in checked:
-                target[pid] = d
-            self.touch(role)
-            self.changed()
-
-    def remove_role_privilege(self, role_id: str, privilege_id: str) -> None:
-        with self.lock:
-            role = self.get_role(role_id)
-            if self.is_copy(role):
-                raise DataverseError(400, INHERITED_ROLE_READONLY,
-                                     f"Role {role['roleid']} is inherited; change the privileges of its root role.")
-            self._require_customizable(role)
-            pid = str(privilege_id).lower()
-            if pid not in self.privileges:
-                raise not_found("privilege", str(privilege_id))
-            target = self._privilege_map(role_id)
-            if pid not in target:
-                raise not_found("roleprivileges", f"{role_id},{privilege_id}")
-            del target[pid]
-            self.touch(role)
-            self.changed()
-
-    def set_role_privileges(self, role_id: str, privileges: dict[str, Any]) -> None:
-        """Out-of-band: replace a role's privileges from {privilege name or id: depth}; validated."""
-        with self.lock:
-            entries = []
-            for key, depth in privileges.items():
-                p = self.privilege_by_name(key) or self.privileges.get(key.lower())
-                if p is None:
-                    raise not_found("privilege", key)
-                entries.append((p["privilegeid"], depth))
-            self.change_role_privileges(role_id, entries, replace=True)
-
-    def user_privileges(self, user_id: str) -> list[Record]:
-        """RetrieveUserPrivileges: the union of the user's roles, highest depth wins."""
-        with self.lock:
-            best: dict[str, tuple[int, str]] = {}
-            for rid in self.user_roles.get(user_id.lower(), []):
-                if rid not in self.roles:
-                    continue
-                bu = self.roles[rid]["_businessunitid_value"]
-                for pid, d in self._privilege_map(rid).items():
-                    if pid in self.privileges and (pid not in best or best[pid][0] < d):
-                        best[pid] = (d, bu)
-            return [{"PrivilegeId": pid, "PrivilegeName": self.privileges[pid]["name"], "Depth": DEPTH_NAMES[d],
-                     "BusinessUnitId": bu} for pid, (d, bu) in sorted(best.items(),
-                                                                       key=lambda kv: self.privileges[kv[0]]["name"])]
-
-    def add_table_privileges(self, schema_name: str, ownership: str) -> list[str]:
-        with self.lock:
-            added = []
-            for p in catalog.solution_table_privileges(schema_name, ownership):
-                if p["privilegeid"] not in self.privileges:
-                    self.privileges[p["privilegeid"]] = self.touch(p)
-                    added.append(p["privilegeid"])
-            return added
-
-    def remove_table_privileges(self, schema_name: str) -> None:
-        with self.lock:
-            gone = {pid for pid, p in self.privileges.items() if p.get("_table") == schema_name.lower()}
-            for pid in gone:
-                del self.privileges[pid]
-            for m in self.role_privilege_map.values():
-                for pid in gone & set(m):
-                    del m[pid]
 
     # -- snapshot --------------------------------------------------------------------------
     _STATE = ("_version", "organization_id", "businessunits", "systemusers", "soft_deleted_users", "roles",

@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .graph_store import GraphStore, GraphUser
+    from .store import GraphStore, GraphUser
 
 ACTIVE = "Active"
 ERROR = "Error"
@@ -121,7 +121,7 @@ def licence_assignment_states(store: "GraphStore", user: "GraphUser") -> list[di
 
 
 def require_group(store: "GraphStore", group_id: str) -> Group:
-    from .graph_store import GraphError
+    from .store import GraphError
 
     group = store.groups.get(group_id.lower())
     if group is None:
@@ -131,7 +131,7 @@ def require_group(store: "GraphStore", group_id: str) -> Group:
 
 
 def add_member(store: "GraphStore", group_id: str, object_id: str) -> None:
-    from .graph_store import GraphError
+    from .store import GraphError
 
     with store.lock:
         group = require_group(store, group_id)
@@ -148,7 +148,7 @@ def add_member(store: "GraphStore", group_id: str, object_id: str) -> None:
 
 
 def remove_member(store: "GraphStore", group_id: str, object_id: str) -> None:
-    from .graph_store import GraphError
+    from .store import GraphError
 
     with store.lock:
         group = require_group(store, group_id)
@@ -164,7 +164,7 @@ def remove_member(store: "GraphStore", group_id: str, object_id: str) -> None:
 
 
 def assign_group_license(store: "GraphStore", group_id: str, add: list[dict[str, Any]], remove: list[str]) -> Group:
-    from .graph_store import GraphError
+    from .store import GraphError
 
     with store.lock:
         group = require_group(store, group_id)

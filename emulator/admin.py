@@ -26,7 +26,7 @@ from starlette.routing import Route
 
 from .context import ServiceProtection
 from .faults import FaultRule
-from .oidc import EXCHANGE_AUDIENCE
+from .entra.oidc import EXCHANGE_AUDIENCE
 
 if TYPE_CHECKING:
     from .core import EmulatorCore

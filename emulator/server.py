@@ -16,9 +16,9 @@ from .certs import ensure_tls
 from .context import EmulatorContext, EmulatorUrls, ServiceProtection, Settings
 from .core import EmulatorCore
 from .faults import FaultSet
-from .graph_store import GraphStore
+from .graph.store import GraphStore
 from .log import RequestRecord
-from .oidc import EXCHANGE_AUDIENCE
+from .entra.oidc import EXCHANGE_AUDIENCE
 from .seed import load_seed
 
 SNAPSHOT_INTERVAL_S = 0.25
@@ -290,7 +290,7 @@ class Emulator:
 
     def app_certificate(self, name: str = "deployer") -> tuple[Path, str]:
         """(PEM path with private key + certificate, SHA-1 thumbprint hex) of an app's first certificate."""
-        from .entra import load_certificate  # local import: entra pulls in Starlette routing
+        from .entra.endpoints import load_certificate  # local import: it pulls in Starlette routing
         import base64
         app = self.app(name)
         if not app["certificates"]:

@@ -154,7 +154,7 @@ def _validate(data: dict[str, Any], source: str) -> None:
 
 
 def _validate_groups(data: dict[str, Any], source: str, parts: dict[str, str]) -> None:
-    """``groups:`` -- Entra security groups, optionally licensing their members (graph_groups.py)."""
+    """``groups:`` -- Entra security groups, optionally licensing their members (graph/groups.py)."""
     data["groups"] = _list(source, data, "groups")
     users = {u["object_id"] for u in data["users"]}
     ids: set[str] = set()

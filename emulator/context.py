@@ -2,7 +2,7 @@
 
 Surfaces (Entra, Graph, Dataverse, admin) never import each other; they talk through this
 object so that the Dataverse package can be developed separately and plugged in by
-``tests.emulator.app``.
+``emulator.app``.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from .faults import FaultSet
-    from .graph_store import GraphStore
+    from .graph.store import GraphStore
     from .log import RequestLog
-    from .tokens import TokenService
+    from .entra.tokens import TokenService
 
 
 @dataclass

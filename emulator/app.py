@@ -1,6 +1,6 @@
 """The ASGI app: Entra (+ admin), Graph and (when present) the Dataverse surface, each on its own origin.
 
-The Dataverse package plugs in through ``tests.emulator.dataverse.build_app(ctx) -> ASGI app``.
+The Dataverse package plugs in through ``emulator.dataverse.build_app(ctx) -> ASGI app``.
 It is imported lazily; while it does not exist, Dataverse paths answer 404. The returned app is
 mounted with Starlette's ``Mount("/api/data/v9.2", ...)``: inside it, routes are relative
 (``/WhoAmI``), ``scope["root_path"]`` ends with ``/api/data/v9.2``, and ``build_app`` is expected
@@ -33,9 +33,9 @@ DATAVERSE_BASE = "/api/data/v9.2"
 def load_dataverse_app(ctx: Any) -> ASGIApp:
     """Build the Dataverse surface, or a stand-in that explains why it is missing."""
     try:
-        module = importlib.import_module("tests.emulator.dataverse")
+        module = importlib.import_module("emulator.dataverse")
     except ModuleNotFoundError as exc:
-        if exc.name not in ("tests.emulator.dataverse",):
+        if exc.name not in ("emulator.dataverse",):
             return _broken(f"Dataverse surface failed to import: {exc}")
         return _missing
     build = getattr(module, "build_app", None)
@@ -116,11 +116,13 @@ def build_app(core: "EmulatorCore") -> ASGIApp:
     """One Starlette app per origin (Entra + admin, Graph, Dataverse, Power Platform admin API)
     behind an OriginRouter (middleware is added by the core). The admin API (/_emulator) lives on
     the Entra origin."""
-    from . import admin, entra, graph, powerplatform
+    from . import admin, powerplatform
+    from .entra import endpoints as entra
+    from .graph.app import surface as graph_surface
 
     entra_app = Starlette(routes=[*admin.routes(core), *entra.routes(core.ctx)])
     entra_app.router.default = _entra_not_found
-    graph_app = graph.surface(core.ctx)
+    graph_app = graph_surface(core.ctx)
     dataverse_app = Starlette(routes=[Mount(DATAVERSE_BASE, app=DataverseSlot(core))])
     dataverse_app.router.default = _environment_not_found
     power_platform_app = Starlette(routes=powerplatform.routes(core.ctx))

@@ -13,13 +13,13 @@ from starlette.types import ASGIApp
 from .app import build_app, load_dataverse_app
 from .context import EmulatorContext, EmulatorUrls, Settings
 from .faults import FaultSet
-from .graph_store import GraphStore
-from .keys import load_or_create
+from .graph.store import GraphStore
+from .entra.keys import load_or_create
 from .log import RequestLog
 from .middleware import wrap
-from .oidc import OidcIssuers
+from .entra.oidc import OidcIssuers
 from .seed import load_seed
-from .tokens import TokenService
+from .entra.tokens import TokenService
 
 SNAPSHOT_FILE = "state.json"
 

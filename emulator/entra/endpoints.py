@@ -23,15 +23,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .context import EmulatorContext
-from .errors import entra_error
+from ..context import EmulatorContext
+from ..errors import entra_error
 from .keys import b64url
 from .oidc import OidcError
 from .tokens import APP_AUTH_ASSERTION, APP_AUTH_SECRET
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 GRAPH_RESOURCE = "https://graph.microsoft.com"
-#: The Power Platform admin API's resource (tests/emulator/powerplatform.py).
+#: The Power Platform admin API's resource (emulator/powerplatform.py).
 POWER_PLATFORM_RESOURCE = "https://service.powerapps.com"
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 

@@ -21,7 +21,7 @@ from .context import EmulatorContext, ServiceProtection
 from .errors import dataverse_error, surface_error
 from .faults import FaultRule
 from .log import RequestRecord
-from .tokens import unverified_caller
+from .entra.tokens import unverified_caller
 
 RAW_SEND = "emulator.raw_send"
 FAULT = "emulator.fault"

@@ -7,7 +7,7 @@ application user -- is refused on every request with the message Microsoft docum
 ("User does not have required privileges (or role membership) to access the org when it is in
 Admin Only mode.", Copilot for Sales troubleshooting; Dataverse ServiceClient 1.0.39 release
 notes).  HTTP 403; the hex code is a GUESS.  The setting itself lives on the store
-(``administration_mode``) and is served by the Power Platform admin API (tests/emulator/powerplatform.py).
+(``administration_mode``) and is served by the Power Platform admin API (emulator/powerplatform.py).
 """
 
 from __future__ import annotations

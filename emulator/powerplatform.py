@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .tokens import TokenError
+from .entra.tokens import TokenError
 
 RESOURCE = "https://service.powerapps.com"
 BASE = "/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments"

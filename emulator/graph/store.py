@@ -1,6 +1,6 @@
 """In-memory Entra directory: users, groups, subscribed SKUs and licence assignments.
 
-Groups and group-based licensing live in graph_groups.py; this store keeps the users' direct
+Groups and group-based licensing live in groups.py; this store keeps the users' direct
 assignments and counts a seat once per user and SKU however the user holds it.
 
 The Dataverse store reads ``licensed_users()`` to decide which users have become systemusers
@@ -14,7 +14,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable
 
-from . import graph_groups
+from . import groups as graph_groups
 
 
 class GraphError(Exception):
@@ -35,7 +35,7 @@ class GraphUser:
     licensed_at: float | None = None     # when the first licence was assigned; None = unlicensed
     sku_ids: list[str] = field(default_factory=list)   # direct assignments
     disabled_plans: dict[str, list[str]] = field(default_factory=dict)
-    #: group id -> {skuId: "Active" | error code} for licences inherited from groups (graph_groups.py)
+    #: group id -> {skuId: "Active" | error code} for licences inherited from groups (graph/groups.py)
     group_states: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property

@@ -1,5 +1,6 @@
-"""Helpers for tests that talk to the Dataverse surface: an httpx client with a real token, and
-a builder for small solution zips (so tests never depend on the project's solution/ folder)."""
+"""Helpers for tests that talk to the emulator's Dataverse surface: an httpx client with a real
+token, the seed's ids under short names, and a builder for small solution zips (so tests never
+depend on the project's solution/ folder)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,19 @@ from xml.sax.saxutils import quoteattr
 
 import httpx
 
-DEPLOYER = ("6b1c2d3e-0000-4000-8000-00000000d001", "emu-deployer-secret-6f2b9c")
-LIMITED = ("6b1c2d3e-0000-4000-8000-00000000d002", "emu-limited-secret-41ac7e")
-ROOT_BU = "6b1c2d3e-0000-4000-8000-00000000b001"
-CHILD_BU = "6b1c2d3e-0000-4000-8000-00000000b002"
-DEPLOYER_USER = "6b1c2d3e-0000-4000-8000-000000005001"
-LIMITED_USER = "6b1c2d3e-0000-4000-8000-000000005002"
-SYSADMIN_ROLE = "6b1c2d3e-0000-4000-8000-00000000a101"
-SALESPERSON_ROLE = "6b1c2d3e-0000-4000-8000-00000000a103"
-SALES01_USER = "6b1c2d3e-0000-4000-8000-000000005101"
-SALES26_USER = "6b1c2d3e-0000-4000-8000-000000005126"
-INTEGRATION_USER = "6b1c2d3e-0000-4000-8000-000000005e00"
+from emulator.seed import ids
+
+DEPLOYER = (ids.DEPLOYER_CLIENT_ID, ids.DEPLOYER_SECRET)
+LIMITED = (ids.LIMITED_CLIENT_ID, ids.LIMITED_SECRET)
+ROOT_BU = ids.ROOT_BUSINESS_UNIT_ID
+CHILD_BU = ids.CHILD_BUSINESS_UNIT_ID
+DEPLOYER_USER = ids.DEPLOYER_SYSTEMUSER_ID
+LIMITED_USER = ids.LIMITED_SYSTEMUSER_ID
+SYSADMIN_ROLE = ids.SYSTEM_ADMINISTRATOR_ROLE_ID
+SALESPERSON_ROLE = ids.SALESPERSON_ROLE_ID
+SALES01_USER = ids.salesperson_systemuser_id(1)
+SALES26_USER = ids.salesperson_systemuser_id(26)
+INTEGRATION_USER = ids.INTEGRATION_SYSTEMUSER_ID
 
 
 def tls(emu: Any) -> ssl.SSLContext:
