@@ -129,6 +129,22 @@ def test_subprocess_env_is_not_required() -> None:
     assert out.returncode == 0 and "--provisioning-delay" in out.stdout
 
 
+def test_installed_package_runs_from_any_folder(tmp_path: Path) -> None:
+    """`python -m emulator` needs the installed package, not the checkout as working directory; its
+    seed and certificate are package data."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([sys.executable, "-m", "emulator", "--seed", str(tmp_path / "missing.yaml")], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2 and "missing.yaml: <file>: cannot read" in out.stderr  # it ran, and said why not
+    code = ("import emulator, emulator.seed as s; from pathlib import Path; "
+            "assert s.DEFAULT_SEED_PATH.is_file() and (s.DEFAULT_SEED_PATH.parent / 'deployer-cert.pem').is_file(); "
+            "print(Path(emulator.__file__).resolve().parent)")
+    where = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=30)
+    assert where.returncode == 0, where.stderr
+    assert Path(where.stdout.strip()) == ROOT / "emulator"
+
+
 def test_snapshot_includes_dataverse_state(tmp_path: Path, emulator_tls_dir: Path) -> None:
     """The core persists ``ctx.dataverse.snapshot()`` and hands it back to ``restore()`` on start."""
     role_id = "6b1c2d3e-0000-4000-8000-0000000a5a5a"

@@ -1,6 +1,6 @@
 """Fixtures: the real program run under the mock runtime for each stack, in clean subprocesses.
 
-Each stack runs in its own ``python -m tests.program.mockrun`` process with an environment that
+Each stack runs in its own ``python -m devkit.mockrun`` process with an environment that
 proves no Pulumi CLI or plugin is needed: PATH holds only the virtualenv's ``bin`` (no ``pulumi``
 there), PULUMI_HOME is an empty folder (no plugins), and no deploying credentials -- except where
 a test gives them on purpose (the prod seat check against the emulator's Graph; a canary secret
@@ -32,7 +32,7 @@ CANARY_SECRET = "canary-secret-7f3e91b2-do-not-store"
 
 @dataclass
 class Run:
-    """What one program run registered (see tests/program/mockrun.py)."""
+    """What one program run registered (see devkit/mockrun.py)."""
 
     stack: str
     record: dict[str, Any]
@@ -85,7 +85,7 @@ def run_stack(stack: str, tmp: Path, *, overrides: dict[str, Any] | None = None,
               env: dict[str, str] | None = None, preview: bool = False) -> Run:
     tmp.mkdir(parents=True, exist_ok=True)
     out = tmp / f"{stack}.json"
-    cmd = [sys.executable, "-m", "tests.program.mockrun", "--stack", stack, "--out", str(out),
+    cmd = [sys.executable, "-m", "devkit.mockrun", "--stack", stack, "--out", str(out),
            "--overrides", json.dumps(overrides or {})]
     if preview:
         cmd.append("--preview")

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from devkit.mockrun import stack_config
 from emulator.seed import ids
 from infra.program.config import ConfigError, StackSettings, load_settings
 from tests.program.conftest import run_stack
-from tests.program.mockrun import stack_config
 from tests.program.packages import vendor_like_zip
 
 EMU_ENV = {"BC_SALES_ENVIRONMENT_URL": "https://127.0.0.1:9443"}

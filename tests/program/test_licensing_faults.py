@@ -100,7 +100,7 @@ def test_usage_location_config_is_validated() -> None:
 
 def test_usage_location_resource_sets_it_so_the_licence_succeeds(emulator: Any) -> None:
     from infra.providers import UsageLocation
-    from tests.harness import ProviderHost, Stack
+    from devkit.harness import ProviderHost, Stack
     from tests.providers.conftest import connection_for
 
     with pytest.raises(GraphError, match="invalid usage location"):

@@ -333,7 +333,7 @@ def test_solution_path_in_state_is_project_relative(local: Run) -> None:
 
 def _systemuser_id(upn: str) -> str:
     from infra.program.identity import resource_slug
-    from tests.program.mockrun import _id
+    from devkit.mockrun import _id
 
     return _id(f"{DYNAMIC}UserAccess", f"access-{resource_slug(upn)}")  # the mock's systemuser_id
 

@@ -30,7 +30,7 @@ case "$1" in
   version) echo v9.0.0 ;;
   up)
     env | grep -E '^(BC_SALES_|AZURE_TENANT_ID|AZURE_CLIENT_ID|PULUMI_)' | sort > "$FAKE_PULUMI_DIR/env.txt"
-    "$FAKE_PYTHON" -m tests.program.mockrun --stack local --out "$FAKE_PULUMI_DIR/up.json" ;;
+    "$FAKE_PYTHON" -m devkit.mockrun --stack local --out "$FAKE_PULUMI_DIR/up.json" ;;
   stack)
     if [ "$2" = output ]; then echo '{"environmentUrl": "from-fake"}'; fi ;;
 esac
@@ -156,14 +156,14 @@ def test_ci_entry_point_runs_the_readme_test_command() -> None:
 
 
 def test_dry_run_validates_the_local_stack_in_full_and_fails_on_a_broken_role_file(tmp_path: Path) -> None:
-    """A copy of the project (the virtualenv and tests/ linked) with a typo in a role file."""
+    """A copy of the project (the virtualenv, emulator/ and infra/ linked) with a typo in a role file."""
     copy = tmp_path / "project"
     copy.mkdir()
     for name in ("Pulumi.yaml", "Pulumi.local.yaml"):
         (copy / name).write_text((ROOT / name).read_text())
     for folder in ("scripts", "roles", "solution"):
         shutil.copytree(ROOT / folder, copy / folder)
-    for link in (".venv", "tests", "infra"):
+    for link in (".venv", "emulator", "infra"):
         (copy / link).symlink_to(ROOT / link)
     role = copy / "roles" / "integration-user.yaml"
     role.write_text(role.read_text().replace("  contact:   ", "  contct:    ", 1).replace("depth: basic", "depth: user"))

@@ -20,10 +20,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from bench.workload import DEPLOYER_SECRET, connection_for, host_env, rw1
+from devkit.harness.host import ProviderError, ProviderHost
+from devkit.harness.stack import CheckFailed, Stack
+from devkit.workload import DEPLOYER_SECRET, connection_for, host_env, rw1
 from emulator.seed import ids
-from tests.harness.host import ProviderError, ProviderHost
-from tests.harness.stack import CheckFailed, Stack
 from tests.proof.corpus import BASE_CONFIG, CASES, GOOD_ROLE, STANDIN, Case, config_raw
 from tests.proof.deployment import dataverse_writes
 

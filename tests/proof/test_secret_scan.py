@@ -17,10 +17,10 @@ from typing import Any, Callable
 
 import pytest
 
-from bench.workload import DEPLOYER_SECRET, run_up
+from devkit.harness.host import ProviderError, ProviderHost
+from devkit.harness.stack import CheckFailed, Stack
+from devkit.workload import DEPLOYER_SECRET, run_up
 from emulator.seed import ids
-from tests.harness.host import ProviderError, ProviderHost
-from tests.harness.stack import CheckFailed, Stack
 from tests.proof.deployment import Deployment, add_soak_faults
 from tests.proof.secret_scan import request_log_artifact, scan, state_artifacts
 

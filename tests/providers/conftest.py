@@ -13,9 +13,9 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from devkit.harness import ProviderHost, Stack
 from emulator.seed import ids
 from infra.clients.connection import Connection
-from tests.harness import ProviderHost, Stack
 
 TENANT_ID = ids.TENANT_ID
 DEPLOYER = {"AZURE_TENANT_ID": TENANT_ID, "AZURE_CLIENT_ID": ids.DEPLOYER_CLIENT_ID,

@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from devkit.harness import ProviderError, ProviderHost, Stack
 from emulator import FaultRule
 from emulator.seed import ids
 from infra.providers import ApplicationUser, Preflight, SecurityRole, SolutionImport, UserAccess
-from tests.harness import ProviderError, ProviderHost, Stack
 
 from .conftest import BC_APP_ID, settle, dataverse_requests, salesperson_oid
 from .test_solution_import import package, sol_inputs

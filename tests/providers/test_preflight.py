@@ -6,9 +6,9 @@ from typing import Any, Callable
 
 import pytest
 
+from devkit.harness import CheckFailed, ProviderError, ProviderHost, Stack
 from emulator.seed import ids
 from infra.providers import Preflight, SecurityRole, UserAccess
-from tests.harness import CheckFailed, ProviderError, ProviderHost, Stack
 
 from .conftest import clear_log, LIMITED, dataverse_requests, describe, salesperson_oid, writes
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from devkit.harness import CheckFailed, ProviderError, Stack
 from infra.providers import SolutionImport
-from tests.harness import CheckFailed, ProviderError, Stack
 
 from .conftest import dataverse_requests, writes
 from .test_solution_import import installed, package, sol_inputs

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from devkit.harness import Stack
 from emulator.seed import ids
 from infra.providers import ApplicationUser, Preflight, SecurityRole, SolutionImport, UserAccess
-from tests.harness import Stack
 
 from .conftest import BC_APP_ID, clear_log, dataverse_requests, describe, salesperson_oid
 from .test_solution_import import package, sol_inputs

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from devkit.harness import CheckFailed, ProviderError, Stack
 from emulator.seed import ids
 from infra.providers import SecurityRole
 from infra.providers.security_role import privileges_digest
-from tests.harness import CheckFailed, ProviderError, Stack
 
 from .conftest import clear_log, dataverse_requests, describe, writes
 

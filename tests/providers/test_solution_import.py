@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from devkit.harness import CheckFailed, ProviderError, Stack
 from emulator.seed import ids
 from infra.model.solution_package import read_package
 from infra.providers import SolutionImport
-from tests.harness import CheckFailed, ProviderError, Stack
 
 from .conftest import clear_log, dataverse_requests, describe
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from devkit.harness import ProviderError, Stack
 from emulator.seed import ids
 from infra.providers import ApplicationUser, UserAccess
-from tests.harness import ProviderError, Stack
 
 from .conftest import (
     clear_log,

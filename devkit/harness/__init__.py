@@ -1,4 +1,5 @@
-"""Test harness that drives our dynamic providers through the SDK's real provider host.
+"""Provider-host harness: drives our dynamic providers through the SDK's real provider host
+(used by the provider tests, the proof suite and the benchmark).
 
 ``ProviderHost`` owns a ``python -m pulumi.dynamic`` subprocess; ``Stack`` carries inputs and
 outputs between operations like the engine does.  ``credentials_env`` builds the environment a

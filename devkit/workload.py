@@ -1,7 +1,7 @@
 """The reference workload RW-1 as a resource graph, and an engine-like scheduler for it.
 
 Why our own scheduler: the benchmark and the proof tests drive the provider host without the
-Pulumi CLI (tests/harness). The engine registers every resource whose dependencies are done and
+Pulumi CLI (devkit/harness). The engine registers every resource whose dependencies are done and
 sends its operations to the host at once; the host's 4-worker pool is what limits concurrency.
 ``run_up`` does the same with a thread per ready resource, so the 4-operation limit applies exactly
 where it applies in a real ``pulumi up``.

@@ -6,10 +6,12 @@ traceback), with a resource monitor that records every registration -- type, nam
 inputs (secrets marked), ``depends_on``, options -- and the stack outputs.  No CLI and no plugin
 binary is involved.
 
-Run in a subprocess (``python -m tests.program.mockrun --stack dev --out rec.json``, or for people
-``bc-sales mock-run --stack dev``) so each stack gets a fresh runtime and a controlled environment
-(PATH without ``pulumi``, no credentials).  Exit status 1 when the program failed (the record
-holds the error, which is also printed), 0 otherwise.
+Run in a subprocess (``python -m devkit.mockrun --stack dev --out rec.json [--project-dir DIR]``,
+or for people ``bc-sales mock-run --stack dev``) so each stack gets a fresh runtime and a
+controlled environment (PATH without ``pulumi``, no credentials).  The project (Pulumi.yaml, the
+stack files and the program in ``infra/``) is this checkout unless ``--project-dir`` names
+another.  Exit status 1 when the program failed (the record holds the error, which is also
+printed), 0 otherwise.
 """
 
 from __future__ import annotations
@@ -28,8 +30,7 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-INFRA = ROOT / "infra"
+ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "bc-sales"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 SIG_KEY = "4dabf18193072939515e22adb298388d"
@@ -173,8 +174,8 @@ class _Collect(logging.Handler):
         self.sink.append({"level": rec.levelname, "message": rec.getMessage()})
 
 
-def run_program(stack: str, config: dict[str, str], *, preview: bool = False) -> dict[str, Any]:
-    """Run ``infra/__main__.py`` once in this process (call it once per process)."""
+def run_program(stack: str, config: dict[str, str], *, preview: bool = False, root: Path = ROOT) -> dict[str, Any]:
+    """Run ``<root>/infra/__main__.py`` once in this process (call it once per process)."""
     import pulumi
     from google.protobuf import empty_pb2
     from pulumi.runtime import config as runtime_config
@@ -204,7 +205,7 @@ def run_program(stack: str, config: dict[str, str], *, preview: bool = False) ->
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        loop.run_until_complete(run_in_stack(lambda: runpy.run_path(str(INFRA), run_name="__main__")))
+        loop.run_until_complete(run_in_stack(lambda: runpy.run_path(str(root / "infra"), run_name="__main__")))
     except pulumi.RunError as exc:  # what the language host prints without a traceback
         record["error"], record["error_kind"] = str(exc), "RunError"
     except Exception as exc:  # noqa: BLE001 - recorded for the test to show
@@ -233,11 +234,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--overrides", default="{}", help="JSON object of config key -> value (null removes)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--preview", action="store_true")
+    ap.add_argument("--project-dir", type=Path, default=ROOT, help="the folder with Pulumi.yaml (default: this checkout)")
     args = ap.parse_args(argv)
-    config = stack_config(args.stack, json.loads(args.overrides))
-    os.chdir(INFRA)  # the CLI runs the program with main (infra/) as working directory
-    record = run_program(args.stack, config, preview=args.preview)
-    Path(args.out).write_text(json.dumps(record, default=str))
+    root = args.project_dir.resolve()
+    config = stack_config(args.stack, json.loads(args.overrides), root=root)
+    out = Path(args.out).resolve()
+    os.chdir(root / "infra")  # the CLI runs the program with main (infra/) as working directory
+    record = run_program(args.stack, config, preview=args.preview, root=root)
+    out.write_text(json.dumps(record, default=str))
     if record["error"]:
         print(f"mockrun: stack {args.stack}: the program failed ({record['error_kind']}):\n{record['error']}",
               file=sys.stderr)
