@@ -16,6 +16,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from emulator.seed import ids
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from infra.clients import dataverse, http  # noqa: E402
@@ -24,11 +26,11 @@ from infra.clients.credentials import clear_token_cache  # noqa: E402
 from infra.clients.dataverse import DataverseClient  # noqa: E402
 from infra.clients.http import RetryPolicy  # noqa: E402
 from infra.clients.shared import forget_clients
-from tests.emulator import Emulator, FaultRule  # noqa: E402
-from tests.emulator.context import ServiceProtection  # noqa: E402
+from emulator import Emulator, FaultRule  # noqa: E402
+from emulator.context import ServiceProtection  # noqa: E402
 
-ENV = {"AZURE_CLIENT_ID": "6b1c2d3e-0000-4000-8000-00000000d001",
-       "AZURE_CLIENT_SECRET": "emu-deployer-secret-6f2b9c", "PATH": ""}
+ENV = {"AZURE_CLIENT_ID": ids.DEPLOYER_CLIENT_ID,
+       "AZURE_CLIENT_SECRET": ids.DEPLOYER_SECRET, "PATH": ""}
 
 
 def burst(emu: Emulator, args: argparse.Namespace, faults: str, shared_backoff: bool) -> dict[str, float]:

@@ -1,4 +1,5 @@
-"""Run the emulator as a subprocess and read its admin API (request log, counters, faults).
+"""Run the emulator as a subprocess, read its admin API (request log, counters, faults), and sort the
+request log (Dataverse, Entra, when an import was noticed).
 
 Why a subprocess for the benchmark: an in-process emulator would share the GIL and the event loop
 with the measuring code, and its own CPU time would blur the wall-time figure.
@@ -42,13 +43,13 @@ class Request:
 
 
 class EmulatorProcess:
-    """``python -m tests.emulator`` with the given knobs; stop() ends exactly that process."""
+    """``python -m emulator`` with the given knobs; stop() ends exactly that process."""
 
     def __init__(self, *, latency_ms: float = 0, import_seconds: float = 0.2,
                  state_dir: Path | None = None, extra_args: list[str] | None = None) -> None:
         self._tmp = None if state_dir else tempfile.TemporaryDirectory(prefix="bench-emu-")
         self.state_dir = state_dir or Path(self._tmp.name)  # type: ignore[union-attr]
-        args = [sys.executable, "-m", "tests.emulator", "--port", "0", "--state", str(self.state_dir),
+        args = [sys.executable, "-m", "emulator", "--port", "0", "--state", str(self.state_dir),
                 "--latency-ms", str(latency_ms), "--import-seconds", str(import_seconds)]
         args += extra_args or []
         self.stderr_path = self.state_dir / "emulator.stderr"
@@ -108,3 +109,38 @@ class EmulatorProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# --- reading the request log ---------------------------------------------------------------------
+
+
+def dataverse(reqs: list[Request]) -> list[Request]:
+    return [r for r in reqs if r.is_dataverse]
+
+
+def entra(reqs: list[Request]) -> list[Request]:
+    return [r for r in reqs if not r.is_dataverse and not r.path.startswith(("/v1.0", "/_emulator"))]
+
+
+def import_notice(reqs: list[Request], import_seconds: float) -> dict[str, Any]:
+    """Delay between the server finishing the import and the provider's poll that saw it.
+
+    The emulator completes an import ``import_seconds`` after the handler of the import start ran
+    (emulator/dataverse/solutions.py); the handler runs after the added latency, just before
+    the response, so the start request's ``ended`` + import_seconds is the completion time (to a
+    millisecond). A poll sees completion when its handler runs after that, i.e. its ``ended``.
+    """
+    starts = [r for r in reqs if r.method == "POST" and r.status < 300
+              and r.path.endswith(("/ImportSolutionAsync", "/StageAndUpgradeAsync"))]
+    polls = [r for r in reqs if r.method == "GET" and "/asyncoperations(" in r.path]
+    if not starts or not polls:
+        return {"polls": len(polls), "notice_s": None}
+    completed_at = starts[-1].ended + import_seconds
+    seen = [r for r in polls if r.ended >= completed_at]
+    if not seen:
+        return {"polls": len(polls), "notice_s": None}
+    first = min(seen, key=lambda r: r.ended)
+    return {"polls": len(polls), "completed_at": completed_at, "noticed_at": first.ended,
+            "notice_s": round(first.ended - completed_at, 3),
+            "poll_times_s": [round(r.ended - starts[-1].ended, 2) for r in polls]}
+

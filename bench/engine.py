@@ -18,8 +18,6 @@ Measured:
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -27,31 +25,14 @@ from typing import Any
 
 import yaml
 
-from bench.emulator_proc import EmulatorProcess
-from bench.workload import DEPLOYER_CLIENT_ID, DEPLOYER_SECRET, REPO, salesperson_oid
-
-PROJECT_PARTS = ("Pulumi.yaml", "Pulumi.local.yaml", "infra", "roles", "solution")
-PASSPHRASE = "local-emulator-passphrase"  # what Pulumi.local.yaml's encryptionsalt was made with
-
-
-def pulumi_cli() -> Path:
-    """The pinned CLI from scripts/pulumi-cli.sh (builds it if needed); RuntimeError if none."""
-    result = subprocess.run(["bash", str(REPO / "scripts" / "pulumi-cli.sh")], capture_output=True, text=True,
-                            timeout=3600)
-    if result.returncode != 0:
-        raise RuntimeError(f"no Pulumi CLI: {result.stderr.strip()}")
-    return Path(result.stdout.strip())
+from bench.emulator_proc import EmulatorProcess, dataverse, entra, import_notice
+from devkit.engine import copy_project, engine_env, pulumi_cli
+from devkit.workload import DEPLOYER_CLIENT_ID, DEPLOYER_SECRET, salesperson_oid
 
 
 def rw1_project(dest: Path, salespeople: int) -> Path:
     """A copy of the project whose local stack deploys RW-1's salespeople."""
-    dest.mkdir(parents=True)
-    for part in PROJECT_PARTS:
-        src = REPO / part
-        if src.is_dir():
-            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, dest / part)
+    copy_project(dest)
     stack_file = dest / "Pulumi.local.yaml"
     doc = yaml.safe_load(stack_file.read_text())
     doc["config"]["bc-sales:salespeople"] = [
@@ -61,23 +42,12 @@ def rw1_project(dest: Path, salespeople: int) -> Path:
     return dest
 
 
-def engine_env(cli: Path, work: Path, project: Path, urls: dict[str, Any]) -> dict[str, str]:
-    home = work / "pulumi-home"
-    home.mkdir(exist_ok=True)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AZURE_", "ARM_", "PULUMI_", "BC_SALES_", "PYTHON", "VIRTUAL_ENV"))}
-    env.update({
-        "PATH": os.pathsep.join([str(cli.parent), str(REPO / ".venv" / "bin"), "/usr/local/bin", "/usr/bin", "/bin"]),
-        "PYTHONPATH": str(project), "PULUMI_HOME": str(home), "PULUMI_BACKEND_URL": f"file://{work / 'backend'}",
-        "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE, "PULUMI_SKIP_UPDATE_CHECK": "true",
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-        "BC_SALES_ENVIRONMENT_URL": urls["environment_url"], "BC_SALES_AUTHORITY_HOST": urls["authority_host"],
-        "BC_SALES_GRAPH_URL": urls["graph_url"], "BC_SALES_CA_BUNDLE": urls["ca_bundle"],
-        "AZURE_TENANT_ID": urls["tenant_id"], "AZURE_CLIENT_ID": DEPLOYER_CLIENT_ID,
-        "AZURE_CLIENT_SECRET": DEPLOYER_SECRET,
-    })
-    (work / "backend").mkdir(exist_ok=True)
-    return env
+def emulator_env(urls: dict[str, Any]) -> dict[str, str]:
+    """The emulator's endpoints and the seed's deploying app, as the benchmark has always given them."""
+    return {"BC_SALES_ENVIRONMENT_URL": urls["environment_url"], "BC_SALES_AUTHORITY_HOST": urls["authority_host"],
+            "BC_SALES_GRAPH_URL": urls["graph_url"], "BC_SALES_CA_BUNDLE": urls["ca_bundle"],
+            "AZURE_TENANT_ID": urls["tenant_id"], "AZURE_CLIENT_ID": DEPLOYER_CLIENT_ID,
+            "AZURE_CLIENT_SECRET": DEPLOYER_SECRET}
 
 
 def _pulumi(cli: Path, project: Path, env: dict[str, str], *args: str) -> tuple[float, float]:
@@ -109,14 +79,12 @@ def empty_up_seconds(cli: Path, work: Path, env: dict[str, str]) -> float:
 def phase_engine_up(work: Path, *, latency_ms: float, import_seconds: float, salespeople: int = 25
                     ) -> dict[str, Any]:
     """First up and a no-op up of RW-1 through the real engine; see the module docstring."""
-    from bench.rw1 import dataverse, entra, import_notice  # late: rw1 imports this module
-
     cli = pulumi_cli()
     version = subprocess.run([str(cli), "version"], capture_output=True, text=True, check=True).stdout.strip()
     out: dict[str, Any] = {"cli": str(cli), "version": version}
     with EmulatorProcess(latency_ms=latency_ms, import_seconds=import_seconds) as emu:
         project = rw1_project(work / "project", salespeople)
-        env = engine_env(cli, work, project, emu.urls)
+        env = engine_env(cli, work, project, emulator_env(emu.urls))
         subprocess.run([str(cli), "stack", "select", "--create", "local"], cwd=project, env=env, check=True,
                        capture_output=True, timeout=120)
         emu.clear_log()

@@ -80,7 +80,7 @@ trap cleanup EXIT
 
 start_emulator() {  # $1 = port; sets EMU_PID and EMU_JSON, returns 1 if it did not come up
   : > "$STATE/emulator.json"
-  "$VPY" -m tests.emulator --port "$1" --state "$STATE" --snapshot >"$STATE/emulator.json" 2>"$STATE/emulator.log" &
+  "$VPY" -m emulator --port "$1" --state "$STATE" --snapshot >"$STATE/emulator.json" 2>"$STATE/emulator.log" &
   EMU_PID=$!
   for _ in $(seq 1 150); do
     if [ -s "$STATE/emulator.json" ]; then EMU_JSON="$(head -n 1 "$STATE/emulator.json")"; return 0; fi
@@ -114,10 +114,13 @@ export BC_SALES_GRAPH_URL="$(field graph_url)"
 export BC_SALES_CA_BUNDLE="$(field ca_bundle)"
 # The Power Platform admin API (administration mode), on an origin of its own.
 export BC_SALES_POWER_PLATFORM_URL="$(field power_platform_url)"
-# The deploying identity: the emulator seed's deployer app (System Administrator + Customizer).
+# The deploying identity: the emulator seed's deployer app (System Administrator + Customizer),
+# named in emulator/seed/ids.py.
 export AZURE_TENANT_ID="$(field tenant_id)"
-export AZURE_CLIENT_ID="6b1c2d3e-0000-4000-8000-00000000d001"
-export AZURE_CLIENT_SECRET="emu-deployer-secret-6f2b9c"
+read -r AZURE_CLIENT_ID AZURE_CLIENT_SECRET < <("$VPY" -c \
+  'from emulator.seed import ids; print(ids.DEPLOYER_CLIENT_ID, ids.DEPLOYER_SECRET)') || true
+[ -n "${AZURE_CLIENT_SECRET:-}" ] || die "cannot read the deployer app from emulator/seed/ids.py"
+export AZURE_CLIENT_ID AZURE_CLIENT_SECRET
 # A local-only passphrase for the file backend's secrets (the emulator holds nothing real).
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-local-emulator-passphrase}"
 # Offline-safe: no update check, no plugin downloads (the venv holds pulumi-azuread and

@@ -1,4 +1,4 @@
-"""Shared pytest fixtures: the local cloud emulator (tests/emulator).
+"""Shared pytest fixtures: the local cloud emulator (emulator).
 
 ``emulator``: a fresh in-process emulator per test (default seed, default knobs).
 ``emulator_factory(**knobs)``: start emulators with other knobs; all are stopped at teardown.
@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from tests.emulator import Emulator
+from emulator import Emulator
 
 # `requests` lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a Session's `verify`, which would
 # make every client distrust the emulator's CA. Tests talk only to the emulator, so drop them.

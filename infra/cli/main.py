@@ -4,20 +4,22 @@ Subcommands::
 
     bc-sales validate --stack NAME [--stack NAME ...] | --all-stacks
     bc-sales review --base REF [--head REF] [--repo PATH]
-    bc-sales emulator [emulator options ...]          (the local cloud; a source checkout only)
+    bc-sales emulator [emulator options ...]          (the local cloud; the optional extra `emulator`)
     bc-sales mock-run --stack NAME [--out FILE]       (the program under Pulumi's mock runtime)
 
 Exit status, for every subcommand: 0 done and nothing wrong; 1 problems found (listed); 2 usage
-mistakes (unknown option or stack, bad revision).  User mistakes are reported as text, never as
-a Python traceback.
+mistakes (unknown option or stack, bad revision, a tool that is not installed).  User mistakes
+are reported as text, never as a Python traceback.
 
-The emulator and the mock run live in the repository's ``tests/`` (not installed with the
-package); they are imported only when their subcommand runs, so ``infra`` works without them.
+The emulator (the top-level package ``emulator``, installed with ``pip install
+'bc-sales-infra[emulator]'``) is imported only when its subcommand runs; the mock run is
+``python -m devkit.mockrun`` in a subprocess.  ``infra`` imports neither, so it works without them.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -110,29 +112,23 @@ def _review(args: argparse.Namespace) -> int:
     return run(args, prog=f"{PROG} review")
 
 
-# --- tools from the source checkout ---------------------------------------------------------------
+# --- the local tools (emulator, devkit) ------------------------------------------------------------
 
-
-def _source_checkout() -> Path | None:
-    """The checkout holding ``tests/`` (put on ``sys.path`` so ``tests.*`` imports from any cwd)."""
-    for root in (project_dir(), PROJECT_ROOT):
-        if (root / "tests" / "__init__.py").is_file():
-            if str(root) not in sys.path:
-                sys.path.insert(0, str(root))
-            return root
-    return None
-
-
-def _no_checkout(what: str) -> int:
-    print(f"{PROG} {what}: needs the project's source checkout (its tests/ folder), which this installation "
-          "does not have; clone the repository and run `pip install -e .` there", file=sys.stderr)
-    return EXIT_USAGE
+#: What ``import emulator`` needs: the package itself and the optional extra's distributions.
+_EMULATOR_MODULES = frozenset({"emulator", "starlette", "uvicorn", "jwt", "trustme", "cryptography", "yaml"})
 
 
 def _emulator(args: argparse.Namespace) -> int:
-    if _source_checkout() is None:
-        return _no_checkout("emulator")
-    from tests.emulator.__main__ import main as emulator_main
+    try:
+        from emulator.__main__ import main as emulator_main
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").split(".")[0]
+        if missing not in _EMULATOR_MODULES:
+            raise
+        print(f"{PROG} emulator: the emulator is not installed (no module {missing!r}); install the optional "
+              "extra: pip install 'bc-sales-infra[emulator]' (from a checkout: pip install -e '.[emulator]')",
+              file=sys.stderr)
+        return EXIT_USAGE
 
     extra = list(args.emulator_args)
     if extra[:1] == ["--"]:
@@ -144,13 +140,15 @@ def _emulator(args: argparse.Namespace) -> int:
 
 
 def _mock_run(args: argparse.Namespace) -> int:
-    root = _source_checkout()
-    if root is None:
-        return _no_checkout("mock-run")
+    if importlib.util.find_spec("devkit") is None:
+        print(f"{PROG} mock-run: needs the project's devkit package, which comes with a source checkout: clone "
+              "the repository and run `pip install -e .` there", file=sys.stderr)
+        return EXIT_USAGE
+    root = project_dir()
     with tempfile.TemporaryDirectory(prefix="bc-sales-mockrun-") as tmp:
-        out = Path(args.out) if args.out else Path(tmp) / "record.json"
-        cmd = [sys.executable, "-m", "tests.program.mockrun", "--stack", args.stack, "--out", str(out),
-               "--overrides", args.overrides]
+        out = Path(args.out).resolve() if args.out else Path(tmp) / "record.json"
+        cmd = [sys.executable, "-m", "devkit.mockrun", "--stack", args.stack, "--out", str(out),
+               "--overrides", args.overrides, "--project-dir", str(root)]
         if args.preview:
             cmd.append("--preview")
         done = subprocess.run(cmd, cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, check=False)
@@ -199,7 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(run=_review)
 
     e = sub.add_parser("emulator", help="start the local cloud emulator (Entra, Graph, Dataverse)",
-                       description="Run tests/emulator from the source checkout (any working directory); "
+                       description="Run the local cloud emulator (any working directory; the optional extra "
+                       "`emulator`); "
                        "arguments after the subcommand go to the emulator, e.g. "
                        "bc-sales emulator --port 0 --state .emulator --snapshot; bc-sales emulator --help lists "
                        "the emulator's options.", add_help=False)

@@ -12,15 +12,16 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from emulator.seed import ids
 from infra.clients import dataverse, graph, http
 from infra.clients.connection import Connection
 from infra.clients.credentials import AccessToken, TokenCredential, clear_token_cache
 from infra.clients.shared import forget_clients
 
-DEPLOYER_ID = "6b1c2d3e-0000-4000-8000-00000000d001"
-DEPLOYER_SECRET = "emu-deployer-secret-6f2b9c"
-LIMITED_ID = "6b1c2d3e-0000-4000-8000-00000000d002"
-LIMITED_SECRET = "emu-limited-secret-41ac7e"
+DEPLOYER_ID = ids.DEPLOYER_CLIENT_ID
+DEPLOYER_SECRET = ids.DEPLOYER_SECRET
+LIMITED_ID = ids.LIMITED_CLIENT_ID
+LIMITED_SECRET = ids.LIMITED_SECRET
 GITHUB_SUBJECT = "repo:contoso/bc-sales:environment:dev"
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from infra.clients.dataverse import DataverseClient
 from infra.clients.errors import NotFoundError
+from tests.emulator_tests.testkit import solution_zip
 
-from tests.emulator.dataverse.testkit import solution_zip
 
 from .conftest import clear_log, secret_env, wait_for_log
 from .test_emulator_dataverse import NEW_ROLE, ROOT_BU, SALES01_OID, SALES01_USER, SALESPERSON

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.serialization import (BestAvailableEncryptio
                                                           load_pem_private_key, pkcs12)
 from cryptography.x509 import load_pem_x509_certificate
 
+from emulator.seed import ids
 from infra.clients.connection import Connection
 from infra.clients.credentials import CredentialSettings, resolve_credential
 from infra.clients.dataverse import DataverseClient
@@ -26,8 +27,8 @@ from infra.clients.errors import AuthenticationError
 from .conftest import (DEPLOYER_ID, GITHUB_SUBJECT, LIMITED_ID, LIMITED_SECRET, az_calls, az_path, clear_log,
                        connection_for, secret_env, wait_for_log, write_fake_az)
 
-DEPLOYER_USER = "6b1c2d3e-0000-4000-8000-000000005001"
-LIMITED_USER = "6b1c2d3e-0000-4000-8000-000000005002"
+DEPLOYER_USER = ids.DEPLOYER_SYSTEMUSER_ID
+LIMITED_USER = ids.LIMITED_SYSTEMUSER_ID
 ADO_SUBJECT = "sc://contoso/bc-sales/bc-sales-limited"
 TOKEN_PATH = "/oauth2/v2.0/token"
 

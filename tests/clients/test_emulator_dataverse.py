@@ -8,21 +8,22 @@ from pathlib import Path
 
 import pytest
 
+from emulator.seed import ids
 from infra.clients.dataverse import DataverseClient, RolePrivilege
 from infra.clients.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
-from tests.emulator.dataverse.testkit import solution_zip
+from tests.emulator_tests.testkit import solution_zip
 
 from .conftest import clear_log, LIMITED_ID, LIMITED_SECRET, secret_env, wait_for_log
 
-ROOT_BU = "6b1c2d3e-0000-4000-8000-00000000b001"
-CHILD_BU = "6b1c2d3e-0000-4000-8000-00000000b002"
-SALESPERSON = "6b1c2d3e-0000-4000-8000-00000000a103"
-SALES01_OID = "6b1c2d3e-0000-4000-8000-000000000001"
-SALES01_USER = "6b1c2d3e-0000-4000-8000-000000005101"
-SALES26_USER = "6b1c2d3e-0000-4000-8000-000000005126"
+ROOT_BU = ids.ROOT_BUSINESS_UNIT_ID
+CHILD_BU = ids.CHILD_BUSINESS_UNIT_ID
+SALESPERSON = ids.SALESPERSON_ROLE_ID
+SALES01_OID = ids.salesperson_object_id(1)
+SALES01_USER = ids.salesperson_systemuser_id(1)
+SALES26_USER = ids.salesperson_systemuser_id(26)
 NEW_ROLE = "6b1c2d3e-0000-4000-8000-0000000ee001"
 NEW_ROLE_2 = "6b1c2d3e-0000-4000-8000-0000000ee002"
-SYSADMIN_TEMPLATE = "627090ff-40a3-4053-8790-584edc5be201"
+SYSADMIN_TEMPLATE = ids.SYSTEM_ADMINISTRATOR_TEMPLATE_ID
 
 
 @pytest.fixture
@@ -180,7 +181,7 @@ def test_solution_stage_import_poll_result_and_uninstall(emulator, dv: Dataverse
 
 def test_import_start_with_unknown_outcome_is_reported_not_repeated(emulator, dv: DataverseClient, tmp_path: Path) -> None:
     from infra.clients.errors import AmbiguousOutcomeError
-    from tests.emulator import FaultRule
+    from emulator import FaultRule
 
     package = tmp_path / "emu_Amb.zip"
     package.write_bytes(solution_zip("emu_Amb", "1.0.0.0", managed=True))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from emulator import FaultRule
+from emulator.seed import ids
 from infra.clients.graph import GraphClient
-from tests.emulator import FaultRule
 
 from .conftest import clear_log, secret_env, wait_for_log
 
-SALES_SKU = "1e1a282c-9c54-43a2-9310-98ef728faace"
+SALES_SKU = ids.SALES_SKU_ID
 
 
 def test_subscribed_skus_and_free_seats(emulator, conn) -> None:
@@ -16,13 +17,13 @@ def test_subscribed_skus_and_free_seats(emulator, conn) -> None:
     sales = skus["DYN365_ENTERPRISE_SALES"]
     assert sales.sku_id == SALES_SKU and sales.enabled == 40
     assert g.free_seats()["DYN365_ENTERPRISE_SALES"] == sales.enabled - sales.consumed
-    assert g.sku_ids()["DYN365_BUSCENTRAL_ESSENTIAL"] == "2880026b-2b0c-4251-8656-5d41ff11e3aa"
+    assert g.sku_ids()["DYN365_BUSCENTRAL_ESSENTIAL"] == ids.BUSINESS_CENTRAL_SKU_ID
 
 
 def test_users_and_license_details(conn) -> None:
     g = GraphClient.for_connection(conn, env=secret_env())
     user = g.get_user("bc-integration@contoso.example")
-    assert user is not None and user.id == "6b1c2d3e-0000-4000-8000-00000000e000" and user.usage_location == "US"
+    assert user is not None and user.id == ids.INTEGRATION_USER_OBJECT_ID and user.usage_location == "US"
     assert g.get_user("nobody@contoso.example") is None
     assert g.get_user("new.hire@contoso.example").usage_location is None
     details = g.license_details(user.id)
@@ -36,7 +37,7 @@ def test_batch_is_chunked_by_20(emulator, conn) -> None:
     users = g.get_users(upns)
     assert len(wait_for_log(emulator, "/$batch", 2)) == 2
     assert users["ghost@contoso.example"] is None
-    assert users["sales07@contoso.example"].id == "6b1c2d3e-0000-4000-8000-000000000007"
+    assert users["sales07@contoso.example"].id == ids.salesperson_object_id(7)
     lic = g.license_details_many([users[u].id for u in upns[:25]])
     assert all(SALES_SKU in {d.sku_id for d in v} for v in lic.values())
 

@@ -7,14 +7,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from emulator import FaultRule
+from emulator.seed import ids
 from infra.clients.dataverse import DataverseClient
 from infra.clients.errors import AmbiguousOutcomeError, ThrottledError
 from infra.clients.http import RetryPolicy
-from tests.emulator import FaultRule
 
 from .conftest import clear_log, connection_for, secret_env, wait_for_log
 
-BC_APP = "6b1c2d3e-0000-4000-8000-00000000d003"
+BC_APP = ids.BUSINESS_CENTRAL_APP_ID
 FAST = RetryPolicy(max_attempts=4, backoff_initial_s=0.05, backoff_max_s=0.2, jitter_s=0.02)
 
 

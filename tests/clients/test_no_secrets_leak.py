@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from emulator import FaultRule
+from emulator.seed import ids
 from infra.clients import credentials as credmod
 from infra.clients.credentials import CredentialSettings, resolve_credential
 from infra.clients.dataverse import DataverseClient
 from infra.clients.errors import AmbiguousOutcomeError, AuthenticationError, ClientError, ThrottledError
 from infra.clients.graph import GraphClient
 from infra.clients.http import RetryPolicy
-from tests.emulator import FaultRule
 
 from .conftest import DEPLOYER_ID, DEPLOYER_SECRET, GITHUB_SUBJECT, LIMITED_SECRET, connection_for, secret_env
 
@@ -70,7 +71,7 @@ def test_no_secret_or_token_in_logs_or_errors(emulator_factory, caplog, tmp_path
     emu.faults.clear()
     emu.faults.add(FaultRule(kind="reset", phase="after", method="POST", path_regex="systemusers"))
     with pytest.raises(AmbiguousOutcomeError) as amb:
-        dv.create_application_user("6b1c2d3e-0000-4000-8000-00000000d003", dv.whoami().business_unit_id)
+        dv.create_application_user(ids.BUSINESS_CENTRAL_APP_ID, dv.whoami().business_unit_id)
     record(amb.value)
     emu.faults.clear()
 

@@ -7,13 +7,14 @@ from typing import Any
 import msal
 import requests
 
-from tests.emulator import Emulator
+from emulator import Emulator
+from emulator.seed import ids
 
-DEPLOYER_SECRET = "emu-deployer-secret-6f2b9c"
-LIMITED_SECRET = "emu-limited-secret-41ac7e"
+DEPLOYER_SECRET = ids.DEPLOYER_SECRET
+LIMITED_SECRET = ids.LIMITED_SECRET
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
-SALES_SKU = "1e1a282c-9c54-43a2-9310-98ef728faace"
-TEAM_MEMBERS_SKU = "8e7a3d30-d97d-43ab-837c-d7701cef83dc"
+SALES_SKU = ids.SALES_SKU_ID
+TEAM_MEMBERS_SKU = ids.TEAM_MEMBERS_SKU_ID
 
 
 def session(emu: Emulator) -> requests.Session:

@@ -28,7 +28,7 @@ from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph_core import GraphClientFactory
 from PowerPlatform.Dataverse.client import DataverseClient
 
-from tests.emulator import Emulator
+from emulator import Emulator
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 FEDERATED_SUBJECT = "repo:contoso/bc-sales:environment:dev"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.emulator import Emulator, FaultRule
-from tests.emulator.seed import DEFAULT_SEED_PATH, SeedError, load_seed
+from emulator import Emulator, FaultRule
+from emulator.seed import DEFAULT_SEED_PATH, SeedError, load_seed
 
 from .helpers import graph_headers, session
 

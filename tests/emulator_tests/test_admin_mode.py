@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.emulator.dataverse.admin_mode import MESSAGE
-from tests.emulator.dataverse.testkit import DEPLOYER, LIMITED, DvClient, get_token, tls
+from emulator.dataverse.admin_mode import MESSAGE
+from tests.emulator_tests.testkit import DEPLOYER, LIMITED, DvClient, get_token, tls
 
 ENVIRONMENTS = "/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments"
 POWER_PLATFORM = "https://service.powerapps.com/.default"
@@ -63,7 +63,7 @@ def test_the_admin_api_refuses_what_the_service_refuses(emulator: Any) -> None:
 
 
 def test_administration_mode_from_the_seed_and_in_snapshots(emulator_factory: Any, tmp_path: Any) -> None:
-    from tests.emulator.seed import load_seed
+    from emulator.seed import load_seed
 
     seed = load_seed()
     seed["dataverse"]["administration_mode"] = True
@@ -73,8 +73,8 @@ def test_administration_mode_from_the_seed_and_in_snapshots(emulator_factory: An
     emu.stop()
     again = emulator_factory(seed, state_dir=tmp_path, snapshot=True)
     assert again.dataverse.administration_mode is False and again.dataverse.background_operations is False
-    from tests.emulator.dataverse.store import DataverseStore
-    from tests.emulator.seed import SeedError
+    from emulator.dataverse.store import DataverseStore
+    from emulator.seed import SeedError
 
     seed["dataverse"]["administration_mode"] = "yes"
     with pytest.raises(SeedError, match=r"dataverse\.administration_mode: 'yes' is not true or false"):

@@ -1,4 +1,4 @@
-"""`python -m tests.emulator` as a subprocess, and state surviving a restart with --snapshot."""
+"""`python -m emulator` as a subprocess, and state surviving a restart with --snapshot."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.emulator import Emulator
+from emulator import Emulator
+from emulator.seed import ids
 
 from .helpers import graph_headers, session, token
 
@@ -22,7 +23,7 @@ USER = "sales09@contoso.example"
 
 
 def _start(state: Path, *extra: str) -> tuple[subprocess.Popen, dict]:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.emulator", "--port", "0", "--state", str(state), *extra],
+    proc = subprocess.Popen([sys.executable, "-m", "emulator", "--port", "0", "--state", str(state), *extra],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -45,8 +46,8 @@ def _http(info: dict) -> requests.Session:
 
 def _graph_token(info: dict, http: requests.Session) -> str:
     resp = http.post(f"{info['authority']}/oauth2/v2.0/token", timeout=10, data={
-        "grant_type": "client_credentials", "client_id": "6b1c2d3e-0000-4000-8000-00000000d001",
-        "client_secret": "emu-deployer-secret-6f2b9c", "scope": "https://graph.microsoft.com/.default"})
+        "grant_type": "client_credentials", "client_id": ids.DEPLOYER_CLIENT_ID,
+        "client_secret": ids.DEPLOYER_SECRET, "scope": "https://graph.microsoft.com/.default"})
     assert resp.status_code == 200, resp.text
     return resp.json()["access_token"]
 
@@ -71,7 +72,7 @@ def test_cli_prints_one_json_line_and_stops_on_sigterm(tmp_path: Path) -> None:
 def test_cli_reports_bad_seed_without_traceback(tmp_path: Path) -> None:
     seed = tmp_path / "seed.yaml"
     seed.write_text("tenant:\n  id: not-a-guid\n")
-    proc = subprocess.run([sys.executable, "-m", "tests.emulator", "--seed", str(seed)], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "emulator", "--seed", str(seed)], cwd=ROOT,
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2
     assert f"{seed}: tenant.id: 'not-a-guid' is not a GUID" in proc.stderr
@@ -123,9 +124,25 @@ def test_in_process_snapshot_written_on_change(tmp_path: Path, emulator_tls_dir:
 def test_subprocess_env_is_not_required() -> None:
     """The CLI needs no environment variables (it runs in CI containers and on laptops alike)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "ARM_"))}
-    out = subprocess.run([sys.executable, "-m", "tests.emulator", "--help"], cwd=ROOT, env=env,
+    out = subprocess.run([sys.executable, "-m", "emulator", "--help"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 0 and "--provisioning-delay" in out.stdout
+
+
+def test_installed_package_runs_from_any_folder(tmp_path: Path) -> None:
+    """`python -m emulator` needs the installed package, not the checkout as working directory; its
+    seed and certificate are package data."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([sys.executable, "-m", "emulator", "--seed", str(tmp_path / "missing.yaml")], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2 and "missing.yaml: <file>: cannot read" in out.stderr  # it ran, and said why not
+    code = ("import emulator, emulator.seed as s; from pathlib import Path; "
+            "assert s.DEFAULT_SEED_PATH.is_file() and (s.DEFAULT_SEED_PATH.parent / 'deployer-cert.pem').is_file(); "
+            "print(Path(emulator.__file__).resolve().parent)")
+    where = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=30)
+    assert where.returncode == 0, where.stderr
+    assert Path(where.stdout.strip()) == ROOT / "emulator"
 
 
 def test_snapshot_includes_dataverse_state(tmp_path: Path, emulator_tls_dir: Path) -> None:

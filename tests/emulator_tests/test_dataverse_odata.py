@@ -7,7 +7,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.emulator.dataverse.testkit import ROOT_BU, DvClient
+from tests.emulator_tests.testkit import ROOT_BU, DvClient
 
 BASE = "/api/data/v9.2/"
 
@@ -111,7 +111,7 @@ def test_batch_refusals(dv: DvClient) -> None:
 
 
 def test_expand_lookup_and_reverse_association(dv: DvClient) -> None:
-    from tests.emulator.dataverse.testkit import SALES01_USER, SALESPERSON_ROLE
+    from tests.emulator_tests.testkit import SALES01_USER, SALESPERSON_ROLE
     role = dv.get(f"roles({SALESPERSON_ROLE})?$select=name&$expand=businessunitid($select=name)").json()
     assert role["businessunitid"]["name"] == "contoso" and set(role["businessunitid"]) == {"@odata.etag", "name", "businessunitid"}
     users = dv.value(f"roles({SALESPERSON_ROLE})/systemuserroles_association?$select=systemuserid")
@@ -120,7 +120,7 @@ def test_expand_lookup_and_reverse_association(dv: DvClient) -> None:
 
 
 def test_disassociate_with_id_query_and_methods_not_allowed(dv: DvClient, emulator: Any) -> None:
-    from tests.emulator.dataverse.testkit import SALES01_USER, SALESPERSON_ROLE
+    from tests.emulator_tests.testkit import SALES01_USER, SALESPERSON_ROLE
     r = dv.delete(f"systemusers({SALES01_USER})/systemuserroles_association/$ref",
                   params={"$id": f"{dv.base}roles({SALESPERSON_ROLE})"})
     assert r.status_code == 204 and emulator.dataverse.user_role_ids(SALES01_USER) == []

@@ -6,8 +6,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.emulator.dataverse.catalog import privilege_id
-from tests.emulator.dataverse.testkit import CHILD_BU, LIMITED, ROOT_BU, SYSADMIN_ROLE, DvClient
+from emulator.dataverse.catalog import privilege_id
+from tests.emulator_tests.testkit import CHILD_BU, LIMITED, ROOT_BU, SYSADMIN_ROLE, DvClient
 
 ROLE_ID = "8c8d4f51-a72b-e511-80d9-3863bb349780"
 
@@ -147,7 +147,7 @@ def test_out_of_band_privilege_edits(emulator: Any, dv: DvClient) -> None:
 
 
 def test_non_customizable_managed_role_cannot_change(dv: DvClient, emulator: Any) -> None:
-    from tests.emulator.dataverse.testkit import SALESPERSON_ROLE
+    from tests.emulator_tests.testkit import SALESPERSON_ROLE
     entry = {"Privileges": [{"PrivilegeId": privilege_id("prvReadAccount"), "Depth": "Global"}]}
     r = dv.post(f"roles({SYSADMIN_ROLE})/Microsoft.Dynamics.CRM.AddPrivilegesRole", entry)
     assert r.status_code == 400 and "not customizable" in r.json()["error"]["message"]

@@ -8,7 +8,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.emulator.dataverse.testkit import LIMITED, DvClient, solution_zip
+from tests.emulator_tests.testkit import LIMITED, DvClient, solution_zip
 
 ADMIN_ROLE = "8c8d4f51-a72b-e511-80d9-3863bb349780"
 USER_ROLE = "6f960e32-a72b-e511-80d9-3863bb349780"

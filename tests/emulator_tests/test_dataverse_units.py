@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-from tests.emulator.dataverse import catalog, odata
-from tests.emulator.dataverse.bigbody import read_blob_body
-from tests.emulator.dataverse.errors import DataverseError
-from tests.emulator.dataverse.schema import BUSINESSUNIT, ENTITY_SETS, ROLE, SYSTEMUSER
-from tests.emulator.dataverse.solution_zip import read_package
-from tests.emulator.dataverse.store import DataverseStore
-from tests.emulator.dataverse.testkit import (CHILD_BU, DEPLOYER_USER, LIMITED_USER, ROOT_BU, SALES01_USER,
-                                              SALES26_USER, SALESPERSON_ROLE, solution_zip)
-from tests.emulator.seed import load_seed
+from emulator.dataverse import catalog, odata
+from emulator.dataverse.bigbody import read_blob_body
+from emulator.dataverse.errors import DataverseError
+from emulator.dataverse.schema import BUSINESSUNIT, ENTITY_SETS, ROLE, SYSTEMUSER
+from emulator.dataverse.solution_zip import read_package
+from emulator.dataverse.store import DataverseStore
+from emulator.seed import ids, load_seed
+from tests.emulator_tests.testkit import (CHILD_BU, DEPLOYER_USER, LIMITED_USER, ROOT_BU, SALES01_USER,
+                                          SALES26_USER, SALESPERSON_ROLE, solution_zip)
 
 
 @pytest.fixture
@@ -144,7 +144,7 @@ def test_admin_check_and_privilege_message(store: DataverseStore) -> None:
 
 
 def test_application_user_unique_even_when_soft_deleted(store: DataverseStore) -> None:
-    app = "6b1c2d3e-0000-4000-8000-00000000d003"
+    app = ids.BUSINESS_CENTRAL_APP_ID
     uid = store.create_application_user(app, ROOT_BU)["systemuserid"]
     with pytest.raises(DataverseError) as err:
         store.create_application_user(app, ROOT_BU)
@@ -209,7 +209,7 @@ def test_streamed_upload_decodes_across_chunk_boundaries(chunk: int) -> None:
     (lambda dv: dv["roles"][0].pop("name"), "dataverse.roles[0].name"),
 ])
 def test_bad_dataverse_seed_names_the_key(edit: Any, key: str) -> None:
-    from tests.emulator.seed import SeedError
+    from emulator.seed import SeedError
     seed = load_seed()
     edit(seed["dataverse"])
     with pytest.raises(SeedError) as err:

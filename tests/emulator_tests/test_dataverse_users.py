@@ -9,13 +9,14 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from tests.emulator.dataverse.testkit import (CHILD_BU, DEPLOYER, DEPLOYER_USER, INTEGRATION_USER, LIMITED,
-                                              LIMITED_USER, ROOT_BU, SALES01_USER, SALES26_USER, SALESPERSON_ROLE,
-                                              DvClient, get_token, tls)
+from emulator.seed import ids
+from tests.emulator_tests.testkit import (CHILD_BU, DEPLOYER, DEPLOYER_USER, INTEGRATION_USER, LIMITED,
+                                          LIMITED_USER, ROOT_BU, SALES01_USER, SALES26_USER, SALESPERSON_ROLE,
+                                          DvClient, get_token, tls)
 
-BC_APP = "6b1c2d3e-0000-4000-8000-00000000d003"
-NEW_HIRE = "6b1c2d3e-0000-4000-8000-00000000e001"
-SALES_SKU = "1e1a282c-9c54-43a2-9310-98ef728faace"
+BC_APP = ids.BUSINESS_CENTRAL_APP_ID
+NEW_HIRE = ids.NEW_HIRE_OBJECT_ID
+SALES_SKU = ids.SALES_SKU_ID
 
 
 @pytest.fixture

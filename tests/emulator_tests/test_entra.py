@@ -13,7 +13,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from tests.emulator import Emulator, TokenError
+from emulator import Emulator, TokenError
+from emulator.seed import ids
 
 from .helpers import DEPLOYER_SECRET, GRAPH_SCOPE, msal_app, session, token, token_request
 
@@ -212,7 +213,7 @@ def test_certificate_assertion_checks_audience_and_expiry(emulator: Emulator) ->
 @pytest.mark.parametrize(("kwargs", "code"), [
     ({"subject": "repo:contoso/bc-sales:environment:prod"}, 70021),
     ({"subject": SUBJECT, "audience": "api://SomethingElse"}, 70021),
-    ({"subject": SUBJECT, "issuer": "https://vstoken.dev.azure.com/6b1c2d3e-0000-4000-8000-00000000ad00"}, 700211),
+    ({"subject": SUBJECT, "issuer": ids.AZURE_DEVOPS_ISSUER}, 700211),
     ({"subject": SUBJECT, "lifetime_s": -60}, 700024),
 ])
 def test_federated_refusals(emulator: Emulator, kwargs: dict, code: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.emulator import Emulator, FaultRule
+from emulator import Emulator, FaultRule
 
 from .helpers import graph_headers, session, wait_for
 

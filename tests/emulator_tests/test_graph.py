@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.emulator import Emulator
+from emulator import Emulator
+from emulator.seed import ids
 
 from .helpers import LIMITED_SECRET, SALES_SKU, TEAM_MEMBERS_SKU, graph_headers, session, token
 
 NEW_HIRE = "new.hire@contoso.example"
-NEW_HIRE_ID = "6b1c2d3e-0000-4000-8000-00000000e001"
+NEW_HIRE_ID = ids.NEW_HIRE_OBJECT_ID
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def _assert_graph_error(resp, status: int, code: str) -> str:
 def test_get_user_by_upn_and_id_returns_default_properties(graph) -> None:
     http, h, base = graph
     by_upn = http.get(f"{base}/users/sales07@contoso.example", headers=h, timeout=5).json()
-    assert by_upn["id"] == "6b1c2d3e-0000-4000-8000-000000000007"
+    assert by_upn["id"] == ids.salesperson_object_id(7)
     assert by_upn["userPrincipalName"] == "sales07@contoso.example"
     assert "usageLocation" not in by_upn and "assignedLicenses" not in by_upn  # not default properties
     by_id = http.get(f"{base}/users/{by_upn['id']}?$select=id,usageLocation,assignedLicenses", headers=h, timeout=5).json()
@@ -48,7 +49,7 @@ def test_filter_eq_in_and_select(graph) -> None:
     http, h, base = graph
     one = http.get(f"{base}/users", params={"$filter": "userPrincipalName eq 'SALES02@contoso.example'", "$select": "id"},
                    headers=h, timeout=5).json()["value"]
-    assert one == [{"id": "6b1c2d3e-0000-4000-8000-000000000002"}]
+    assert one == [{"id": ids.salesperson_object_id(2)}]
     many = http.get(f"{base}/users", params={"$filter": f"userPrincipalName in ('sales02@contoso.example','{NEW_HIRE}')",
                                              "$select": "id,userPrincipalName"}, headers=h, timeout=5).json()["value"]
     assert {u["userPrincipalName"] for u in many} == {"sales02@contoso.example", NEW_HIRE}

@@ -1,4 +1,4 @@
-"""Groups and group-based licensing (tests/emulator/graph_groups.py), as Entra documents them."""
+"""Groups and group-based licensing (emulator/graph/groups.py), as Entra documents them."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ from typing import Any
 
 import pytest
 
-from tests.emulator import Emulator
+from emulator import Emulator
+from emulator.seed import ids
 
 from .helpers import LIMITED_SECRET, SALES_SKU, TEAM_MEMBERS_SKU, graph_headers, session
 
-GROUP = "6b1c2d3e-0000-4000-8000-00000000c001"  # default seed: licenses DYN365_ENTERPRISE_SALES
-NEW_HIRE = "6b1c2d3e-0000-4000-8000-00000000e001"  # unlicensed, no usage location
-SALES05 = "6b1c2d3e-0000-4000-8000-000000000005"  # holds DYN365_ENTERPRISE_SALES directly
+GROUP = ids.SALES_LICENSING_GROUP_ID  # default seed: licenses DYN365_ENTERPRISE_SALES
+NEW_HIRE = ids.NEW_HIRE_OBJECT_ID  # unlicensed, no usage location
+SALES05 = ids.salesperson_object_id(5)  # holds DYN365_ENTERPRISE_SALES directly
 STATES = "$select=id,usageLocation,assignedLicenses,licenseAssignmentStates"
 
 
@@ -107,7 +108,7 @@ def test_no_free_seat_records_count_violation_on_the_user_not_a_refusal(graph, e
     team = "6b1c2d3e-0000-4000-8000-00000000c002"
     emulator.graph.groups[team] = type(emulator.graph.groups[GROUP])(team, "Team members", sku_ids=[TEAM_MEMBERS_SKU])
     emulator.graph.skus[TEAM_MEMBERS_SKU].enabled = 1
-    first, second = "6b1c2d3e-0000-4000-8000-000000000001", "6b1c2d3e-0000-4000-8000-000000000002"
+    first, second = ids.salesperson_object_id(1), ids.salesperson_object_id(2)
     assert _add(http, h, base, first, team).status_code == 204
     assert _add(http, h, base, second, team).status_code == 204  # accepted ...
     states = http.get(f"{base}/users/{second}?{STATES}", headers=h, timeout=5).json()["licenseAssignmentStates"]
@@ -137,7 +138,7 @@ def test_group_assign_license_gives_every_member_the_licence(graph, emulator: Em
 
 def test_groups_survive_a_snapshot(emulator_factory, tmp_path) -> None:
     emu = emulator_factory(state_dir=tmp_path, snapshot=True)
-    from tests.emulator.graph_groups import add_member
+    from emulator.graph.groups import add_member
 
     add_member(emu.graph, GROUP, NEW_HIRE)
     emu.stop()
@@ -147,7 +148,7 @@ def test_groups_survive_a_snapshot(emulator_factory, tmp_path) -> None:
 
 
 def test_seed_groups_are_validated() -> None:
-    from tests.emulator.seed import SeedError, load_seed
+    from emulator.seed import SeedError, load_seed
 
     seed = load_seed()
     seed["groups"] = [{"id": GROUP, "licenses": ["NO_SUCH_SKU"]}]

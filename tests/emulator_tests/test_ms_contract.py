@@ -8,10 +8,10 @@ import xml.etree.ElementTree as ET
 import pytest
 import requests
 
-from tests.emulator import Emulator
-from tests.emulator.dataverse import schema
-from tests.emulator.dataverse.router import BLOB_ACTIONS, FUNCTIONS, UNBOUND_ACTIONS
-from tests.emulator.dataverse.testkit import ROOT_BU, SALES01_USER, DvClient
+from emulator import Emulator
+from emulator.dataverse import schema
+from emulator.dataverse.router import BLOB_ACTIONS, FUNCTIONS, UNBOUND_ACTIONS
+from tests.emulator_tests.testkit import ROOT_BU, SALES01_USER, DvClient
 
 from .helpers import graph_headers, session
 

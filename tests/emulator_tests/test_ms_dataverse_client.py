@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from PowerPlatform.Dataverse.client import DataverseClient
 
-from tests.emulator import Emulator
-from tests.emulator.dataverse.testkit import CHILD_BU, ROOT_BU, SALES01_USER
+from emulator import Emulator
+from emulator.seed import ids
+from tests.emulator_tests.testkit import CHILD_BU, ROOT_BU, SALES01_USER
 
 from .ms_clients import dataverse, trust_emulator  # noqa: F401 - fixtures
 
-SALES01_OID = "6b1c2d3e-0000-4000-8000-000000000001"
+SALES01_OID = ids.salesperson_object_id(1)
 FORMATTED = "@OData.Community.Display.V1.FormattedValue"
 LOOKUP_TABLE = "@Microsoft.Dynamics.CRM.lookuplogicalname"
 

@@ -20,14 +20,15 @@ from msgraph_core.requests.batch_request_content import BatchRequestContent
 from msgraph_core.requests.batch_request_item import BatchRequestItem
 from msgraph_core.tasks.page_iterator import PageIterator
 
-from tests.emulator import Emulator
+from emulator import Emulator
+from emulator.seed import ids
 
 from .helpers import SALES_SKU
 from .ms_clients import graph_client, run, secret_credential
 
-SALES01 = "6b1c2d3e-0000-4000-8000-000000000001"
+SALES01 = ids.salesperson_object_id(1)
 SALES01_UPN = "sales01@contoso.example"
-NEW_HIRE = "6b1c2d3e-0000-4000-8000-00000000e001"
+NEW_HIRE = ids.NEW_HIRE_OBJECT_ID
 
 
 @pytest.fixture

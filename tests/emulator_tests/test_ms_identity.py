@@ -13,7 +13,7 @@ import msal
 import pytest
 from azure.identity import WorkloadIdentityCredential
 
-from tests.emulator import Emulator
+from emulator import Emulator
 
 from .helpers import session
 from .ms_clients import (FEDERATED_SUBJECT, GRAPH_SCOPE, assertion_credential, certificate_credential,

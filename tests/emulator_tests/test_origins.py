@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 import trustme
 
-from tests.emulator import Emulator
+from emulator import Emulator
 
 from .helpers import graph_headers, session, token
 

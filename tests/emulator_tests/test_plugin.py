@@ -8,7 +8,7 @@ import types
 
 import pytest
 
-from tests.emulator import Emulator
+from emulator import Emulator
 
 from .helpers import session
 
@@ -21,7 +21,7 @@ def test_missing_dataverse_package_answers_404(emulator_factory, monkeypatch: py
     real_import = importlib.import_module
 
     def fake_import(name: str, *args, **kwargs):
-        if name == "tests.emulator.dataverse":
+        if name == "emulator.dataverse":
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
         return real_import(name, *args, **kwargs)
 
@@ -34,13 +34,13 @@ def test_missing_dataverse_package_answers_404(emulator_factory, monkeypatch: py
 
 def test_broken_dataverse_build_answers_500_and_spares_other_surfaces(emulator_factory, monkeypatch: pytest.MonkeyPatch,
                                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    broken = types.ModuleType("tests.emulator.dataverse")
+    broken = types.ModuleType("emulator.dataverse")
 
     def build_app(ctx):
         raise KeyError("catalog.yaml")
 
     broken.build_app = build_app  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "tests.emulator.dataverse", broken)
+    monkeypatch.setitem(sys.modules, "emulator.dataverse", broken)
     emu = emulator_factory()
     resp = _whoami(emu)
     assert resp.status_code == 500 and "KeyError" in resp.json()["error"]["message"]

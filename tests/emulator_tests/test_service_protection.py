@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from tests.emulator import Emulator, ServiceProtection
+from emulator import Emulator, ServiceProtection
 
 from .helpers import LIMITED_SECRET, graph_headers, session, token
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from tests.emulator import Emulator
+from emulator import Emulator
 
 
 def test_discovery_over_verified_https(emulator: Emulator) -> None:

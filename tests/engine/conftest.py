@@ -1,6 +1,7 @@
 """Fixtures for the real Pulumi engine: the pinned CLI, a copy of the project, a stack against the emulator.
 
-``pulumi_cli`` gets the CLI through ``scripts/pulumi-cli.sh`` (PATH, cached build, Go build,
+The CLI, the project copy and the environment come from devkit/engine.py (shared with the
+benchmark).  ``pulumi_cli`` gets the CLI through ``scripts/pulumi-cli.sh`` (PATH, cached build, Go build,
 installer). When none can be had the engine tests fail under ``CI=true`` and are skipped
 elsewhere, with the script's message saying how to get one.
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -27,24 +27,9 @@ from typing import Any, Callable, Iterator
 import psutil
 import pytest
 
-from tests.emulator import Emulator
+from devkit.engine import acquire_cli, copy_project, engine_env
+from emulator import Emulator
 from tests.program.conftest import DEPLOYER, emulator_endpoints
-
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = ROOT / ".venv" / "bin"
-#: What a copy of the project needs to run the program and the policy pack.
-PROJECT_PARTS = ("Pulumi.yaml", "Pulumi.local.yaml", "infra", "roles", "solution", "policy")
-#: The passphrase Pulumi.local.yaml's encryptionsalt was made with (scripts/local-up.sh's default).
-LOCAL_PASSPHRASE = "local-emulator-passphrase"
-
-
-def acquire_cli() -> tuple[Path | None, str]:
-    """Run scripts/pulumi-cli.sh; returns (path or None, its message)."""
-    result = subprocess.run(["bash", str(ROOT / "scripts" / "pulumi-cli.sh")], capture_output=True, text=True,
-                            timeout=3600)
-    if result.returncode == 0 and result.stdout.strip():
-        return Path(result.stdout.strip()), result.stderr
-    return None, result.stderr.strip() or f"scripts/pulumi-cli.sh exited {result.returncode}"
 
 
 @pytest.fixture(scope="session")
@@ -59,45 +44,9 @@ def pulumi_cli() -> Path:
     pytest.skip(reason + " (run scripts/pulumi-cli.sh to build or install it)")
 
 
-def copy_project(dest: Path) -> Path:
-    """Copy the project's program, stack files, role files, package and policy pack to ``dest``."""
-    dest.mkdir(parents=True, exist_ok=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "venv")
-    for part in PROJECT_PARTS:
-        src = ROOT / part
-        if src.is_dir():
-            shutil.copytree(src, dest / part, ignore=ignore)
-        else:
-            shutil.copy2(src, dest / part)
-    return dest
-
-
 def emulator_env(emu: Emulator) -> dict[str, str]:
     """The BC_SALES_* endpoints scripts/local-up.sh exports, and the seed's deploying app."""
     return {**emulator_endpoints(emu), **DEPLOYER}
-
-
-def engine_env(cli: Path, work: Path, project: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """An offline-safe environment for the CLI with nothing inherited that could change its behaviour."""
-    home = work / "pulumi-home"
-    home.mkdir(parents=True, exist_ok=True)
-    backend = work / "backend"
-    backend.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AZURE_", "ARM_", "PULUMI_", "BC_SALES_", "PYTHON", "VIRTUAL_ENV"))}
-    env.update({
-        "PATH": os.pathsep.join([str(cli.parent), str(VENV_BIN), "/usr/local/bin", "/usr/bin", "/bin"]),
-        "PYTHONPATH": str(project),
-        "PULUMI_HOME": str(home),
-        "PULUMI_BACKEND_URL": f"file://{backend}",
-        "PULUMI_CONFIG_PASSPHRASE": LOCAL_PASSPHRASE,
-        "PULUMI_SKIP_UPDATE_CHECK": "true",
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-        "NO_COLOR": "1",
-    })
-    env.update(extra or {})
-    return env
 
 
 @dataclass

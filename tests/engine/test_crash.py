@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Callable
 
-from tests.emulator import Emulator
+from emulator import Emulator
+from emulator.seed import ids
 from tests.engine.conftest import EngineStack, kill_group, wait_until
 from tests.engine.expect import check_local_deployment
 from tests.program.conftest import emulator_endpoints
 from tests.program.test_config import load
 
-APP_ID = "6b1c2d3e-0000-4000-8000-00000000d003"
+APP_ID = ids.BUSINESS_CENTRAL_APP_ID
 
 
 def import_started(emu: Emulator) -> bool:

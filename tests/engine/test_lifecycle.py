@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 
-from tests.emulator import Emulator
+from emulator import Emulator
+from emulator.seed import ids
 from tests.engine.conftest import EngineStack
 from tests.engine.expect import check_local_deployment, held_role_names, systemuser_by_object_id
 from tests.program.conftest import emulator_endpoints
 from tests.program.test_config import load
 
-INTEGRATION_USER_OID = "6b1c2d3e-0000-4000-8000-00000000e000"
-APP_ID = "6b1c2d3e-0000-4000-8000-00000000d003"
+INTEGRATION_USER_OID = ids.INTEGRATION_USER_OBJECT_ID
+APP_ID = ids.BUSINESS_CENTRAL_APP_ID
 SOLUTION = "bcsales_IntegrationStandIn"
 
 
@@ -84,7 +85,7 @@ def test_a_config_typo_fails_preview_with_one_line_and_no_traceback(engine_stack
 def test_destroy_with_the_local_delete_settings_removes_what_the_stack_made(
         engine_stack: EngineStack, emulator: Emulator) -> None:
     dv = emulator.dataverse
-    salesperson = systemuser_by_object_id(dv, "6b1c2d3e-0000-4000-8000-000000000001")
+    salesperson = systemuser_by_object_id(dv, ids.salesperson_object_id(1))
     held_before = held_role_names(dv, salesperson["systemuserid"])
     engine_stack.up("--skip-preview")
     engine_stack.destroy()

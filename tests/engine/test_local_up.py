@@ -9,9 +9,10 @@ import json
 import subprocess
 from pathlib import Path
 
+from devkit.engine import ROOT, engine_env
+from emulator import Emulator
 from infra.program.config import PROJECT_ROOT
-from tests.emulator import Emulator
-from tests.engine.conftest import ROOT, EngineStack, engine_env
+from tests.engine.conftest import EngineStack
 from tests.engine.expect import check_local_deployment, dataverse_writes
 from tests.program.test_config import load
 

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.emulator import Emulator
-from tests.engine.conftest import ROOT, EngineStack
+from devkit.engine import ROOT
+from emulator import Emulator
+from tests.engine.conftest import EngineStack
 from tests.engine.expect import dataverse_writes
 
 LAUNCHER = """#!/bin/sh

@@ -13,7 +13,8 @@ import json
 import re
 from pathlib import Path
 
-from tests.emulator import Emulator
+from emulator import Emulator
+from emulator.seed import ids
 from tests.engine.conftest import EngineStack
 from tests.program.conftest import DEPLOYER
 
@@ -50,14 +51,14 @@ def test_nothing_secret_in_plain_text_and_secret_outputs_are_ciphertext(
     # connectionSetup stays readable without --show-secrets
     for value in (stack_outputs["clientSecret"], stack_outputs["connectionSetup"]["clientSecret"]):
         assert value.get(secret_sig) == "1b47061264138c4ac30d75fd1eb44270" and "ciphertext" in value, value
-    assert stack_outputs["connectionSetup"]["clientId"] == "6b1c2d3e-0000-4000-8000-00000000d003"
+    assert stack_outputs["connectionSetup"]["clientId"] == ids.BUSINESS_CENTRAL_APP_ID
 
     shown = engine_stack.outputs(show_secrets=True)
     assert shown["clientSecret"] == CANARY == shown["connectionSetup"]["clientSecret"]
     hidden = engine_stack.outputs()
     assert CANARY not in json.dumps(hidden)
     assert hidden["connectionSetup"]["clientSecret"] == "[secret]"
-    assert hidden["connectionSetup"]["tenantId"] == "6b1c2d3e-0000-4000-8000-00000000a001"
+    assert hidden["connectionSetup"]["tenantId"] == ids.TENANT_ID
 
 
 def test_a_plain_text_client_secret_is_refused_before_anything_changes(

@@ -1,6 +1,6 @@
 """Fixtures: the real program run under the mock runtime for each stack, in clean subprocesses.
 
-Each stack runs in its own ``python -m tests.program.mockrun`` process with an environment that
+Each stack runs in its own ``python -m devkit.mockrun`` process with an environment that
 proves no Pulumi CLI or plugin is needed: PATH holds only the virtualenv's ``bin`` (no ``pulumi``
 there), PULUMI_HOME is an empty folder (no plugins), and no deploying credentials -- except where
 a test gives them on purpose (the prod seat check against the emulator's Graph; a canary secret
@@ -19,19 +19,20 @@ from typing import Any, Iterator
 
 import pytest
 
+from emulator.seed import ids
 from tests.program.packages import vendor_like_zip
 
 ROOT = Path(__file__).resolve().parents[2]
-TENANT_ID = "6b1c2d3e-0000-4000-8000-00000000a001"
-DEPLOYER = {"AZURE_TENANT_ID": TENANT_ID, "AZURE_CLIENT_ID": "6b1c2d3e-0000-4000-8000-00000000d001",
-            "AZURE_CLIENT_SECRET": "emu-deployer-secret-6f2b9c"}
+TENANT_ID = ids.TENANT_ID
+DEPLOYER = {"AZURE_TENANT_ID": TENANT_ID, "AZURE_CLIENT_ID": ids.DEPLOYER_CLIENT_ID,
+            "AZURE_CLIENT_SECRET": ids.DEPLOYER_SECRET}
 #: A value that must never appear in the recorded state of the local stack.
 CANARY_SECRET = "canary-secret-7f3e91b2-do-not-store"
 
 
 @dataclass
 class Run:
-    """What one program run registered (see tests/program/mockrun.py)."""
+    """What one program run registered (see devkit/mockrun.py)."""
 
     stack: str
     record: dict[str, Any]
@@ -84,7 +85,7 @@ def run_stack(stack: str, tmp: Path, *, overrides: dict[str, Any] | None = None,
               env: dict[str, str] | None = None, preview: bool = False) -> Run:
     tmp.mkdir(parents=True, exist_ok=True)
     out = tmp / f"{stack}.json"
-    cmd = [sys.executable, "-m", "tests.program.mockrun", "--stack", stack, "--out", str(out),
+    cmd = [sys.executable, "-m", "devkit.mockrun", "--stack", stack, "--out", str(out),
            "--overrides", json.dumps(overrides or {})]
     if preview:
         cmd.append("--preview")
@@ -103,7 +104,7 @@ def vendor_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def graph_emulator(emulator_tls_dir: Path) -> Iterator[Any]:
-    from tests.emulator import Emulator
+    from emulator import Emulator
 
     emu = Emulator.start(None, tls_dir=emulator_tls_dir)
     try:

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from devkit.mockrun import stack_config
+from emulator.seed import ids
 from infra.program.config import ConfigError, StackSettings, load_settings
 from tests.program.conftest import run_stack
-from tests.program.mockrun import stack_config
 from tests.program.packages import vendor_like_zip
 
 EMU_ENV = {"BC_SALES_ENVIRONMENT_URL": "https://127.0.0.1:9443"}
@@ -39,7 +40,7 @@ def test_local_stack_config_is_valid() -> None:
     assert s.identity_mode == "existing"
     assert s.environment_url == "https://127.0.0.1:9443"  # from BC_SALES_ENVIRONMENT_URL
     assert s.seat_check == "off"
-    assert [p.object_id for p in s.salespeople][0] == "6b1c2d3e-0000-4000-8000-000000000001"
+    assert [p.object_id for p in s.salespeople][0] == ids.salesperson_object_id(1)
 
 
 def test_dev_and_prod_are_valid_with_the_vendor_package(vendor: str) -> None:
@@ -57,7 +58,7 @@ def test_missing_required_key() -> None:
 
 
 def test_missing_nested_key() -> None:
-    user = {"userPrincipalName": "x@contoso.example", "objectId": "6b1c2d3e-0000-4000-8000-00000000e000"}
+    user = {"userPrincipalName": "x@contoso.example", "objectId": ids.INTEGRATION_USER_OBJECT_ID}
     assert problems("local", {"integrationUser": user}) == [
         "bc-sales:integrationUser.usageLocation: required, but not set "
         "(two-letter ISO 3166 country code; Graph refuses licences without it)"
@@ -114,7 +115,7 @@ def test_bad_nested_values() -> None:
 
 def test_usage_location_must_be_two_letters() -> None:
     user = {"userPrincipalName": "x@contoso.example", "usageLocation": "USA",
-            "objectId": "6b1c2d3e-0000-4000-8000-00000000e000"}
+            "objectId": ids.INTEGRATION_USER_OBJECT_ID}
     assert problems("local", {"integrationUser": user}) == [
         "bc-sales:integrationUser.usageLocation = 'USA': expected a two-letter ISO 3166 country code such as US, GB, DE"
     ]
@@ -129,7 +130,7 @@ def test_unknown_top_level_key_suggests_the_right_one() -> None:
 
 def test_unknown_nested_key() -> None:
     user = {"userPrincipalName": "x@contoso.example", "usageLocation": "US", "licenceSku": "DYN365_ENTERPRISE_SALES",
-            "objectId": "6b1c2d3e-0000-4000-8000-00000000e000"}
+            "objectId": ids.INTEGRATION_USER_OBJECT_ID}
     assert problems("local", {"integrationUser": user}) == [
         "bc-sales:integrationUser.licenceSku: unknown key (did you mean licenseSku?); "
         "allowed: userPrincipalName, displayName, usageLocation, licenseSku, objectId"

@@ -10,20 +10,21 @@ from typing import Any
 
 import pytest
 
+from emulator.graph.groups import add_member
+from emulator.graph.store import GraphError, GraphUser
+from emulator.seed import ids
 from infra import facts
 from infra.clients.connection import Connection
 from infra.clients.credentials import resolve_credential
 from infra.program.graph_seats import GraphSeatSource
-from tests.emulator.graph_groups import add_member
-from tests.emulator.graph_store import GraphError, GraphUser
 from tests.program.conftest import DEPLOYER, Run, run_stack
 from tests.program.test_config import load, problems
 
 SALES = facts.SKU_IDS["DYN365_ENTERPRISE_SALES"]
 TEAM = facts.SKU_IDS["DYN365_ENTERPRISE_TEAM_MEMBERS"]
-GROUP = "6b1c2d3e-0000-4000-8000-00000000c001"  # the emulator seed's licensing group (Sales)
+GROUP = ids.SALES_LICENSING_GROUP_ID  # the emulator seed's licensing group (Sales)
 NEW_HIRE = "new.hire@contoso.example"             # exists, unlicensed, no usage location
-NEW_HIRE_ID = "6b1c2d3e-0000-4000-8000-00000000e001"
+NEW_HIRE_ID = ids.NEW_HIRE_OBJECT_ID
 
 
 def _graph_overrides(emu: Any, **more: Any) -> dict[str, Any]:
@@ -93,13 +94,13 @@ def test_usage_location_config_is_validated() -> None:
                "(the United Kingdom is GB)" in p for p in found), found
     assert any("salespeople[1].usageLocation = 'XX'" in p for p in found), found
     local = problems("local", {"salespeople": [{"userPrincipalName": "a@contoso.example", "usageLocation": "US",
-                                                "objectId": "6b1c2d3e-0000-4000-8000-000000000001"}]})
+                                                "objectId": ids.salesperson_object_id(1)}]})
     assert any("only applied with identityMode create" in p for p in local), local
 
 
 def test_usage_location_resource_sets_it_so_the_licence_succeeds(emulator: Any) -> None:
     from infra.providers import UsageLocation
-    from tests.harness import ProviderHost, Stack
+    from devkit.harness import ProviderHost, Stack
     from tests.providers.conftest import connection_for
 
     with pytest.raises(GraphError, match="invalid usage location"):
@@ -157,7 +158,7 @@ def _settings(vendor_zip: Path, emu: Any, people: list[dict[str, Any]], **more: 
 def test_seat_preflight_counts_users_who_hold_the_licence_through_a_group(emulator: Any, vendor_zip: Path) -> None:
     """Five Team Members seats, all used by members of a licensing group: a stack that assigns
     those five users the licence needs no new seat."""
-    from tests.emulator.graph_groups import assign_group_license
+    from emulator.graph.groups import assign_group_license
 
     assign_group_license(emulator.graph, GROUP, [{"skuId": TEAM}], [])
     people = [{"userPrincipalName": f"sales0{n}@contoso.example", "licenseSku": "DYN365_ENTERPRISE_TEAM_MEMBERS"}
@@ -179,7 +180,7 @@ def test_seat_preflight_counts_users_who_hold_the_licence_through_a_group(emulat
 
 
 def test_a_user_licensed_both_ways_is_reported(emulator: Any, vendor_zip: Path) -> None:
-    add_member(emulator.graph, GROUP, "6b1c2d3e-0000-4000-8000-000000000007")  # sales07: direct + group
+    add_member(emulator.graph, GROUP, ids.salesperson_object_id(7))  # sales07: direct + group
     people = [{"userPrincipalName": "sales07@contoso.example"}]
     direct = _settings(vendor_zip, emulator, people)
     report = check_licences(direct, direct.sku_table(), _source(emulator))
@@ -216,7 +217,7 @@ def test_group_mode_without_usage_location_is_a_warning_not_a_refusal(emulator: 
 
 
 def test_the_program_reports_both_ways_as_a_warning(emulator: Any, vendor_zip: Path, tmp_path: Path) -> None:
-    add_member(emulator.graph, GROUP, "6b1c2d3e-0000-4000-8000-000000000003")
+    add_member(emulator.graph, GROUP, ids.salesperson_object_id(3))
     run: Run = run_stack("prod", tmp_path, env=dict(DEPLOYER), overrides=_graph_overrides(
         emulator, solutionPath=str(vendor_zip), salespeople=[{"userPrincipalName": "sales03@contoso.example"}]))
     assert run.error is None, run.error

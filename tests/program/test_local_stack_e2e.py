@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from devkit.harness import ProviderHost, Stack
 from infra.model.roles import load_roles
 from infra.model.solution_package import read_package
 from infra.program.config import PROJECT_ROOT, StackSettings
@@ -23,7 +24,6 @@ from infra.providers.preflight import Preflight
 from infra.providers.security_role import SecurityRole
 from infra.providers.solution_import import SolutionImport
 from infra.providers.user_access import UserAccess
-from tests.harness import ProviderHost, Stack
 from tests.program.conftest import DEPLOYER, emulator_endpoints
 from tests.program.test_config import load
 

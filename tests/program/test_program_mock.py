@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from emulator.seed import ids as seed_ids
 from infra import facts
 from infra.model.roles import load_roles
 from infra.program.config import PROJECT_ROOT
@@ -81,7 +82,7 @@ def test_entra_resources_use_a_provider_pinned_to_the_stack_tenant(dev: Run, pro
                 assert r["provider"].startswith(ref), r["name"]
     assert dev.by_name("entra")["inputs"]["tenantId"] == "00000000-0000-0000-0000-000000000000"
     assert dev.by_name("entra")["inputs"]["environment"] == "global"
-    assert prod.by_name("entra")["inputs"]["tenantId"] == "6b1c2d3e-0000-4000-8000-00000000a001"  # overridden
+    assert prod.by_name("entra")["inputs"]["tenantId"] == seed_ids.TENANT_ID  # overridden
     assert prod.by_name("entra")["inputs"]["environment"] == "public"  # not a Microsoft host: provider default
 
 
@@ -114,10 +115,10 @@ def test_local_registers_no_entra_resources(local: Run) -> None:
     assert types == {"bc-sales", "pulumi-python"}, types  # no azuread, no random -> no plugin at all
     assert len(local.of_type("dataverse:UserAccess")) == 4
     access = local.by_name("access-integration-user")["inputs"]
-    assert access["object_id"] == "6b1c2d3e-0000-4000-8000-00000000e000"
+    assert access["object_id"] == seed_ids.INTEGRATION_USER_OBJECT_ID
     assert access["integration_user"] is True
     app_user = local.by_name("application-user")["inputs"]
-    assert app_user["application_id"] == "6b1c2d3e-0000-4000-8000-00000000d003"
+    assert app_user["application_id"] == seed_ids.BUSINESS_CENTRAL_APP_ID
 
 
 def test_local_connection_comes_from_the_emulator_variables(local: Run, graph_emulator: Any) -> None:
@@ -332,7 +333,7 @@ def test_solution_path_in_state_is_project_relative(local: Run) -> None:
 
 def _systemuser_id(upn: str) -> str:
     from infra.program.identity import resource_slug
-    from tests.program.mockrun import _id
+    from devkit.mockrun import _id
 
     return _id(f"{DYNAMIC}UserAccess", f"access-{resource_slug(upn)}")  # the mock's systemuser_id
 
@@ -365,7 +366,7 @@ def test_connection_setup_without_client_secret_is_plain(prod: Run, local: Run) 
                           "installedSolutionVersion", "salespersonCoupling"}
     assert sorted(setup["salespersonCoupling"]) == ["AW", "MB"]
     local_setup = local.outputs["connectionSetup"]
-    assert local_setup["clientId"] == "6b1c2d3e-0000-4000-8000-00000000d003"  # identityMode existing
+    assert local_setup["clientId"] == seed_ids.BUSINESS_CENTRAL_APP_ID  # identityMode existing
     assert local_setup["installedSolutionVersion"] == "1.0.0.0"  # the stand-in
     assert local_setup["salespersonCoupling"] == {
         "SP01": {"userPrincipalName": "sales01@contoso.example", "systemUserId": _systemuser_id("sales01@contoso.example")},

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import psutil
 
+from emulator.seed import ids
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "local-up.sh"
 
@@ -28,7 +30,7 @@ case "$1" in
   version) echo v9.0.0 ;;
   up)
     env | grep -E '^(BC_SALES_|AZURE_TENANT_ID|AZURE_CLIENT_ID|PULUMI_)' | sort > "$FAKE_PULUMI_DIR/env.txt"
-    "$FAKE_PYTHON" -m tests.program.mockrun --stack local --out "$FAKE_PULUMI_DIR/up.json" ;;
+    "$FAKE_PYTHON" -m devkit.mockrun --stack local --out "$FAKE_PULUMI_DIR/up.json" ;;
   stack)
     if [ "$2" = output ]; then echo '{"environmentUrl": "from-fake"}'; fi ;;
 esac
@@ -61,7 +63,7 @@ def emulator_processes(state: Path) -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         cmd = proc.info.get("cmdline") or []
-        if "tests.emulator" in cmd and str(state) in cmd:
+        if "emulator" in cmd and str(state) in cmd:
             found.append(proc)
     return found
 
@@ -116,7 +118,7 @@ def test_hands_over_to_the_cli_with_a_working_environment(tmp_path: Path) -> Non
     assert seen["BC_SALES_AUTHORITY_HOST"].startswith("https://127.0.0.1:")
     assert Path(seen["BC_SALES_CA_BUNDLE"]).is_file()
     assert seen["BC_SALES_POWER_PLATFORM_URL"].startswith("https://127.0.0.4:")  # its own origin
-    assert seen["AZURE_CLIENT_ID"] == "6b1c2d3e-0000-4000-8000-00000000d001"
+    assert seen["AZURE_CLIENT_ID"] == ids.DEPLOYER_CLIENT_ID
     assert seen["PULUMI_CONFIG_PASSPHRASE"] == "local-emulator-passphrase"
     assert seen["PULUMI_BACKEND_URL"] == f"file://{tmp_path / 'backend'}"   # no `pulumi login`
     assert seen["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] == "true"
@@ -154,14 +156,14 @@ def test_ci_entry_point_runs_the_readme_test_command() -> None:
 
 
 def test_dry_run_validates_the_local_stack_in_full_and_fails_on_a_broken_role_file(tmp_path: Path) -> None:
-    """A copy of the project (the virtualenv and tests/ linked) with a typo in a role file."""
+    """A copy of the project (the virtualenv, emulator/ and infra/ linked) with a typo in a role file."""
     copy = tmp_path / "project"
     copy.mkdir()
     for name in ("Pulumi.yaml", "Pulumi.local.yaml"):
         (copy / name).write_text((ROOT / name).read_text())
     for folder in ("scripts", "roles", "solution"):
         shutil.copytree(ROOT / folder, copy / folder)
-    for link in (".venv", "tests", "infra"):
+    for link in (".venv", "emulator", "infra"):
         (copy / link).symlink_to(ROOT / link)
     role = copy / "roles" / "integration-user.yaml"
     role.write_text(role.read_text().replace("  contact:   ", "  contct:    ", 1).replace("depth: basic", "depth: user"))

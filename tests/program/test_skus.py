@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from emulator.seed import ids
 from infra import facts
 from infra.clients.connection import Connection
 from infra.clients.credentials import resolve_credential
@@ -97,8 +98,8 @@ def test_graph_seat_source_against_the_emulator(emulator: Any) -> None:
     u = emulator.urls
     conn = Connection(environment_url=u.environment_url, tenant_id=u.tenant_id, authority_host=u.authority_host,
                       graph_url=u.graph_url, ca_bundle=u.ca_bundle)
-    env = {"AZURE_TENANT_ID": u.tenant_id, "AZURE_CLIENT_ID": "6b1c2d3e-0000-4000-8000-00000000d001",
-           "AZURE_CLIENT_SECRET": "emu-deployer-secret-6f2b9c"}
+    env = {"AZURE_TENANT_ID": u.tenant_id, "AZURE_CLIENT_ID": ids.DEPLOYER_CLIENT_ID,
+           "AZURE_CLIENT_SECRET": ids.DEPLOYER_SECRET}
     source = GraphSeatSource(conn, resolve_credential(conn, env=env))
     skus = {s.part_number: s for s in source.subscribed_skus()}
     assert skus["DYN365_ENTERPRISE_SALES"].sku_id == SALES

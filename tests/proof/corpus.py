@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from emulator.seed import ids
+
 REPO = Path(__file__).resolve().parents[2]
 STANDIN = REPO / "solution" / "standin"
 
@@ -29,17 +31,17 @@ STANDIN = REPO / "solution" / "standin"
 #: A valid stack configuration (the local stack's, endpoints given directly). Values are given as
 #: the CLI passes them: strings, objects and lists as JSON text.
 BASE_CONFIG: dict[str, Any] = {
-    "tenantId": "6b1c2d3e-0000-4000-8000-00000000a001",
+    "tenantId": ids.TENANT_ID,
     "environmentUrl": "https://127.0.0.1:8443",
     "identityMode": "existing",
     "integrationUser": {"userPrincipalName": "bc-integration@contoso.example", "usageLocation": "US",
                         "licenseSku": "DYN365_ENTERPRISE_SALES",
-                        "objectId": "6b1c2d3e-0000-4000-8000-00000000e000"},
+                        "objectId": ids.INTEGRATION_USER_OBJECT_ID},
     "salespeople": [{"userPrincipalName": "sales01@contoso.example", "roles": ["Salesperson"],
-                     "objectId": "6b1c2d3e-0000-4000-8000-000000000001"}],
+                     "objectId": ids.salesperson_object_id(1)}],
     "seatCheck": "off",
     "applicationUser": True,
-    "applicationClientId": "6b1c2d3e-0000-4000-8000-00000000d003",
+    "applicationClientId": ids.BUSINESS_CENTRAL_APP_ID,
     "solutionPath": "solution/standin",
 }
 
@@ -324,9 +326,9 @@ CASES: list[Case] = [
     Case("provider-missing-credentials", "provider", ProviderCase("Preflight", _set(), env="missing"),
          ("AZURE_CLIENT_ID",)),
     Case("provider-wrong-client-secret", "provider", ProviderCase("Preflight", _set(), env="wrong-secret"),
-         ("6b1c2d3e-0000-4000-8000-00000000d001",)),
+         (ids.DEPLOYER_CLIENT_ID,)),
     Case("provider-preflight-missing-admin-roles", "provider", ProviderCase("SecurityRole", _set(), env="limited"),
-         ("6b1c2d3e-0000-4000-8000-00000000d002", "System Administrator")),
+         (ids.LIMITED_CLIENT_ID, "System Administrator")),
 ]
 
 

@@ -1,8 +1,8 @@
 """A small RW-1-like deployment against an in-process emulator, for the proof tests.
 
 Why a helper: the soak, the crash test and the secret scan all need the same thing -- the real
-provider host (tests/harness) driving our providers over gRPC, an engine-like scheduler
-(bench/workload.py), and assertions against the emulator's Dataverse tables that say "converged":
+provider host (devkit/harness) driving our providers over gRPC, an engine-like scheduler
+(devkit/workload.py), and assertions against the emulator's Dataverse tables that say "converged":
 no duplicate role, assignment or application user; what we declared is there; after delete only
 what the keep policies keep is left.
 """
@@ -13,12 +13,12 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from bench.workload import (BUSINESS_CENTRAL_APP_ID, INTEGRATION_USER_OID, Node,
-                            Workload, connection_for, host_env, run_destroy, run_refresh, run_up, rw1,
-                            salesperson_oid)
-from tests.emulator import FaultRule
-from tests.harness.host import ProviderError, ProviderHost
-from tests.harness.stack import CheckFailed, Stack
+from devkit.harness.host import ProviderError, ProviderHost
+from devkit.harness.stack import CheckFailed, Stack
+from devkit.workload import (BUSINESS_CENTRAL_APP_ID, INTEGRATION_USER_OID, Node,
+                             Workload, connection_for, host_env, run_destroy, run_refresh, run_up, rw1,
+                             salesperson_oid)
+from emulator import FaultRule
 
 WRITE_METHODS = ("POST", "PATCH", "PUT", "DELETE")
 DATAVERSE = "/api/data/"

@@ -20,14 +20,15 @@ from typing import Any, Iterator
 
 import pytest
 
-from bench.workload import DEPLOYER_SECRET, connection_for, host_env, rw1
-from tests.harness.host import ProviderError, ProviderHost
-from tests.harness.stack import CheckFailed, Stack
+from devkit.harness.host import ProviderError, ProviderHost
+from devkit.harness.stack import CheckFailed, Stack
+from devkit.workload import DEPLOYER_SECRET, connection_for, host_env, rw1
+from emulator.seed import ids
 from tests.proof.corpus import BASE_CONFIG, CASES, GOOD_ROLE, STANDIN, Case, config_raw
 from tests.proof.deployment import dataverse_writes
 
-LIMITED_CLIENT_ID = "6b1c2d3e-0000-4000-8000-00000000d002"
-LIMITED_SECRET = "emu-limited-secret-41ac7e"
+LIMITED_CLIENT_ID = ids.LIMITED_CLIENT_ID
+LIMITED_SECRET = ids.LIMITED_SECRET
 WRONG_SECRET = "wrong-secret-3f9a7c1e-never-valid"
 SECRETS = (DEPLOYER_SECRET, LIMITED_SECRET, WRONG_SECRET)
 
@@ -197,7 +198,7 @@ class ProviderWorld:
 
 @pytest.fixture(scope="module")
 def world(emulator_tls_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProviderWorld]:
-    from tests.emulator import Emulator
+    from emulator import Emulator
 
     emulator = Emulator.start(None, import_seconds=0.05, tls_dir=emulator_tls_dir)
     w = ProviderWorld(emulator, tmp_path_factory.mktemp("corpus"))

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from bench import minimal
-from bench.emulator_proc import Request
+from bench.bounds import lower_bounds, minimal_cost, seed_role_names
+from bench.emulator_proc import Request, import_notice
 from bench.package import FILLER_MEMBER, write_large_package
 from bench.rss import PeakRssMonitor
-from bench.rw1 import import_notice, lower_bounds, minimal_cost, seed_role_names
 from bench.state_size import PROVIDER_KEY, SECRET_SIG, checkpoint_entry, entry_bytes
-from bench.workload import rw1
+from devkit.workload import rw1
 
 REPO = Path(__file__).resolve().parents[2]
 

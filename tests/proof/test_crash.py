@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import pytest
 
-from tests.harness.host import ProviderError
+from devkit.harness.host import ProviderError
 from tests.proof.deployment import DATAVERSE, Deployment
 
 

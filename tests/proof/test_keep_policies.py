@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import pytest
 
-from bench.workload import salesperson_oid
+from devkit.workload import salesperson_oid
 from tests.proof.deployment import Deployment
 
 

@@ -17,9 +17,10 @@ from typing import Any, Callable
 
 import pytest
 
-from bench.workload import DEPLOYER_SECRET, run_up
-from tests.harness.host import ProviderError, ProviderHost
-from tests.harness.stack import CheckFailed, Stack
+from devkit.harness.host import ProviderError, ProviderHost
+from devkit.harness.stack import CheckFailed, Stack
+from devkit.workload import DEPLOYER_SECRET, run_up
+from emulator.seed import ids
 from tests.proof.deployment import Deployment, add_soak_faults
 from tests.proof.secret_scan import request_log_artifact, scan, state_artifacts
 
@@ -106,7 +107,7 @@ def test_no_secret_after_certificate_and_federated_runs(emulator_factory: Callab
     token_file = tmp_path / "federated-token"
     token_file.write_text(assertion)
     urls = emulator.urls.to_dict()
-    base = {"AZURE_TENANT_ID": urls["tenant_id"], "AZURE_CLIENT_ID": "6b1c2d3e-0000-4000-8000-00000000d001"}
+    base = {"AZURE_TENANT_ID": urls["tenant_id"], "AZURE_CLIENT_ID": ids.DEPLOYER_CLIENT_ID}
     variants = {
         "certificate": {**base, "AZURE_CLIENT_CERTIFICATE_PATH": str(_pfx(tmp_path, pem)),
                         "AZURE_CLIENT_CERTIFICATE_PASSWORD": PFX_PASSWORD},

@@ -13,22 +13,20 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from devkit.harness import ProviderHost, Stack
+from emulator.seed import ids
 from infra.clients.connection import Connection
-from tests.harness import ProviderHost, Stack
 
-TENANT_ID = "6b1c2d3e-0000-4000-8000-00000000a001"
-DEPLOYER = {"AZURE_TENANT_ID": TENANT_ID, "AZURE_CLIENT_ID": "6b1c2d3e-0000-4000-8000-00000000d001",
-            "AZURE_CLIENT_SECRET": "emu-deployer-secret-6f2b9c"}
-LIMITED = {"AZURE_TENANT_ID": TENANT_ID, "AZURE_CLIENT_ID": "6b1c2d3e-0000-4000-8000-00000000d002",
-           "AZURE_CLIENT_SECRET": "emu-limited-secret-41ac7e"}
-BC_APP_ID = "6b1c2d3e-0000-4000-8000-00000000d003"
-INTEGRATION_USER_OID = "6b1c2d3e-0000-4000-8000-00000000e000"
-NEW_HIRE_OID = "6b1c2d3e-0000-4000-8000-00000000e001"
-SYSADMIN_TEMPLATE = "627090ff-40a3-4053-8790-584edc5be201"
-
-
-def salesperson_oid(n: int) -> str:
-    return f"6b1c2d3e-0000-4000-8000-0000000000{n:02d}"
+TENANT_ID = ids.TENANT_ID
+DEPLOYER = {"AZURE_TENANT_ID": TENANT_ID, "AZURE_CLIENT_ID": ids.DEPLOYER_CLIENT_ID,
+            "AZURE_CLIENT_SECRET": ids.DEPLOYER_SECRET}
+LIMITED = {"AZURE_TENANT_ID": TENANT_ID, "AZURE_CLIENT_ID": ids.LIMITED_CLIENT_ID,
+           "AZURE_CLIENT_SECRET": ids.LIMITED_SECRET}
+BC_APP_ID = ids.BUSINESS_CENTRAL_APP_ID
+INTEGRATION_USER_OID = ids.INTEGRATION_USER_OBJECT_ID
+NEW_HIRE_OID = ids.NEW_HIRE_OBJECT_ID
+SYSADMIN_TEMPLATE = ids.SYSTEM_ADMINISTRATOR_TEMPLATE_ID
+salesperson_oid = ids.salesperson_object_id  # sales<nn>@contoso.example, n = 1..30
 
 
 def connection_for(emu: Any) -> dict[str, Any]:

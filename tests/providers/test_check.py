@@ -9,8 +9,8 @@ from typing import Any, Iterator
 
 import pytest
 
+from devkit.harness import ProviderHost
 from infra.providers import ApplicationUser, SecurityRole, SolutionImport, UserAccess
-from tests.harness import ProviderHost
 
 CONN = {"environment_url": "https://contoso.crm.dynamics.com", "tenant_id": "6b1c2d3e-0000-4000-8000-00000000a001"}
 ROLE_ID = "8c8d4f51-a72b-e511-80d9-3863bb349780"

@@ -13,15 +13,16 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from devkit.harness import ProviderError, ProviderHost, Stack
+from emulator import FaultRule
+from emulator.seed import ids
 from infra.providers import ApplicationUser, Preflight, SecurityRole, SolutionImport, UserAccess
-from tests.emulator import FaultRule
-from tests.harness import ProviderError, ProviderHost, Stack
 
 from .conftest import BC_APP_ID, settle, dataverse_requests, salesperson_oid
 from .test_solution_import import package, sol_inputs
 
 ROLE_ID = "6f960e32-a72b-e511-80d9-3863bb349780"
-SALES_MANAGER = "6b1c2d3e-0000-4000-8000-00000000a104"
+SALES_MANAGER = ids.SALES_MANAGER_ROLE_ID
 
 
 def _probe(emulator: Any, host: ProviderHost, cls: type, inputs: dict[str, Any]) -> list[Any]:

@@ -15,17 +15,18 @@ import sys
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
+from emulator.seed import ids
 from infra.providers import ApplicationUser, Preflight, SecurityRole, SolutionImport, UsageLocation, UserAccess
 
 RESOURCES = [Preflight, SecurityRole, SolutionImport, UserAccess, ApplicationUser, UsageLocation]
-SECRETS = ["emu-deployer-secret-6f2b9c", "emu-limited-secret-41ac7e", "eyJ"]
+SECRETS = [ids.DEPLOYER_SECRET, ids.LIMITED_SECRET, "eyJ"]
 
 
 @pytest.mark.parametrize("resource_cls", RESOURCES, ids=lambda c: c.__name__)
 def test_serialized_provider_is_a_reference_without_secrets(resource_cls, monkeypatch) -> None:
     # Credentials in the environment of the program must not leak into the pickle.
     monkeypatch.setenv("AZURE_CLIENT_SECRET", SECRETS[0])
-    monkeypatch.setenv("AZURE_CLIENT_ID", "6b1c2d3e-0000-4000-8000-00000000d001")
+    monkeypatch.setenv("AZURE_CLIENT_ID", ids.DEPLOYER_CLIENT_ID)
     provider = resource_cls.provider_class()
     assert provider.serialize_as_secret_always is False
     assert vars(provider) == {}

@@ -6,12 +6,13 @@ from typing import Any, Callable
 
 import pytest
 
+from devkit.harness import CheckFailed, ProviderError, ProviderHost, Stack
+from emulator.seed import ids
 from infra.providers import Preflight, SecurityRole, UserAccess
-from tests.harness import CheckFailed, ProviderError, ProviderHost, Stack
 
 from .conftest import clear_log, LIMITED, dataverse_requests, describe, salesperson_oid, writes
 
-DEPLOYER_USER = "6b1c2d3e-0000-4000-8000-000000005001"
+DEPLOYER_USER = ids.DEPLOYER_SYSTEMUSER_ID
 
 
 def test_limited_identity_is_refused_in_check_and_in_create(emulator: Any, conn: dict,
@@ -22,7 +23,7 @@ def test_limited_identity_is_refused_in_check_and_in_create(emulator: Any, conn:
     result = host.check(SecurityRole, "iu", {}, inputs)
     [(prop, reason)] = result.failures
     assert prop == "connection"
-    for words in ("6b1c2d3e-0000-4000-8000-00000000d002", conn["environment_url"],
+    for words in (ids.LIMITED_CLIENT_ID, conn["environment_url"],
                   "System Administrator and System Customizer", "Nothing was changed"):
         assert words in reason, reason
     # The next resource's check in the same preview: one short line, no new requests.
@@ -45,7 +46,7 @@ def test_preflight_resource_and_cache(emulator: Any, conn: dict, stack: Stack) -
     clear_log(emulator)
     step = stack.up(Preflight, "preflight", {"connection": conn})
     assert step.outputs["caller_user_id"] == DEPLOYER_USER
-    assert "6b1c2d3e-0000-4000-8000-00000000d001" in step.outputs["identity"]
+    assert ids.DEPLOYER_CLIENT_ID in step.outputs["identity"]
     first = describe(dataverse_requests(emulator))
     # WhoAmI -> the caller's roles; the root business unit is fetched alongside (cached for the
     # resources that resolve role names), so the order of the last two may vary.

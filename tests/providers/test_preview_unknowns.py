@@ -10,8 +10,8 @@ from typing import Any
 
 from pulumi.runtime import rpc
 
+from devkit.harness import Stack
 from infra.providers import SecurityRole, UserAccess
-from tests.harness import Stack
 
 from .conftest import salesperson_oid
 

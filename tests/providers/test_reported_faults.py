@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from devkit.harness import CheckFailed, ProviderError, Stack
 from infra.providers import SolutionImport
-from tests.harness import CheckFailed, ProviderError, Stack
 
 from .conftest import dataverse_requests, writes
 from .test_solution_import import installed, package, sol_inputs
@@ -68,8 +68,8 @@ def test_rerun_reports_the_failure_of_our_earlier_import_instead_of_starting_ano
     import shutil
 
     from infra.model.solution_package import pack_source
-    from tests.emulator.dataverse import solutions
-    from tests.emulator.dataverse.solution_zip import read_package as emulator_read
+    from emulator.dataverse import solutions
+    from emulator.dataverse.solution_zip import read_package as emulator_read
 
     path = package(tmp_path, "1.0.0.0")
     broken = tmp_path / "broken"

@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from devkit.harness import Stack
+from emulator.seed import ids
 from infra.providers import ApplicationUser, Preflight, SecurityRole, SolutionImport, UserAccess
-from tests.harness import Stack
 
 from .conftest import BC_APP_ID, clear_log, dataverse_requests, describe, salesperson_oid
 from .test_solution_import import package, sol_inputs
@@ -59,7 +60,7 @@ def test_request_costs(emulator: Any, conn: dict, stack: Stack, tmp_path: Path, 
         emulator, stack, UserAccess, "access",
         {"connection": conn, "object_id": oid, "roles": ["Sales Manager", ROLE_ID]},
         {"connection": conn, "object_id": oid, "roles": ["Sales Manager", "System Customizer"]},
-        lambda: emulator.dataverse.disassociate_role(uid, "6b1c2d3e-0000-4000-8000-00000000a104"))
+        lambda: emulator.dataverse.disassociate_role(uid, ids.SALES_MANAGER_ROLE_ID))
 
     table["ApplicationUser"] = _measure(
         emulator, stack, ApplicationUser, "app",

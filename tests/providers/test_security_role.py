@@ -6,14 +6,15 @@ from typing import Any
 
 import pytest
 
+from devkit.harness import CheckFailed, ProviderError, Stack
+from emulator.seed import ids
 from infra.providers import SecurityRole
 from infra.providers.security_role import privileges_digest
-from tests.harness import CheckFailed, ProviderError, Stack
 
 from .conftest import clear_log, dataverse_requests, describe, writes
 
 ROLE_ID = "8c8d4f51-a72b-e511-80d9-3863bb349780"
-CHILD_BU = "6b1c2d3e-0000-4000-8000-00000000b002"
+CHILD_BU = ids.CHILD_BUSINESS_UNIT_ID
 PRIVS = {"prvReadAccount": "Global", "prvWriteAccount": "Global", "prvReadContact": "Local"}
 
 

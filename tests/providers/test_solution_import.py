@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from devkit.harness import CheckFailed, ProviderError, Stack
+from emulator.seed import ids
 from infra.model.solution_package import read_package
 from infra.providers import SolutionImport
-from tests.harness import CheckFailed, ProviderError, Stack
 
 from .conftest import clear_log, dataverse_requests, describe
 
@@ -110,7 +111,7 @@ def test_manifest_mismatch_and_failure_details(emulator: Any, conn: dict, stack:
 
 
 def test_standin_is_refused_outside_the_emulator(stack: Stack, tmp_path: Path) -> None:
-    far = {"environment_url": "https://contoso.crm.dynamics.com", "tenant_id": "6b1c2d3e-0000-4000-8000-00000000a001"}
+    far = {"environment_url": "https://contoso.crm.dynamics.com", "tenant_id": ids.TENANT_ID}
     # The host has credentials but no such environment is reachable; check() must refuse first.
     result = stack.host.check(SolutionImport, "sol", {}, sol_inputs(far, package(tmp_path)))
     reasons = dict(result.failures)

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from devkit.harness import ProviderError, Stack
+from devkit.harness.stack import CheckFailed
 from infra import facts
 from infra.model.roles import load_roles
 from infra.model.solution_package import read_package
@@ -23,8 +25,6 @@ from infra.program.sales import (
     SalesPlan, access_args, plan_sales, preflight_args, role_args, solution_requirement_args,
 )
 from infra.providers import Preflight, SecurityRole, SolutionImport, SolutionRequirement, UserAccess
-from tests.harness.stack import CheckFailed
-from tests.harness import ProviderError, Stack
 from tests.program.conftest import emulator_endpoints
 from tests.program.packages import vendor_like_zip
 from tests.program.test_config import load

@@ -6,18 +6,19 @@ from typing import Any
 
 import pytest
 
+from devkit.harness import ProviderError, Stack
+from emulator.seed import ids
 from infra.providers import ApplicationUser, UserAccess
-from tests.harness import ProviderError, Stack
 
 from .conftest import (
     clear_log,
     BC_APP_ID, INTEGRATION_USER_OID, NEW_HIRE_OID, dataverse_requests, describe, salesperson_oid, writes,
 )
 
-SALESPERSON = "6b1c2d3e-0000-4000-8000-00000000a103"
-SALES_MANAGER = "6b1c2d3e-0000-4000-8000-00000000a104"
-SYSADMIN = "6b1c2d3e-0000-4000-8000-00000000a101"
-CHILD_BU = "6b1c2d3e-0000-4000-8000-00000000b002"
+SALESPERSON = ids.SALESPERSON_ROLE_ID
+SALES_MANAGER = ids.SALES_MANAGER_ROLE_ID
+SYSADMIN = ids.SYSTEM_ADMINISTRATOR_ROLE_ID
+CHILD_BU = ids.CHILD_BUSINESS_UNIT_ID
 
 
 def user_id_for(emulator: Any, object_id: str) -> str:
@@ -48,7 +49,7 @@ def test_user_access_lifecycle(emulator: Any, conn: dict, stack: Stack) -> None:
     assert stack.up(UserAccess, "s1", access(conn, oid, ["Sales Manager"])).op == "same"
 
     # Replace the declared role: the one we managed goes, the seed's Salesperson stays.
-    sysadmin_copy_free = "6b1c2d3e-0000-4000-8000-00000000a102"  # System Customizer
+    sysadmin_copy_free = ids.SYSTEM_CUSTOMIZER_ROLE_ID  # System Customizer
     step = stack.up(UserAccess, "s1", access(conn, oid, [sysadmin_copy_free.upper()]))
     assert step.op == "update"
     assert roles_of(emulator, uid) == {SALESPERSON, sysadmin_copy_free}
@@ -215,7 +216,7 @@ def test_waits_for_a_newly_licensed_user_to_appear(emulator_factory: Any, stack:
     emulator = emulator_factory(provisioning_delay_s=1.5)
     conn = connection_for(emulator)
     emulator.graph.update_user(NEW_HIRE_OID, {"usageLocation": "US"})
-    emulator.graph.assign_license(NEW_HIRE_OID, [{"skuId": "1e1a282c-9c54-43a2-9310-98ef728faace"}], [])
+    emulator.graph.assign_license(NEW_HIRE_OID, [{"skuId": ids.SALES_SKU_ID}], [])
     stack.host.clear_log()
     clear_log(emulator)
     step = stack.up(UserAccess, "nh", access(conn, NEW_HIRE_OID, ["Salesperson"], wait_timeout_seconds=20))

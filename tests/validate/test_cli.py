@@ -131,9 +131,21 @@ def test_mock_run_summarises_and_fails_on_a_broken_config(tmp_path: Path) -> Non
 
 
 def test_infra_and_the_command_import_without_tests(tmp_path: Path) -> None:
-    """tests/ is not installed: only the emulator / mock-run subcommands may load it, when run."""
+    """tests/ is not installed, the emulator is an optional extra and devkit/bench are source-checkout
+    tools: importing infra and the command loads none of them (the emulator subcommand does, when run)."""
     code = ("import sys; import infra.cli.main, infra.validate, infra.review, infra.program.config; "
-            "assert not any(m == 'tests' or m.startswith('tests.') for m in sys.modules), sorted(sys.modules)")
+            "assert not any(m.split('.')[0] in ('tests', 'emulator', 'devkit', 'bench') for m in sys.modules), "
+            "sorted(sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                           env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert done.returncode == 0, done.stderr
+
+
+def test_emulator_subcommand_without_the_extra_says_how_to_install_it(tmp_path: Path) -> None:
+    """Without the optional extra `emulator` (here: starlette cannot be imported) the subcommand
+    names the extra and exits 2, without a traceback."""
+    code = ("import sys; sys.modules['starlette'] = None; from infra.cli.main import main; sys.exit(main(['emulator']))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    no_traceback(done)
+    assert done.returncode == 2, done.stderr
+    assert "pip install 'bc-sales-infra[emulator]'" in done.stderr and "'starlette'" in done.stderr
