@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.emulator import Emulator
-from tests.engine.conftest import PROJECT_PARTS, ROOT, EngineStack, copy_project, emulator_env, engine_env
+from emulator import Emulator
+from devkit.engine import PROJECT_PARTS, ROOT, copy_project, engine_env
+from tests.engine.conftest import EngineStack, emulator_env
 
 #: The last commit before the redesign (issue 14): its program created the stack.
 BEFORE = "299015214aca23ddb6b2799c371c2d1e42706e04"
