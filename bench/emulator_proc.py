@@ -32,6 +32,7 @@ class Request:
     started: float
     ended: float
     fault: str | None
+    surface: str | None = None  # the origin the request reached: entra, graph, dataverse, powerplatform
 
     @property
     def is_dataverse(self) -> bool:
@@ -72,7 +73,7 @@ class EmulatorProcess:
         data = self.http.get("/_emulator/requests").raise_for_status().json()
         rows = data.get("requests", data) if isinstance(data, dict) else data
         return [Request(r["method"], r["path"], r.get("query", ""), int(r["status"]),
-                        float(r["started"]), float(r["ended"]), r.get("fault")) for r in rows]
+                        float(r["started"]), float(r["ended"]), r.get("fault"), r.get("surface")) for r in rows]
 
     def clear_log(self) -> None:
         self.http.delete("/_emulator/requests").raise_for_status()
@@ -119,7 +120,13 @@ def dataverse(reqs: list[Request]) -> list[Request]:
 
 
 def entra(reqs: list[Request]) -> list[Request]:
-    return [r for r in reqs if not r.is_dataverse and not r.path.startswith(("/v1.0", "/_emulator"))]
+    """Sign-in requests: everything that reached the Entra origin but the emulator's own admin API."""
+    return [r for r in reqs if r.surface == "entra" and not r.path.startswith("/_emulator")]
+
+
+def tokens(reqs: list[Request]) -> list[Request]:
+    """Token requests (``/oauth2/v2.0/token``), one per (identity, resource) a run signs in for."""
+    return [r for r in entra(reqs) if r.path.endswith("/oauth2/v2.0/token")]
 
 
 def import_notice(reqs: list[Request], import_seconds: float) -> dict[str, Any]:

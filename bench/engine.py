@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from bench.emulator_proc import EmulatorProcess, dataverse, entra, import_notice
+from bench.emulator_proc import EmulatorProcess, dataverse, entra, import_notice, tokens
 from devkit.engine import copy_project, engine_env, pulumi_cli
 from devkit.workload import DEPLOYER_CLIENT_ID, DEPLOYER_SECRET, salesperson_oid
 
@@ -100,6 +100,7 @@ def phase_engine_up(work: Path, *, latency_ms: float, import_seconds: float, sal
             "shutdown_s": round(t1 - last_resp, 3),
             "requests_total": len(dataverse(reqs)),
             "entra_requests": len(entra(reqs)),
+            "token_requests": len(tokens(reqs)),
             "import": import_notice(reqs, import_seconds),
             "dynamic_resources": sum(1 for r in resources["deployment"]["resources"]
                                      if r["type"].startswith("pulumi-python:dynamic/")),

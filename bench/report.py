@@ -59,6 +59,7 @@ def build_report(first: dict[str, Any], per: dict[str, Any], rss: dict[str, Any]
         "requests_minimal_without_batch": total_min_unbatched,
         "requests_over_minimal": round(max(total, first["requests_total"]) / total_min, 3),
         "entra_requests_first_up": first["entra_requests"],
+        "token_requests_first_up": first.get("token_requests"),
         "wall_s": first["wall_s"],
         **bounds,
         "wall_over_lower_bound": round(first["wall_s"] / bounds["critical_path_s"], 3),
@@ -176,7 +177,8 @@ def print_report(rep: dict[str, Any]) -> None:
         line("  empty program up, apart (s)", e["empty_up_s"], "(info)", None)
         line("  requests / minimal", f"{e['requests_total']}/{f['requests_minimal']} = {e['requests_over_minimal']}",
              "(info)", None)
-        line("  Entra token requests", e["entra_requests"], "(info)", None)
+        line("  Entra requests (of which token requests)", f"{e['entra_requests']} ({e.get('token_requests')})",
+             "(info)", None)
         line("  import end -> provider notices (s)", e["import_notice_s"], "(info)", None)
         line("  no-op up: wall (s) / requests / writes",
              f"{e['noop_up_wall_s']}/{e['noop_up_requests']}/{e['noop_up_writes']}", "(info)", None)
@@ -197,7 +199,8 @@ def markdown(rep: dict[str, Any]) -> str:
          f"{f['wall_over_capacity_bound']}x)", f"<= {t['wall_over_lower_bound']}x", mark("wall_over_lower_bound")),
         ("Dataverse requests, first up", f"{max(f['requests_total_sequential'], f['requests_total_concurrent'])} vs "
          f"minimal {f['requests_minimal']} = {f['requests_over_minimal']}x (minimal without `$batch`: "
-         f"{f.get('requests_minimal_without_batch', '?')}; + {f['entra_requests_first_up']} Entra requests)",
+         f"{f.get('requests_minimal_without_batch', '?')}; + {f['entra_requests_first_up']} Entra requests, "
+         f"{f.get('token_requests_first_up', '?')} of them token requests)",
          f"<= {t['requests_over_minimal']}x", mark("requests_over_minimal")),
         ("import end -> provider notices", f"{f['import_notice_s']} s ({f['import_polls']} polls)",
          f"<= {t['import_notice_s']} s", mark("import_notice_s")),

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from bench.bounds import IMPORT_SECONDS, LATENCY_MS
-from bench.emulator_proc import EmulatorProcess, Request, dataverse, entra, import_notice
+from bench.emulator_proc import EmulatorProcess, Request, dataverse, entra, import_notice, tokens
 from bench.report import TARGETS, build_report, engine_figures, markdown, print_report
 from bench.state_size import checkpoint_entry, entry_bytes
 from devkit.workload import REPO, Workload, connection_for, host_env, run_up, rw1
@@ -63,6 +63,7 @@ def phase_first_up(workdir: Path) -> dict[str, Any]:
             out["wall_s"] = round(wall, 3)
             out["requests_total"] = len(dataverse(reqs))
             out["entra_requests"] = len(entra(reqs))
+            out["token_requests"] = len(tokens(reqs))
             out["max_in_flight_ops"] = _max_overlap(timings)
             out["import"] = import_notice(reqs, IMPORT_SECONDS)
             out["timeline"] = {n: {"start": round(t.started - t0, 3), "end": round(t.ended - t0, 3),
