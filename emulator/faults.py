@@ -11,16 +11,19 @@ from __future__ import annotations
 import random
 import re
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-FAULT_KINDS = ("429", "503", "reset", "cut")
+FAULT_KINDS = ("429", "503", "reset", "cut", "hold")
 
 
 @dataclass
 class FaultRule:
     """One fault. ``kind``: "429" (Retry-After), "503", "reset" (connection closed without a
-    response) or "cut" (response headers and half the body, then the connection drops).
+    response), "cut" (response headers and half the body, then the connection drops) or "hold"
+    (the request waits, unhandled, until :meth:`release` or ``hold_seconds`` -- so a test can
+    crash a client at an exact request boundary however loaded the machine is; ``holding`` is
+    set while a request waits).
     ``phase``: for "reset", "before" = the service never saw the request, "after" = the
     service processed it and the response was lost (outcome unknown to the client)."""
 
@@ -32,8 +35,15 @@ class FaultRule:
     retry_after: int | None = 1
     limit: int | None = None
     phase: str = "before"
+    hold_seconds: float = 30.0
     matched: int = field(default=0, compare=False)
     fired: int = field(default=0, compare=False)
+    holding: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
+    released: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
+
+    def release(self) -> None:
+        """Let every request this "hold" rule stopped go on."""
+        self.released.set()
 
     def __post_init__(self) -> None:
         self.kind = str(self.kind)
@@ -63,12 +73,13 @@ class FaultRule:
         return self._rx is None or self._rx.search(target) is not None
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        return d
+        """The rule's settings and counters as JSON values (the admin API's shape)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("holding", "released")}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "FaultRule":
-        allowed = {"kind", "probability", "nth", "method", "path_regex", "retry_after", "limit", "phase"}
+        allowed = {"kind", "probability", "nth", "method", "path_regex", "retry_after", "limit", "phase",
+                   "hold_seconds"}
         unknown = set(data) - allowed
         if unknown:
             raise ValueError(f"FaultRule: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")

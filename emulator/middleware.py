@@ -129,6 +129,12 @@ class FaultMiddleware:
             await _drain(receive)
             await surface_error(scope["path"], int(rule.kind), rule.kind, rule.retry_after,
                                 surface=scope.get(SURFACE))(scope, receive, send)
+        elif rule.kind == "hold":
+            rule.holding.set()
+            deadline = asyncio.get_running_loop().time() + rule.hold_seconds
+            while not rule.released.is_set() and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.005)
+            await self.app(scope, receive, send)
         elif rule.kind == "reset" and rule.phase == "before":
             await abort_connection(scope)
         elif rule.kind == "reset":

@@ -127,3 +127,20 @@ def test_injected_429_on_dataverse_uses_dataverse_error_shape(emulator: Emulator
     assert resp.status_code == 429 and resp.headers["Retry-After"] == "3"
     assert resp.json() == {"error": {"code": "0x80072322", "message": resp.json()["error"]["message"]}}
     assert http.get(f"{emulator.urls.authority}/v2.0/.well-known/openid-configuration", timeout=5).status_code == 200
+
+
+def test_hold_keeps_the_request_unhandled_until_released(emulator: Emulator) -> None:
+    """A "hold" rule stops the matching request before it is handled (tests crash clients there)."""
+    import threading
+
+    rule = emulator.faults.add(FaultRule(kind="hold", nth=1, limit=1, path_regex="openid-configuration"))
+    answered = threading.Event()
+    worker = threading.Thread(target=lambda: (session(emulator).get(_discovery(emulator)), answered.set()))
+    worker.start()
+    assert rule.holding.wait(timeout=10), "the request never reached the rule"
+    assert not answered.wait(timeout=0.3), "a held request was answered"
+    rule.release()
+    assert answered.wait(timeout=10)
+    worker.join(timeout=10)
+    import json
+    assert json.loads(json.dumps(rule.to_dict()))["kind"] == "hold"   # the admin API can list it
