@@ -29,7 +29,8 @@ from typing import Sequence
 
 from infra import facts
 from infra.model.roles import PrivilegeEntry, RoleFileError, RoleSpec, load_role_text, parse_roles
-from infra.model.solution_package import PackageError, PackageInfo, discover_packages, parse_version, read_package
+from infra.model.solution_package import PackageError, PackageInfo, discover_packages, read_package
+from infra.model.terms import PrivilegeDepth
 
 __all__ = ["ReviewError", "Snapshot", "add_arguments", "main", "render", "review", "review_with_status", "run",
            "snapshot"]
@@ -215,7 +216,12 @@ def _solution_sources(repo: Path, commit: str) -> dict[str, tuple[str, str, str]
 
 
 def _depth(depth: str) -> str:
-    return facts.DEPTH_DISPLAY_NAMES.get(depth, depth)
+    """'Organization (Global)': the editor's name, then the Web API's."""
+    try:
+        found = PrivilegeDepth.parse(depth)
+    except ValueError:
+        return depth
+    return f"{found.editor_name} ({found.value})"
 
 
 def _split_camel(name: str) -> str:
@@ -337,9 +343,9 @@ def _package_section(base: Snapshot, head: Snapshot) -> list[str]:
         assert a is not None and b is not None
         items: list[str] = []
         if a.version != b.version:
-            direction = "upgrade" if parse_version(b.version) > parse_version(a.version) else \
+            direction = "upgrade" if b.version_tuple > a.version_tuple else \
                 "**downgrade — will be refused: deployments move forward**" \
-                if parse_version(b.version) < parse_version(a.version) else "same version, spelled differently"
+                if b.version_tuple < a.version_tuple else "same version, spelled differently"
             items.append(f"version {a.version} → {b.version} ({direction})")
         if a.managed != b.managed:
             items.append(f"**managed flag changed: {'managed' if a.managed else 'unmanaged'} → "
