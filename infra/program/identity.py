@@ -82,7 +82,7 @@ def resource_slug(upn: str) -> str:
 class IntegrationIdentityArgs:
     """Inputs of :class:`IntegrationIdentity`.
 
-    ``sku_ids`` is the SKU table after the seat preflight (tenant ids win); ``now`` fixes the
+    ``sku_ids`` is the SKU table after the licence seat check (tenant ids win); ``now`` fixes the
     rotation period (the program passes the current time, tests a fixed one).
     """
 
@@ -102,14 +102,14 @@ class IntegrationIdentity(pulumi.ComponentResource):
     salespeople_object_ids: dict[str, pulumi.Output[str]]
     #: UPN -> the resource that licenses that user -- a UserLicense, or the GroupMember of the
     #: licensing group (for depends_on on the Sales side).
-    licences: dict[str, pulumi.Resource]
+    licenses: dict[str, pulumi.Resource]
     #: Resources the application user waits for (the service principal).
     application_dependencies: list[pulumi.Resource]
 
     def __init__(self, name: str, args: IntegrationIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("bc-sales:identity:IntegrationIdentity", name, None, opts)
         s = args.settings
-        self.licences = {}
+        self.licenses = {}
         self.application_dependencies = []
         self.integration_user_password = None
         self.client_id = None
@@ -143,7 +143,7 @@ class IntegrationIdentity(pulumi.ComponentResource):
 
     # --- licences: direct assignment or membership of the licensing group ---------------------
 
-    def _licence(self, s: StackSettings, provider: azuread.Provider, slug: str, object_id: pulumi.Input[str],
+    def _license(self, s: StackSettings, provider: azuread.Provider, slug: str, object_id: pulumi.Input[str],
                  sku_id: str, waits: list[pulumi.Resource]) -> pulumi.Resource:
         """``licenseAssignment: direct`` -> azuread.UserLicense; ``group`` -> azuread.GroupMember of
         the licensing group (Entra gives members the group's licences; one seat per user)."""
@@ -155,6 +155,7 @@ class IntegrationIdentity(pulumi.ComponentResource):
                 member_object_id=object_id,
                 opts=opts,
             )
+        # The resource name keeps its spelling: it is part of the URN in existing stacks' state.
         return azuread.UserLicense(f"licence-{slug}", user_object_id=object_id, sku_id=sku_id, opts=opts)
 
     @staticmethod
@@ -204,7 +205,7 @@ class IntegrationIdentity(pulumi.ComponentResource):
         self.integration_user_object_id = user.object_id
         self.integration_user_upn = user.user_principal_name
         self.integration_user_password = pulumi.Output.secret(password.result)
-        self.licences[user_cfg.user_principal_name] = self._licence(
+        self.licenses[user_cfg.user_principal_name] = self._license(
             s, provider, "integration-user", user.object_id, args.sku_ids[user_cfg.license_sku], [user])
 
         self.salespeople_object_ids = {}
@@ -229,7 +230,7 @@ class IntegrationIdentity(pulumi.ComponentResource):
                     pulumi.ResourceOptions(parent=self),
                 ))
             if person.license_sku:
-                self.licences[person.user_principal_name] = self._licence(
+                self.licenses[person.user_principal_name] = self._license(
                     s, provider, slug, object_id, args.sku_ids[person.license_sku], waits)
 
         app = azuread.Application(

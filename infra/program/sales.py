@@ -236,13 +236,13 @@ def resolve_roles(refs: Sequence[RoleRef | str], role_ids: Mapping[str, Any]) ->
 class SalesIntegrationArgs:
     """Inputs of :class:`SalesIntegration`.
 
-    ``licences`` maps a user's UPN to the resource that licenses it (empty in identityMode
+    ``licenses`` maps a user's UPN to the resource that licenses it (empty in identityMode
     existing); ``application_dependencies`` are what the application user waits for (the service
     principal of the app registration).
     """
 
     plan: SalesPlan
-    licences: Mapping[str, pulumi.Resource] = field(default_factory=dict)
+    licenses: Mapping[str, pulumi.Resource] = field(default_factory=dict)
     application_dependencies: Sequence[pulumi.Resource] = ()
 
 
@@ -346,8 +346,8 @@ class SalesIntegration(pulumi.ComponentResource):
         self.systemuser_ids = {}
         for access in plan.accesses:
             waits: list[pulumi.Resource] = [roles[r.key] for r in access.roles if isinstance(r, RoleRef)]
-            if access.user_principal_name in args.licences:
-                waits.append(args.licences[access.user_principal_name])
+            if access.user_principal_name in args.licenses:
+                waits.append(args.licenses[access.user_principal_name])
             if not access.integration_user and integration_access is not None:
                 # Salespeople come after the integration user: the connection works first.
                 waits.append(integration_access)

@@ -122,7 +122,7 @@ class StackSettings(BaseModel):
         default="public", description="sign-in host: public, usgov, china or an https:// URL"
     )
     graph_url: HttpsUrl = Field(
-        default="https://graph.microsoft.com", description="Microsoft Graph base URL (licence seat preflight)"
+        default="https://graph.microsoft.com", description="Microsoft Graph base URL (licence seat check)"
     )
     ca_bundle: str | None = Field(
         default="", description="PEM file of extra CAs to trust (local emulator only); empty for none"
@@ -150,7 +150,7 @@ class StackSettings(BaseModel):
     )
     seat_check: Literal["auto", "required", "off"] = Field(
         default="auto",
-        description="licence seat preflight against Graph: auto (when credentials are present), required, off",
+        description="licence seat check against Graph: auto (when credentials are present), required, off",
     )
     license_assignment: Literal["direct", "group"] = Field(
         default="direct",
