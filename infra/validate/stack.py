@@ -12,9 +12,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from infra.model.roles import RoleFileError, RoleFileErrors, RoleSpec, load_role_text, parse_roles
-from infra.model.solution_package import PackageError, PackageInfo, read_package
-from infra.program.config import PROJECT, ConfigError, load_settings
+from infra.model.roles import RoleFileError, RoleSpec, load_role_text, parse_roles, role_files
+from infra.program.config import PROJECT, check_stack
 from infra.validate import rules
 from infra.validate.catalog import Catalog, load_catalog
 from infra.validate.problems import Problem
@@ -34,21 +33,19 @@ class UnknownStackError(Exception):
         super().__init__(f"no stack {stack!r}: there is no Pulumi.{stack}.yaml; stacks: {', '.join(known) or 'none'}")
 
 
-def _flatten(exc: RoleFileError) -> list[RoleFileError]:
-    return list(exc.problems) if isinstance(exc, RoleFileErrors) else [exc]
-
-
 def _role_problem(exc: RoleFileError) -> Problem:
     return Problem(Path(exc.file).as_posix(), exc.line, exc.key, exc.message)
 
 
 def load_role_dir(root: Path, folder: str = "roles") -> tuple[list[RoleSpec], list[Problem]]:
-    """Every role file under ``root/folder``, with paths shown relative to ``root``."""
+    """Every role file under ``root/folder``, with paths shown relative to ``root``.
+
+    Returns (the specs that loaded -- a file with problems contributes what did load --, problems).
+    """
     directory = root / folder
     if not directory.is_dir():
         return [], [Problem(f"{folder}/", None, None, "role directory not found")]
-    files = sorted(p for p in directory.iterdir()
-                   if p.suffix in (".yaml", ".yml") and p.is_file() and not p.name.startswith("."))
+    files = role_files(directory)
     if not files:
         return [], [Problem(f"{folder}/", None, None, "no role files (*.yaml) in this directory")]
     specs: list[RoleSpec] = []
@@ -60,13 +57,13 @@ def load_role_dir(root: Path, folder: str = "roles") -> tuple[list[RoleSpec], li
         except UnicodeDecodeError as exc:
             problems.append(Problem(shown.as_posix(), None, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})"))
         except RoleFileError as exc:
-            problems.extend(_role_problem(p) for p in _flatten(exc))
+            problems.extend(_role_problem(p) for p in exc.each())
             if exc.partial is not None:  # the rest of the file is still checked against the catalog
                 specs.append(exc.partial)
     try:
         specs = parse_roles(specs)
     except RoleFileError as exc:
-        problems.extend(_role_problem(p) for p in _flatten(exc))
+        problems.extend(_role_problem(p) for p in exc.each())
     return specs, problems
 
 
@@ -79,16 +76,6 @@ def _config_problem(sf: StackFile, text: str) -> Problem:
     if rest.startswith(":") or rest.startswith("="):
         rest = rest[1:].strip()
     return Problem(sf.display, sf.line_of(key), key, rest)
-
-
-def _package(root: Path, raw_path: str | None) -> PackageInfo | None:
-    if not raw_path:
-        return None
-    path = Path(raw_path)
-    try:
-        return read_package(path if path.is_absolute() else root / path)
-    except PackageError:  # already reported by the config model (bc-sales:solutionPath)
-        return None
 
 
 def validate_stack(root: Path, stack: str, *, env: Mapping[str, str] | None = None,
@@ -109,12 +96,12 @@ def validate_stack(root: Path, stack: str, *, env: Mapping[str, str] | None = No
         problems.append(exc.problem)
 
     settings = None
+    named_package = None  # the package the config names, read once by the config check
     if sf is not None:
-        try:
-            settings = load_settings(lambda k: sf.value(PROJECT, k), all_keys=sf.keys, env=env, stack=stack,
-                                     require_endpoint_env=False)
-        except ConfigError as exc:
-            problems.extend(_config_problem(sf, p) for p in exc.problems)
+        checked = check_stack(lambda k: sf.value(PROJECT, k), all_keys=sf.keys, env=env,
+                              require_endpoint_env=False, root=root)
+        settings, named_package = checked.settings, checked.package
+        problems.extend(_config_problem(sf, p) for p in checked.problems)
         problems.extend(rules.placeholder_problems(sf))
         problems.extend(rules.plaintext_secret_problems(sf))
         problems.sort(key=lambda p: (p.line or 0))
@@ -124,9 +111,7 @@ def validate_stack(root: Path, stack: str, *, env: Mapping[str, str] | None = No
 
     raw = (lambda key: sf.value(PROJECT, key)) if sf is not None else (lambda key: None)
     source = settings.solution_source if settings else (raw("solutionSource") or "package")
-    package = None
-    if source == "package":
-        package = _package(root, settings.solution_path if settings else raw("solutionPath"))
+    package = named_package if source == "package" else None
     problems.extend(rules.role_catalog_problems(specs, catalog, package))
     if specs:
         problems.extend(rules.managed_role_problems(specs))
