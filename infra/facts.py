@@ -29,6 +29,13 @@ BASE_INTEGRATION_ROLE_ID: Final = "a2b18661-9ff5-e911-a812-000d3a0b9028"
 #: 'product availability user') = 3d3860f5-d4cc-58c7-9d2c-ed57d6eabcc6 (also used by the stand-in).
 PRODUCT_AVAILABILITY_USER_ROLE_ID: Final[str | None] = None
 
+#: The three roles the program manages: plan key -> role name in roles/*.yaml.
+MANAGED_ROLES: Final[dict[str, str]] = {
+    "integration-administrator": "Integration Administrator",
+    "integration-user": "Integration User",
+    "product-availability-user": "Product Availability User",
+}
+
 SYSTEM_ADMINISTRATOR_TEMPLATE_ID: Final = "627090ff-40a3-4053-8790-584edc5be201"
 SYSTEM_CUSTOMIZER_TEMPLATE_ID: Final = "119f245c-3cc8-4b62-b31c-d1a046ced15d"
 

@@ -58,11 +58,7 @@ __all__ = [
 ]
 
 #: Our three roles: plan key -> role name in roles/*.yaml.
-ROLE_KEYS: dict[str, str] = {
-    "integration-administrator": "Integration Administrator",
-    "integration-user": "Integration User",
-    "product-availability-user": "Product Availability User",
-}
+ROLE_KEYS: dict[str, str] = facts.MANAGED_ROLES
 INTEGRATION_USER_ROLES = ("integration-administrator", "integration-user")
 SALESPERSON_EXTRA_ROLES = ("product-availability-user",)
 #: Business Central's server-to-server application user works like the integration user.

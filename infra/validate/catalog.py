@@ -17,17 +17,18 @@ from typing import Iterable, Mapping
 
 import yaml
 
-__all__ = ["CATALOG_FILE", "Catalog", "TableInfo", "load_catalog", "suggest", "ALL_DEPTHS", "OWNERSHIP_DEPTHS"]
+from infra.model.terms import PrivilegeDepth
+
+__all__ = ["CATALOG_FILE", "OWNERSHIP_DEPTHS", "OWNER_VERBS", "Catalog", "TableInfo", "load_catalog", "suggest"]
 
 CATALOG_FILE = Path(__file__).with_name("catalog.yaml")
 
-ALL_DEPTHS: tuple[str, ...] = ("Basic", "Local", "Deep", "Global")
 #: Ownership -> the depths a privilege on such a table can have, where the reference settles it
 #: offline; ``None`` means "not restricted here" (the deploy-time catalog check decides).
 OWNERSHIP_DEPTHS: dict[str, tuple[str, ...] | None] = {
-    "user": ALL_DEPTHS,
-    "organization": ("Global",),
-    "none": ("Global",),  # UNCONFIRMED: see the header of catalog.yaml
+    "user": tuple(d.value for d in PrivilegeDepth.role_depths()),
+    "organization": (PrivilegeDepth.GLOBAL.value,),
+    "none": (PrivilegeDepth.GLOBAL.value,),  # UNCONFIRMED: see the header of catalog.yaml
     "business": None,
 }
 #: Verbs that exist only for records with an owner (assign to another owner, share with one).

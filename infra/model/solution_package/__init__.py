@@ -12,6 +12,7 @@ from infra.model.solution_package.manifest import (
     PackageRole,
     assert_importable,
     discover_packages,
+    is_loopback_url,
     package_privileges,
     read_package,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "PackageRole",
     "assert_importable",
     "discover_packages",
+    "is_loopback_url",
     "open_package",
     "pack_source",
     "package_privileges",

@@ -40,6 +40,7 @@ __all__ = [
     "PackageRole",
     "assert_importable",
     "discover_packages",
+    "is_loopback_url",
     "package_privileges",
     "read_package",
 ]
@@ -165,9 +166,9 @@ def assert_importable(info: PackageInfo, environment_url: str) -> None:
     """
     if not info.is_standin:
         return
-    host = urlsplit(environment_url).hostname or ""
-    if _is_loopback(host):
+    if is_loopback_url(environment_url):
         return
+    host = urlsplit(environment_url).hostname or ""
     raise PackageError(
         info.path, None,
         f"{info.unique_name} is the test stand-in, not Microsoft's integration solution; it may only be "
@@ -176,7 +177,9 @@ def assert_importable(info: PackageInfo, environment_url: str) -> None:
     )
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_url(url: str) -> bool:
+    """Whether ``url``'s host is this machine: ``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
+    host = urlsplit(url).hostname or ""
     if host.lower() == "localhost":
         return True
     try:
