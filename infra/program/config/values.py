@@ -9,6 +9,7 @@ types, each config field can be validated on its own, so every bad key is report
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -84,11 +85,21 @@ def _authority_host(value: str) -> str:
         ) from None
 
 
-def _upn(value: str) -> str:
-    value = value.strip()
-    if not _UPN_RE.match(value):
-        raise fail("expected a user principal name such as someone@contoso.onmicrosoft.com")
-    return value
+def _matching(pattern: re.Pattern[str], message: str) -> Callable[[str], str]:
+    """A check that strips the value and refuses it with ``message`` unless ``pattern`` matches."""
+
+    def check(value: str) -> str:
+        value = value.strip()
+        if not pattern.match(value):
+            raise fail(message)
+        return value
+
+    return check
+
+
+_upn = _matching(_UPN_RE, "expected a user principal name such as someone@contoso.onmicrosoft.com")
+_sku = _matching(_SKU_RE, "expected a licence SKU part number such as DYN365_ENTERPRISE_SALES (capitals, digits, _)")
+_repository = _matching(_REPO_RE, "expected owner/repository, e.g. contoso/bc-sales")
 
 
 def _country(value: str) -> str:
@@ -103,10 +114,7 @@ def _country(value: str) -> str:
 
 def sku_part_number(value: str) -> str:
     """A licence SKU part number (``DYN365_ENTERPRISE_SALES``): capitals, digits and ``_``."""
-    value = value.strip()
-    if not _SKU_RE.match(value):
-        raise fail("expected a licence SKU part number such as DYN365_ENTERPRISE_SALES (capitals, digits, _)")
-    return value
+    return _sku(value)
 
 
 def _salesperson_code(value: str) -> str:
@@ -132,13 +140,6 @@ def _non_blank(value: str) -> str:
     value = value.strip()
     if not value:
         raise fail("must not be empty")
-    return value
-
-
-def _repository(value: str) -> str:
-    value = value.strip()
-    if not _REPO_RE.match(value):
-        raise fail("expected owner/repository, e.g. contoso/bc-sales")
     return value
 
 
