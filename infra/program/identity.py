@@ -50,21 +50,32 @@ ROTATION_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class RotationPeriod:
+    """One period of the client secret rotation calendar (see the module docstring).
+
+    ``index`` counts periods from :data:`ROTATION_EPOCH`, ``start`` is the period's first day
+    (UTC), ``end_date`` when a secret issued in this period expires (two periods later).
+    """
+
     index: int
     start: datetime
     end_date: datetime  # when a secret issued in this period expires
 
     @property
     def label(self) -> str:
+        """``2024-07-01/180d``: the period's start and length, the value that triggers a rotation."""
         return f"{self.start:%Y-%m-%d}/{(self.end_date - self.start).days // 2}d"
 
     @property
     def end_date_rfc3339(self) -> str:
+        """The expiry as RFC 3339 UTC (``2025-06-28T00:00:00Z``), as azuread's ``end_date`` wants it."""
         return self.end_date.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def rotation_period(now: datetime, days: int) -> RotationPeriod:
-    """The rotation period ``now`` falls in, for a rotation every ``days`` days."""
+    """The rotation period ``now`` (any time zone) falls in, for a rotation every ``days`` days.
+
+    Raises ``ValueError`` when ``days`` is below 1.
+    """
     if days < 1:
         raise ValueError("rotation days must be positive")
     elapsed = (now.astimezone(UTC) - ROTATION_EPOCH).days
@@ -92,7 +103,14 @@ class IntegrationIdentityArgs:
 
 
 class IntegrationIdentity(pulumi.ComponentResource):
-    """Entra identities Business Central's connection to Sales relies on."""
+    """Entra identities Business Central's connection to Sales relies on (a Pulumi
+    ComponentResource, type ``bc-sales:identity:IntegrationIdentity``).
+
+    identityMode create registers the integration user with its password and licence, the
+    salespeople's licences (direct, or membership of the licensing group), the app registration
+    with its service principal, federated credentials for CI and an optional rotating client
+    secret (pulumi-azuread).  identityMode existing registers nothing and exposes the configured ids.
+    """
 
     integration_user_object_id: pulumi.Output[str]
     integration_user_upn: pulumi.Output[str]

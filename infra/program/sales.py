@@ -74,6 +74,13 @@ class RoleRef:
 
 @dataclass(frozen=True)
 class RolePlan:
+    """One of our three roles as the SecurityRole provider gets it.
+
+    ``key`` is the plan key (``integration-user``), ``resource_name`` the Pulumi resource name
+    (part of the URN: never change it for an existing stack), ``role_id`` the fixed or derived id,
+    ``privileges`` privilege name -> depth (``Basic`` .. ``Global``).
+    """
+
     key: str
     resource_name: str
     name: str
@@ -84,6 +91,12 @@ class RolePlan:
 
 @dataclass(frozen=True)
 class AccessPlan:
+    """The roles one user gets in Dataverse (the integration user or a salesperson).
+
+    ``object_id`` is the Entra object id (a string, or an Output in identityMode create); ``roles``
+    are our roles by :class:`RoleRef` and Sales roles by name.
+    """
+
     resource_name: str
     user_principal_name: str
     object_id: Any  # str, or pulumi.Output[str] in identityMode create
@@ -93,6 +106,9 @@ class AccessPlan:
 
 @dataclass(frozen=True)
 class ApplicationUserPlan:
+    """Business Central's server-to-server application user: the app registration's client id
+    (``application_id``, a string or an Output) and the roles it gets."""
+
     resource_name: str
     application_id: Any  # str or pulumi.Output[str]
     roles: tuple[RoleRef | str, ...]
@@ -101,6 +117,12 @@ class ApplicationUserPlan:
 
 @dataclass(frozen=True)
 class SalesPlan:
+    """Every provider input of the Sales side, as plain values (object ids may be Outputs).
+
+    The program registers it (:class:`SalesIntegration`); the end-to-end test feeds the same plan
+    to the providers through the harness.
+    """
+
     connection: Connection
     solution: dict[str, Any]  # SolutionImportArgs / SolutionRequirementArgs keywords except connection
     roles: tuple[RolePlan, ...]
@@ -110,6 +132,7 @@ class SalesPlan:
 
     @property
     def connection_input(self) -> dict[str, Any]:
+        """The environment endpoints as the providers' ``connection`` input (a plain dict, no secret)."""
         return self.connection.to_dict()
 
 
@@ -126,6 +149,8 @@ def project_relative(path: Path) -> str:
 
 
 def connection_for(settings: StackSettings) -> Connection:
+    """The environment endpoints the stack's settings name (Dataverse, sign-in host, Graph, CA bundle,
+    Power Platform admin API when set); no credential is part of it."""
     extra = {"power_platform_url": settings.power_platform_url} if settings.power_platform_url else {}
     return Connection(
         environment_url=settings.environment_url,
@@ -246,14 +271,17 @@ class SalesIntegrationArgs:
 
 
 def preflight_args(plan: SalesPlan) -> PreflightArgs:
+    """Inputs of the Preflight resource (the deployer's admin roles are checked first)."""
     return PreflightArgs(connection=plan.connection_input)
 
 
 def solution_args(plan: SalesPlan) -> SolutionImportArgs:
+    """Inputs of the SolutionImport resource (``solutionSource: package``)."""
     return SolutionImportArgs(connection=plan.connection_input, **plan.solution)
 
 
 def solution_requirement_args(plan: SalesPlan) -> SolutionRequirementArgs:
+    """Inputs of the SolutionRequirement resource (``solutionSource: business-central``)."""
     return SolutionRequirementArgs(connection=plan.connection_input, **plan.solution)
 
 
@@ -271,7 +299,11 @@ def role_solution(plan: SalesPlan, installed_version: Any = None) -> dict[str, A
 
 
 def role_args(plan: SalesPlan, role: RolePlan, installed_version: Any = None) -> SecurityRoleArgs:
-    """``installed_version``: the SolutionRequirement's output (business-central source only)."""
+    """Inputs of one SecurityRole resource.
+
+    ``installed_version`` is the SolutionRequirement's output (business-central source only), so
+    the role re-applies its file when Business Central installs another version.
+    """
     return SecurityRoleArgs(
         connection=plan.connection_input,
         name=role.name,
@@ -283,6 +315,7 @@ def role_args(plan: SalesPlan, role: RolePlan, installed_version: Any = None) ->
 
 
 def access_args(plan: SalesPlan, access: AccessPlan, role_ids: Mapping[str, Any]) -> UserAccessArgs:
+    """Inputs of one UserAccess resource; ``role_ids`` is plan key -> role id (Outputs or strings)."""
     return UserAccessArgs(
         connection=plan.connection_input,
         object_id=access.object_id,
@@ -292,6 +325,7 @@ def access_args(plan: SalesPlan, access: AccessPlan, role_ids: Mapping[str, Any]
 
 
 def application_user_args(plan: SalesPlan, role_ids: Mapping[str, Any]) -> ApplicationUserArgs:
+    """Inputs of the ApplicationUser resource; raises ``ValueError`` when the plan has none."""
     app = plan.application_user
     if app is None:
         raise ValueError("the plan has no application user")
@@ -304,7 +338,14 @@ def application_user_args(plan: SalesPlan, role_ids: Mapping[str, Any]) -> Appli
 
 
 class SalesIntegration(pulumi.ComponentResource):
-    """Dataverse resources, registered in the order the integration needs them."""
+    """Dataverse resources, registered in the order the integration needs them (a Pulumi
+    ComponentResource, type ``bc-sales:sales:SalesIntegration``).
+
+    Order by ``depends_on``: the deployer check, then the solution, the three roles, the integration
+    user's access, the salespeople's access (after their licences), the application user.  Outputs:
+    ``role_ids`` (role name -> id), ``installed_version``, ``solution_id``, ``systemuser_ids``
+    (UPN -> systemuserid), ``integration_user_systemuser_id``, ``application_user_id``.
+    """
 
     role_ids: dict[str, pulumi.Output[str]]
     installed_version: pulumi.Output[str]

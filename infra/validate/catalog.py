@@ -37,6 +37,9 @@ OWNER_VERBS: tuple[str, ...] = ("Assign", "Share")
 
 @dataclass(frozen=True)
 class TableInfo:
+    """One standard table: logical name, ownership (``user``/``organization``/``business``/``none``),
+    schema name and display name as Microsoft's table reference gives them."""
+
     logical_name: str
     ownership: str  # user | organization | business | none
     schema_name: str
@@ -44,15 +47,21 @@ class TableInfo:
 
     @property
     def depths(self) -> tuple[str, ...] | None:
+        """The depths its privileges allow (``None``: not settled offline)."""
         return OWNERSHIP_DEPTHS[self.ownership]
 
     @property
     def has_owner(self) -> bool:
+        """Whether its records have an owner (so Assign and Share privileges exist)."""
         return self.ownership in ("user", "business")
 
 
 @dataclass(frozen=True)
 class Catalog:
+    """The catalog file's content: when it was gathered (ISO date), its sources (topic -> URLs),
+    the tables, the table-less privileges (name -> only depth or ``None``) and the predefined
+    Sales security roles."""
+
     gathered: str
     sources: Mapping[str, tuple[str, ...]]
     tables: Mapping[str, TableInfo]
@@ -60,6 +69,7 @@ class Catalog:
     security_roles: tuple[str, ...]
 
     def table(self, logical_name: str) -> TableInfo | None:
+        """The table with this logical name, ``None`` when the catalog does not list it."""
         return self.tables.get(logical_name)
 
     def tableless(self, privilege: str) -> tuple[bool, str | None]:

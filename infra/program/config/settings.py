@@ -239,7 +239,12 @@ class StackSettings(BaseModel):
 
     @property
     def ci_subjects(self) -> list[tuple[str, str]]:
-        """(credential name, subject) for every GitHub environment and branch."""
+        """(credential name, subject) for every GitHub environment and branch.
+
+        Subjects follow GitHub's OIDC claim format (``repo:<owner>/<repo>:environment:<name>``,
+        ``repo:<owner>/<repo>:ref:refs/heads/<branch>``), which Entra's federated identity
+        credential matches exactly ("Configuring OpenID Connect in Azure", GitHub docs).
+        """
         if not self.github_repository:
             return []
         repo = self.github_repository

@@ -49,7 +49,8 @@ def fail(message: str) -> PydanticCustomError:
 
 
 def guid_value(value: str) -> str:
-    """An Entra / Dataverse id in canonical form (:func:`infra.model.terms.guid`)."""
+    """An Entra / Dataverse id in canonical form (:func:`infra.model.terms.guid`); raises
+    :func:`fail`'s error for anything else."""
     try:
         return guid(value)
     except (TypeError, ValueError):
@@ -113,7 +114,8 @@ def _country(value: str) -> str:
 
 
 def sku_part_number(value: str) -> str:
-    """A licence SKU part number (``DYN365_ENTERPRISE_SALES``): capitals, digits and ``_``."""
+    """A licence SKU part number (``DYN365_ENTERPRISE_SALES``): capitals, digits and ``_``; raises
+    :func:`fail`'s error for anything else."""
     return _sku(value)
 
 
