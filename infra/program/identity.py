@@ -26,6 +26,7 @@ import pulumi_random as random
 
 from infra import facts
 from infra.program.config import StackSettings
+from infra.program.endpoints import connection_for
 from infra.providers.usage_location import UsageLocation, UsageLocationArgs
 
 __all__ = [
@@ -178,8 +179,6 @@ class IntegrationIdentity(pulumi.ComponentResource):
 
     @staticmethod
     def _connection(s: StackSettings) -> dict[str, object]:
-        from infra.program.sales import connection_for  # sales imports this module
-
         return connection_for(s).to_dict()
 
     # --- create: the full Entra side ---------------------------------------------------------

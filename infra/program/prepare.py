@@ -15,6 +15,7 @@ from infra.clients.connection import Connection
 from infra.model.roles import RoleFileError, RoleSpec, load_roles
 from infra.model.solution_package import PackageError, PackageInfo, read_package
 from infra.program.config import PROJECT_ROOT, LoadedStack
+from infra.program.endpoints import connection_for
 from infra.program.license_seats import SeatSource, run_license_seat_check
 
 __all__ = ["Prepared", "prepare", "graph_seat_source"]
@@ -65,8 +66,6 @@ def prepare(
     Raises :class:`pulumi.RunError` listing every problem ("cannot deploy (nothing was changed)").
     """
     import pulumi
-
-    from infra.program.sales import connection_for
 
     settings = stack.settings
     problems: list[str] = []

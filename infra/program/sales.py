@@ -25,6 +25,7 @@ from infra.clients.connection import Connection
 from infra.model.roles import RoleSpec
 from infra.model.solution_package import PackageInfo
 from infra.program.config import PROJECT_ROOT, StackSettings
+from infra.program.endpoints import connection_for
 from infra.program.identity import resource_slug
 from infra.providers.application_user import ApplicationUser, ApplicationUserArgs
 from infra.providers.preflight import Preflight, PreflightArgs
@@ -146,20 +147,6 @@ def project_relative(path: Path) -> str:
         return Path(path).resolve().relative_to(PROJECT_ROOT).as_posix()
     except ValueError:
         return str(path)
-
-
-def connection_for(settings: StackSettings) -> Connection:
-    """The environment endpoints the stack's settings name (Dataverse, sign-in host, Graph, CA bundle,
-    Power Platform admin API when set); no credential is part of it."""
-    extra = {"power_platform_url": settings.power_platform_url} if settings.power_platform_url else {}
-    return Connection(
-        environment_url=settings.environment_url,
-        tenant_id=settings.tenant_id,
-        authority_host=settings.authority_host,
-        graph_url=settings.graph_url,
-        ca_bundle=settings.ca_bundle or None,
-        **extra,
-    )
 
 
 def _role_spec(specs: Sequence[RoleSpec], name: str) -> RoleSpec:

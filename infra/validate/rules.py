@@ -22,6 +22,7 @@ __all__ = [
     "PLACEHOLDER_STACKS",
     "ZERO_GUID",
     "placeholder_problems",
+    "plaintext_secret_problems",
     "role_catalog_problems",
     "managed_role_problems",
     "salespeople_role_problems",

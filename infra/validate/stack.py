@@ -14,7 +14,14 @@ from pathlib import Path
 
 from infra.model.roles import RoleFileError, RoleSpec, load_role_text, parse_roles, role_files
 from infra.program.config import PROJECT, check_stack
-from infra.validate import rules
+from infra.validate.rules import (
+    managed_role_problems,
+    package_problems,
+    placeholder_problems,
+    plaintext_secret_problems,
+    role_catalog_problems,
+    salespeople_role_problems,
+)
 from infra.validate.catalog import Catalog, load_catalog
 from infra.validate.problems import Problem
 from infra.validate.stack_file import StackFile, StackFileError, stack_names
@@ -102,8 +109,8 @@ def validate_stack(root: Path, stack: str, *, env: Mapping[str, str] | None = No
                               require_endpoint_env=False, root=root)
         settings, named_package = checked.settings, checked.package
         problems.extend(_config_problem(sf, p) for p in checked.problems)
-        problems.extend(rules.placeholder_problems(sf))
-        problems.extend(rules.plaintext_secret_problems(sf))
+        problems.extend(placeholder_problems(sf))
+        problems.extend(plaintext_secret_problems(sf))
         problems.sort(key=lambda p: (p.line or 0))
 
     specs, role_problems = load_role_dir(root)
@@ -112,14 +119,14 @@ def validate_stack(root: Path, stack: str, *, env: Mapping[str, str] | None = No
     raw = (lambda key: sf.value(PROJECT, key)) if sf is not None else (lambda key: None)
     source = settings.solution_source if settings else (raw("solutionSource") or "package")
     package = named_package if source == "package" else None
-    problems.extend(rules.role_catalog_problems(specs, catalog, package))
+    problems.extend(role_catalog_problems(specs, catalog, package))
     if specs:
-        problems.extend(rules.managed_role_problems(specs))
+        problems.extend(managed_role_problems(specs))
     if sf is not None:
-        problems.extend(rules.salespeople_role_problems(sf, PROJECT, specs, catalog))
+        problems.extend(salespeople_role_problems(sf, PROJECT, specs, catalog))
         if package is not None:
             url = settings.environment_url if settings else raw("environmentUrl")
-            problems.extend(rules.package_problems(sf, PROJECT, package, specs, url))
+            problems.extend(package_problems(sf, PROJECT, package, specs, url))
     return list(dict.fromkeys(problems))
 
 
