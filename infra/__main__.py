@@ -1,8 +1,8 @@
 """The Pulumi program (``Pulumi.yaml`` ``main: infra/``).
 
-Order of business: load and check the configuration, the role files and the solution package,
-and (with Graph credentials) the licence seats -- all before the first resource is registered, so
-a mistake costs nothing.  Then the Entra side (:class:`IntegrationIdentity`) and the Sales side
+Order of business: load and check the configuration, the role files and the solution package
+(read once), and (with Graph credentials) the licence seats -- all before the first resource is
+registered, so a mistake costs nothing.  Then the Entra side (:class:`IntegrationIdentity`) and the Sales side
 (:class:`SalesIntegration`) in one graph, and the stack outputs Business Central's connection
 setup asks for.
 """
@@ -14,14 +14,15 @@ from datetime import UTC, datetime
 
 import pulumi
 
-from infra.program.config import load_from_pulumi
+from infra.program.config import load_stack_from_pulumi
 from infra.program.connection_setup import connection_setup
 from infra.program.identity import IntegrationIdentity, IntegrationIdentityArgs
 from infra.program.prepare import prepare
 from infra.program.sales import SalesIntegration, SalesIntegrationArgs, plan_sales
 
-settings = load_from_pulumi()
-prepared = prepare(settings, env=os.environ, log=pulumi.log.info, warn=pulumi.log.warn)
+stack = load_stack_from_pulumi()
+settings = stack.settings
+prepared = prepare(stack, env=os.environ, log=pulumi.log.info, warn=pulumi.log.warn)
 
 identity = IntegrationIdentity(
     "identity",
@@ -39,7 +40,7 @@ sales = SalesIntegration(
     "sales",
     SalesIntegrationArgs(
         plan=plan,
-        licences=identity.licences,
+        licenses=identity.licenses,
         application_dependencies=identity.application_dependencies,
     ),
 )

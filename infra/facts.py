@@ -3,11 +3,15 @@
 Everything here comes from ``shared/reference`` (Microsoft's public documentation and the
 Business Central base application).  Facts that no primary source confirmed are kept in this one
 module and marked ``UNCONFIRMED`` so that a correction is a one-line change with an obvious home.
+Values only: the rules that use them live with their callers (privilege names in
+:mod:`infra.model.privileges`, privilege depths in :mod:`infra.model.terms`).
 """
 
 from __future__ import annotations
 
 from typing import Final
+
+from infra.model.terms import PrivilegeDepth
 
 # --- Business Central integration -------------------------------------------------------------
 
@@ -24,6 +28,13 @@ BASE_INTEGRATION_ROLE_ID: Final = "a2b18661-9ff5-e911-a812-000d3a0b9028"
 #: has no `id`, and infra.model.roles.derived_role_id derives uuid5(DERIVED_ROLE_ID_NAMESPACE,
 #: 'product availability user') = 3d3860f5-d4cc-58c7-9d2c-ed57d6eabcc6 (also used by the stand-in).
 PRODUCT_AVAILABILITY_USER_ROLE_ID: Final[str | None] = None
+
+#: The three roles the program manages: plan key -> role name in roles/*.yaml.
+MANAGED_ROLES: Final[dict[str, str]] = {
+    "integration-administrator": "Integration Administrator",
+    "integration-user": "Integration User",
+    "product-availability-user": "Product Availability User",
+}
 
 SYSTEM_ADMINISTRATOR_TEMPLATE_ID: Final = "627090ff-40a3-4053-8790-584edc5be201"
 SYSTEM_CUSTOMIZER_TEMPLATE_ID: Final = "119f245c-3cc8-4b62-b31c-d1a046ced15d"
@@ -55,6 +66,9 @@ SKU_IDS: Final[dict[str, str]] = {
     "DYN365_BUSCENTRAL_ESSENTIAL": "2880026b-2b0c-4251-8656-5d41ff11e3aa",
 }
 
+#: Sign-in (authority) host of each national cloud, by the short name ``authorityHost`` accepts:
+#: "National clouds" in the Microsoft identity platform docs.  The one table: the config model and
+#: the clients read it from here.
 AUTHORITY_HOSTS: Final[dict[str, str]] = {
     "public": "https://login.microsoftonline.com",
     "usgov": "https://login.microsoftonline.us",
@@ -63,8 +77,11 @@ AUTHORITY_HOSTS: Final[dict[str, str]] = {
 
 # --- Dataverse privilege names -----------------------------------------------------------------
 
+#: The eight privilege verbs (the part of a privilege name after ``prv``), in the editor's order.
 PRIVILEGE_VERBS: Final = ("Create", "Read", "Write", "Delete", "Append", "AppendTo", "Assign", "Share")
-DEPTHS: Final = ("Basic", "Local", "Deep", "Global")
+#: The four role depths' Web API names, from the one definition (:class:`PrivilegeDepth`).  Kept
+#: for infra/providers/security_role.py, which reads it; new code uses PrivilegeDepth directly.
+DEPTHS: Final = tuple(d.value for d in PrivilegeDepth.role_depths())
 
 #: Table logical name -> privilege stem, where the stem is not simply the schema name.
 PRIVILEGE_STEM_EXCEPTIONS: Final[dict[str, str]] = {
@@ -188,26 +205,6 @@ TABLE_DISPLAY_NAMES: Final[dict[str, str]] = {
 TABLELESS_DISPLAY_NAMES: Final[dict[str, str]] = {
     "prvActOnBehalfOfAnotherUser": "Act on Behalf of Another User",
 }
-
-#: Depth -> the words the security-role editor uses.
-DEPTH_DISPLAY_NAMES: Final[dict[str, str]] = {
-    "Basic": "User (Basic)",
-    "Local": "Business Unit (Local)",
-    "Deep": "Parent: Child Business Units (Deep)",
-    "Global": "Organization (Global)",
-}
-
-
-def privilege_stem(table: str) -> str:
-    """The privilege stem of a table's logical name (``salesorder`` -> ``Order``)."""
-    if table in PRIVILEGE_STEM_EXCEPTIONS:
-        return PRIVILEGE_STEM_EXCEPTIONS[table]
-    if table in TABLE_SCHEMA_NAMES:
-        return TABLE_SCHEMA_NAMES[table]
-    # Unknown tables: custom tables keep their schema name; we only know the logical name, so the
-    # logical name is the best guess and the run-time catalog lookup rejects it if it is wrong.
-    return table
-
 
 # --- Entra usage locations -----------------------------------------------------------------------
 

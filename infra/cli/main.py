@@ -172,6 +172,7 @@ def _mock_run(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``bc-sales`` argument parser with its four subcommands (``run`` set on each)."""
     from infra.review import add_arguments as review_arguments
 
     parser = argparse.ArgumentParser(
@@ -217,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``bc-sales`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status
+    (0 ok, 1 problems found, 2 usage mistake, 130 interrupted)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     if argv[:1] == ["emulator"]:  # everything after the subcommand belongs to the emulator

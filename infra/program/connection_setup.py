@@ -33,7 +33,12 @@ def salesperson_coupling(settings: StackSettings, systemuser_ids: dict[str, Any]
 
 
 def connection_setup(settings: StackSettings, identity: Any, sales: Any) -> dict[str, Any]:
-    """The output object (values may be Outputs; the client secret stays a secret)."""
+    """The ``connectionSetup`` output object (values may be Outputs; the client secret stays a secret).
+
+    Keys: ``environmentUrl``, ``tenantId``, ``integrationUserUpn``, ``clientId``,
+    ``installedSolutionVersion``, ``salespersonCoupling`` and, when there is one, ``clientSecret``:
+    what Business Central's *Dynamics 365 Connection Setup* page asks for.
+    """
     value: dict[str, Any] = {
         "environmentUrl": settings.environment_url,
         "tenantId": settings.tenant_id,

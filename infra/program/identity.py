@@ -26,6 +26,7 @@ import pulumi_random as random
 
 from infra import facts
 from infra.program.config import StackSettings
+from infra.program.endpoints import connection_for
 from infra.providers.usage_location import UsageLocation, UsageLocationArgs
 
 __all__ = [
@@ -50,21 +51,32 @@ ROTATION_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class RotationPeriod:
+    """One period of the client secret rotation calendar (see the module docstring).
+
+    ``index`` counts periods from :data:`ROTATION_EPOCH`, ``start`` is the period's first day
+    (UTC), ``end_date`` when a secret issued in this period expires (two periods later).
+    """
+
     index: int
     start: datetime
     end_date: datetime  # when a secret issued in this period expires
 
     @property
     def label(self) -> str:
+        """``2024-07-01/180d``: the period's start and length, the value that triggers a rotation."""
         return f"{self.start:%Y-%m-%d}/{(self.end_date - self.start).days // 2}d"
 
     @property
     def end_date_rfc3339(self) -> str:
+        """The expiry as RFC 3339 UTC (``2025-06-28T00:00:00Z``), as azuread's ``end_date`` wants it."""
         return self.end_date.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def rotation_period(now: datetime, days: int) -> RotationPeriod:
-    """The rotation period ``now`` falls in, for a rotation every ``days`` days."""
+    """The rotation period ``now`` (any time zone) falls in, for a rotation every ``days`` days.
+
+    Raises ``ValueError`` when ``days`` is below 1.
+    """
     if days < 1:
         raise ValueError("rotation days must be positive")
     elapsed = (now.astimezone(UTC) - ROTATION_EPOCH).days
@@ -82,7 +94,7 @@ def resource_slug(upn: str) -> str:
 class IntegrationIdentityArgs:
     """Inputs of :class:`IntegrationIdentity`.
 
-    ``sku_ids`` is the SKU table after the seat preflight (tenant ids win); ``now`` fixes the
+    ``sku_ids`` is the SKU table after the licence seat check (tenant ids win); ``now`` fixes the
     rotation period (the program passes the current time, tests a fixed one).
     """
 
@@ -92,7 +104,14 @@ class IntegrationIdentityArgs:
 
 
 class IntegrationIdentity(pulumi.ComponentResource):
-    """Entra identities Business Central's connection to Sales relies on."""
+    """Entra identities Business Central's connection to Sales relies on (a Pulumi
+    ComponentResource, type ``bc-sales:identity:IntegrationIdentity``).
+
+    identityMode create registers the integration user with its password and licence, the
+    salespeople's licences (direct, or membership of the licensing group), the app registration
+    with its service principal, federated credentials for CI and an optional rotating client
+    secret (pulumi-azuread).  identityMode existing registers nothing and exposes the configured ids.
+    """
 
     integration_user_object_id: pulumi.Output[str]
     integration_user_upn: pulumi.Output[str]
@@ -102,14 +121,14 @@ class IntegrationIdentity(pulumi.ComponentResource):
     salespeople_object_ids: dict[str, pulumi.Output[str]]
     #: UPN -> the resource that licenses that user -- a UserLicense, or the GroupMember of the
     #: licensing group (for depends_on on the Sales side).
-    licences: dict[str, pulumi.Resource]
+    licenses: dict[str, pulumi.Resource]
     #: Resources the application user waits for (the service principal).
     application_dependencies: list[pulumi.Resource]
 
     def __init__(self, name: str, args: IntegrationIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("bc-sales:identity:IntegrationIdentity", name, None, opts)
         s = args.settings
-        self.licences = {}
+        self.licenses = {}
         self.application_dependencies = []
         self.integration_user_password = None
         self.client_id = None
@@ -143,7 +162,7 @@ class IntegrationIdentity(pulumi.ComponentResource):
 
     # --- licences: direct assignment or membership of the licensing group ---------------------
 
-    def _licence(self, s: StackSettings, provider: azuread.Provider, slug: str, object_id: pulumi.Input[str],
+    def _license(self, s: StackSettings, provider: azuread.Provider, slug: str, object_id: pulumi.Input[str],
                  sku_id: str, waits: list[pulumi.Resource]) -> pulumi.Resource:
         """``licenseAssignment: direct`` -> azuread.UserLicense; ``group`` -> azuread.GroupMember of
         the licensing group (Entra gives members the group's licences; one seat per user)."""
@@ -155,12 +174,11 @@ class IntegrationIdentity(pulumi.ComponentResource):
                 member_object_id=object_id,
                 opts=opts,
             )
+        # The resource name keeps its spelling: it is part of the URN in existing stacks' state.
         return azuread.UserLicense(f"licence-{slug}", user_object_id=object_id, sku_id=sku_id, opts=opts)
 
     @staticmethod
     def _connection(s: StackSettings) -> dict[str, object]:
-        from infra.program.sales import connection_for  # sales imports this module
-
         return connection_for(s).to_dict()
 
     # --- create: the full Entra side ---------------------------------------------------------
@@ -204,7 +222,7 @@ class IntegrationIdentity(pulumi.ComponentResource):
         self.integration_user_object_id = user.object_id
         self.integration_user_upn = user.user_principal_name
         self.integration_user_password = pulumi.Output.secret(password.result)
-        self.licences[user_cfg.user_principal_name] = self._licence(
+        self.licenses[user_cfg.user_principal_name] = self._license(
             s, provider, "integration-user", user.object_id, args.sku_ids[user_cfg.license_sku], [user])
 
         self.salespeople_object_ids = {}
@@ -229,7 +247,7 @@ class IntegrationIdentity(pulumi.ComponentResource):
                     pulumi.ResourceOptions(parent=self),
                 ))
             if person.license_sku:
-                self.licences[person.user_principal_name] = self._licence(
+                self.licenses[person.user_principal_name] = self._license(
                     s, provider, slug, object_id, args.sku_ids[person.license_sku], waits)
 
         app = azuread.Application(

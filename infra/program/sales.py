@@ -25,6 +25,7 @@ from infra.clients.connection import Connection
 from infra.model.roles import RoleSpec
 from infra.model.solution_package import PackageInfo
 from infra.program.config import PROJECT_ROOT, StackSettings
+from infra.program.endpoints import connection_for
 from infra.program.identity import resource_slug
 from infra.providers.application_user import ApplicationUser, ApplicationUserArgs
 from infra.providers.preflight import Preflight, PreflightArgs
@@ -58,11 +59,7 @@ __all__ = [
 ]
 
 #: Our three roles: plan key -> role name in roles/*.yaml.
-ROLE_KEYS: dict[str, str] = {
-    "integration-administrator": "Integration Administrator",
-    "integration-user": "Integration User",
-    "product-availability-user": "Product Availability User",
-}
+ROLE_KEYS: dict[str, str] = facts.MANAGED_ROLES
 INTEGRATION_USER_ROLES = ("integration-administrator", "integration-user")
 SALESPERSON_EXTRA_ROLES = ("product-availability-user",)
 #: Business Central's server-to-server application user works like the integration user.
@@ -78,6 +75,13 @@ class RoleRef:
 
 @dataclass(frozen=True)
 class RolePlan:
+    """One of our three roles as the SecurityRole provider gets it.
+
+    ``key`` is the plan key (``integration-user``), ``resource_name`` the Pulumi resource name
+    (part of the URN: never change it for an existing stack), ``role_id`` the fixed or derived id,
+    ``privileges`` privilege name -> depth (``Basic`` .. ``Global``).
+    """
+
     key: str
     resource_name: str
     name: str
@@ -88,6 +92,12 @@ class RolePlan:
 
 @dataclass(frozen=True)
 class AccessPlan:
+    """The roles one user gets in Dataverse (the integration user or a salesperson).
+
+    ``object_id`` is the Entra object id (a string, or an Output in identityMode create); ``roles``
+    are our roles by :class:`RoleRef` and Sales roles by name.
+    """
+
     resource_name: str
     user_principal_name: str
     object_id: Any  # str, or pulumi.Output[str] in identityMode create
@@ -97,6 +107,9 @@ class AccessPlan:
 
 @dataclass(frozen=True)
 class ApplicationUserPlan:
+    """Business Central's server-to-server application user: the app registration's client id
+    (``application_id``, a string or an Output) and the roles it gets."""
+
     resource_name: str
     application_id: Any  # str or pulumi.Output[str]
     roles: tuple[RoleRef | str, ...]
@@ -105,6 +118,12 @@ class ApplicationUserPlan:
 
 @dataclass(frozen=True)
 class SalesPlan:
+    """Every provider input of the Sales side, as plain values (object ids may be Outputs).
+
+    The program registers it (:class:`SalesIntegration`); the end-to-end test feeds the same plan
+    to the providers through the harness.
+    """
+
     connection: Connection
     solution: dict[str, Any]  # SolutionImportArgs / SolutionRequirementArgs keywords except connection
     roles: tuple[RolePlan, ...]
@@ -114,6 +133,7 @@ class SalesPlan:
 
     @property
     def connection_input(self) -> dict[str, Any]:
+        """The environment endpoints as the providers' ``connection`` input (a plain dict, no secret)."""
         return self.connection.to_dict()
 
 
@@ -127,18 +147,6 @@ def project_relative(path: Path) -> str:
         return Path(path).resolve().relative_to(PROJECT_ROOT).as_posix()
     except ValueError:
         return str(path)
-
-
-def connection_for(settings: StackSettings) -> Connection:
-    extra = {"power_platform_url": settings.power_platform_url} if settings.power_platform_url else {}
-    return Connection(
-        environment_url=settings.environment_url,
-        tenant_id=settings.tenant_id,
-        authority_host=settings.authority_host,
-        graph_url=settings.graph_url,
-        ca_bundle=settings.ca_bundle or None,
-        **extra,
-    )
 
 
 def _role_spec(specs: Sequence[RoleSpec], name: str) -> RoleSpec:
@@ -236,13 +244,13 @@ def resolve_roles(refs: Sequence[RoleRef | str], role_ids: Mapping[str, Any]) ->
 class SalesIntegrationArgs:
     """Inputs of :class:`SalesIntegration`.
 
-    ``licences`` maps a user's UPN to the resource that licenses it (empty in identityMode
+    ``licenses`` maps a user's UPN to the resource that licenses it (empty in identityMode
     existing); ``application_dependencies`` are what the application user waits for (the service
     principal of the app registration).
     """
 
     plan: SalesPlan
-    licences: Mapping[str, pulumi.Resource] = field(default_factory=dict)
+    licenses: Mapping[str, pulumi.Resource] = field(default_factory=dict)
     application_dependencies: Sequence[pulumi.Resource] = ()
 
 
@@ -250,14 +258,17 @@ class SalesIntegrationArgs:
 
 
 def preflight_args(plan: SalesPlan) -> PreflightArgs:
+    """Inputs of the Preflight resource (the deployer's admin roles are checked first)."""
     return PreflightArgs(connection=plan.connection_input)
 
 
 def solution_args(plan: SalesPlan) -> SolutionImportArgs:
+    """Inputs of the SolutionImport resource (``solutionSource: package``)."""
     return SolutionImportArgs(connection=plan.connection_input, **plan.solution)
 
 
 def solution_requirement_args(plan: SalesPlan) -> SolutionRequirementArgs:
+    """Inputs of the SolutionRequirement resource (``solutionSource: business-central``)."""
     return SolutionRequirementArgs(connection=plan.connection_input, **plan.solution)
 
 
@@ -275,7 +286,11 @@ def role_solution(plan: SalesPlan, installed_version: Any = None) -> dict[str, A
 
 
 def role_args(plan: SalesPlan, role: RolePlan, installed_version: Any = None) -> SecurityRoleArgs:
-    """``installed_version``: the SolutionRequirement's output (business-central source only)."""
+    """Inputs of one SecurityRole resource.
+
+    ``installed_version`` is the SolutionRequirement's output (business-central source only), so
+    the role re-applies its file when Business Central installs another version.
+    """
     return SecurityRoleArgs(
         connection=plan.connection_input,
         name=role.name,
@@ -287,6 +302,7 @@ def role_args(plan: SalesPlan, role: RolePlan, installed_version: Any = None) ->
 
 
 def access_args(plan: SalesPlan, access: AccessPlan, role_ids: Mapping[str, Any]) -> UserAccessArgs:
+    """Inputs of one UserAccess resource; ``role_ids`` is plan key -> role id (Outputs or strings)."""
     return UserAccessArgs(
         connection=plan.connection_input,
         object_id=access.object_id,
@@ -296,6 +312,7 @@ def access_args(plan: SalesPlan, access: AccessPlan, role_ids: Mapping[str, Any]
 
 
 def application_user_args(plan: SalesPlan, role_ids: Mapping[str, Any]) -> ApplicationUserArgs:
+    """Inputs of the ApplicationUser resource; raises ``ValueError`` when the plan has none."""
     app = plan.application_user
     if app is None:
         raise ValueError("the plan has no application user")
@@ -308,7 +325,14 @@ def application_user_args(plan: SalesPlan, role_ids: Mapping[str, Any]) -> Appli
 
 
 class SalesIntegration(pulumi.ComponentResource):
-    """Dataverse resources, registered in the order the integration needs them."""
+    """Dataverse resources, registered in the order the integration needs them (a Pulumi
+    ComponentResource, type ``bc-sales:sales:SalesIntegration``).
+
+    Order by ``depends_on``: the deployer check, then the solution, the three roles, the integration
+    user's access, the salespeople's access (after their licences), the application user.  Outputs:
+    ``role_ids`` (role name -> id), ``installed_version``, ``solution_id``, ``systemuser_ids``
+    (UPN -> systemuserid), ``integration_user_systemuser_id``, ``application_user_id``.
+    """
 
     role_ids: dict[str, pulumi.Output[str]]
     installed_version: pulumi.Output[str]
@@ -346,8 +370,8 @@ class SalesIntegration(pulumi.ComponentResource):
         self.systemuser_ids = {}
         for access in plan.accesses:
             waits: list[pulumi.Resource] = [roles[r.key] for r in access.roles if isinstance(r, RoleRef)]
-            if access.user_principal_name in args.licences:
-                waits.append(args.licences[access.user_principal_name])
+            if access.user_principal_name in args.licenses:
+                waits.append(args.licenses[access.user_principal_name])
             if not access.integration_user and integration_access is not None:
                 # Salespeople come after the integration user: the connection works first.
                 waits.append(integration_access)

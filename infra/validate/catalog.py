@@ -17,17 +17,18 @@ from typing import Iterable, Mapping
 
 import yaml
 
-__all__ = ["CATALOG_FILE", "Catalog", "TableInfo", "load_catalog", "suggest", "ALL_DEPTHS", "OWNERSHIP_DEPTHS"]
+from infra.model.terms import PrivilegeDepth
+
+__all__ = ["CATALOG_FILE", "OWNERSHIP_DEPTHS", "OWNER_VERBS", "Catalog", "TableInfo", "load_catalog", "suggest"]
 
 CATALOG_FILE = Path(__file__).with_name("catalog.yaml")
 
-ALL_DEPTHS: tuple[str, ...] = ("Basic", "Local", "Deep", "Global")
 #: Ownership -> the depths a privilege on such a table can have, where the reference settles it
 #: offline; ``None`` means "not restricted here" (the deploy-time catalog check decides).
 OWNERSHIP_DEPTHS: dict[str, tuple[str, ...] | None] = {
-    "user": ALL_DEPTHS,
-    "organization": ("Global",),
-    "none": ("Global",),  # UNCONFIRMED: see the header of catalog.yaml
+    "user": tuple(d.value for d in PrivilegeDepth.role_depths()),
+    "organization": (PrivilegeDepth.GLOBAL.value,),
+    "none": (PrivilegeDepth.GLOBAL.value,),  # UNCONFIRMED: see the header of catalog.yaml
     "business": None,
 }
 #: Verbs that exist only for records with an owner (assign to another owner, share with one).
@@ -36,6 +37,9 @@ OWNER_VERBS: tuple[str, ...] = ("Assign", "Share")
 
 @dataclass(frozen=True)
 class TableInfo:
+    """One standard table: logical name, ownership (``user``/``organization``/``business``/``none``),
+    schema name and display name as Microsoft's table reference gives them."""
+
     logical_name: str
     ownership: str  # user | organization | business | none
     schema_name: str
@@ -43,15 +47,21 @@ class TableInfo:
 
     @property
     def depths(self) -> tuple[str, ...] | None:
+        """The depths its privileges allow (``None``: not settled offline)."""
         return OWNERSHIP_DEPTHS[self.ownership]
 
     @property
     def has_owner(self) -> bool:
+        """Whether its records have an owner (so Assign and Share privileges exist)."""
         return self.ownership in ("user", "business")
 
 
 @dataclass(frozen=True)
 class Catalog:
+    """The catalog file's content: when it was gathered (ISO date), its sources (topic -> URLs),
+    the tables, the table-less privileges (name -> only depth or ``None``) and the predefined
+    Sales security roles."""
+
     gathered: str
     sources: Mapping[str, tuple[str, ...]]
     tables: Mapping[str, TableInfo]
@@ -59,6 +69,7 @@ class Catalog:
     security_roles: tuple[str, ...]
 
     def table(self, logical_name: str) -> TableInfo | None:
+        """The table with this logical name, ``None`` when the catalog does not list it."""
         return self.tables.get(logical_name)
 
     def tableless(self, privilege: str) -> tuple[bool, str | None]:

@@ -9,11 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from infra import facts
 from infra.model.roles import VERBS, RoleSpec
-from infra.model.solution_package import PackageInfo
+from infra.model.solution_package import PackageInfo, is_loopback_url
 from infra.validate.catalog import OWNER_VERBS, Catalog, suggest
 from infra.validate.problems import Problem
 from infra.program.config import PROJECT, SECRET_KEYS
@@ -23,6 +22,7 @@ __all__ = [
     "PLACEHOLDER_STACKS",
     "ZERO_GUID",
     "placeholder_problems",
+    "plaintext_secret_problems",
     "role_catalog_problems",
     "managed_role_problems",
     "salespeople_role_problems",
@@ -34,8 +34,8 @@ PLACEHOLDER_STACKS = frozenset({"local"})
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
 _EXAMPLE = re.compile(r"(?<![A-Za-z0-9])example(?![A-Za-z0-9])", re.IGNORECASE)
 _VERB_WORDS = {v: k for k, v in VERBS.items()}
-#: Plan keys of the roles the program manages (infra.program.sales.ROLE_KEYS), by name.
-MANAGED_ROLES = ("Integration Administrator", "Integration User", "Product Availability User")
+#: The roles the program manages, by name (each needs a role file).
+MANAGED_ROLES = tuple(facts.MANAGED_ROLES.values())
 
 
 def _rel(path: Path | str) -> str:
@@ -213,11 +213,6 @@ def salespeople_role_problems(sf: StackFile, project: str, specs: Sequence[RoleS
     return problems
 
 
-def _is_loopback(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    return host == "localhost" or host.startswith("127.") or host == "::1"
-
-
 def package_problems(sf: StackFile, project: str, package: PackageInfo, specs: Sequence[RoleSpec],
                      environment_url: str | None) -> list[Problem]:
     """The package is the one the stack expects, and its roles keep the ids the role files give."""
@@ -225,7 +220,7 @@ def package_problems(sf: StackFile, project: str, package: PackageInfo, specs: S
     line = sf.line_of(key)
     problems = []
     expected = {facts.SALES_INTEGRATION_SOLUTION.casefold()}
-    if environment_url is not None and _is_loopback(environment_url):
+    if environment_url is not None and is_loopback_url(environment_url):
         expected.add(facts.STANDIN_SOLUTION_UNIQUE_NAME.casefold())
     if package.unique_name.casefold() not in expected:
         problems.append(Problem(

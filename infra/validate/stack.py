@@ -12,10 +12,16 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from infra.model.roles import RoleFileError, RoleFileErrors, RoleSpec, load_role_text, parse_roles
-from infra.model.solution_package import PackageError, PackageInfo, read_package
-from infra.program.config import PROJECT, ConfigError, load_settings
-from infra.validate import rules
+from infra.model.roles import RoleFileError, RoleSpec, load_role_text, parse_roles, role_files
+from infra.program.config import PROJECT, check_stack
+from infra.validate.rules import (
+    managed_role_problems,
+    package_problems,
+    placeholder_problems,
+    plaintext_secret_problems,
+    role_catalog_problems,
+    salespeople_role_problems,
+)
 from infra.validate.catalog import Catalog, load_catalog
 from infra.validate.problems import Problem
 from infra.validate.stack_file import StackFile, StackFileError, stack_names
@@ -34,21 +40,19 @@ class UnknownStackError(Exception):
         super().__init__(f"no stack {stack!r}: there is no Pulumi.{stack}.yaml; stacks: {', '.join(known) or 'none'}")
 
 
-def _flatten(exc: RoleFileError) -> list[RoleFileError]:
-    return list(exc.problems) if isinstance(exc, RoleFileErrors) else [exc]
-
-
 def _role_problem(exc: RoleFileError) -> Problem:
     return Problem(Path(exc.file).as_posix(), exc.line, exc.key, exc.message)
 
 
 def load_role_dir(root: Path, folder: str = "roles") -> tuple[list[RoleSpec], list[Problem]]:
-    """Every role file under ``root/folder``, with paths shown relative to ``root``."""
+    """Every role file under ``root/folder``, with paths shown relative to ``root``.
+
+    Returns (the specs that loaded -- a file with problems contributes what did load --, problems).
+    """
     directory = root / folder
     if not directory.is_dir():
         return [], [Problem(f"{folder}/", None, None, "role directory not found")]
-    files = sorted(p for p in directory.iterdir()
-                   if p.suffix in (".yaml", ".yml") and p.is_file() and not p.name.startswith("."))
+    files = role_files(directory)
     if not files:
         return [], [Problem(f"{folder}/", None, None, "no role files (*.yaml) in this directory")]
     specs: list[RoleSpec] = []
@@ -60,13 +64,13 @@ def load_role_dir(root: Path, folder: str = "roles") -> tuple[list[RoleSpec], li
         except UnicodeDecodeError as exc:
             problems.append(Problem(shown.as_posix(), None, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})"))
         except RoleFileError as exc:
-            problems.extend(_role_problem(p) for p in _flatten(exc))
+            problems.extend(_role_problem(p) for p in exc.each())
             if exc.partial is not None:  # the rest of the file is still checked against the catalog
                 specs.append(exc.partial)
     try:
         specs = parse_roles(specs)
     except RoleFileError as exc:
-        problems.extend(_role_problem(p) for p in _flatten(exc))
+        problems.extend(_role_problem(p) for p in exc.each())
     return specs, problems
 
 
@@ -79,16 +83,6 @@ def _config_problem(sf: StackFile, text: str) -> Problem:
     if rest.startswith(":") or rest.startswith("="):
         rest = rest[1:].strip()
     return Problem(sf.display, sf.line_of(key), key, rest)
-
-
-def _package(root: Path, raw_path: str | None) -> PackageInfo | None:
-    if not raw_path:
-        return None
-    path = Path(raw_path)
-    try:
-        return read_package(path if path.is_absolute() else root / path)
-    except PackageError:  # already reported by the config model (bc-sales:solutionPath)
-        return None
 
 
 def validate_stack(root: Path, stack: str, *, env: Mapping[str, str] | None = None,
@@ -109,14 +103,14 @@ def validate_stack(root: Path, stack: str, *, env: Mapping[str, str] | None = No
         problems.append(exc.problem)
 
     settings = None
+    named_package = None  # the package the config names, read once by the config check
     if sf is not None:
-        try:
-            settings = load_settings(lambda k: sf.value(PROJECT, k), all_keys=sf.keys, env=env, stack=stack,
-                                     require_endpoint_env=False)
-        except ConfigError as exc:
-            problems.extend(_config_problem(sf, p) for p in exc.problems)
-        problems.extend(rules.placeholder_problems(sf))
-        problems.extend(rules.plaintext_secret_problems(sf))
+        checked = check_stack(lambda k: sf.value(PROJECT, k), all_keys=sf.keys, env=env,
+                              require_endpoint_env=False, root=root)
+        settings, named_package = checked.settings, checked.package
+        problems.extend(_config_problem(sf, p) for p in checked.problems)
+        problems.extend(placeholder_problems(sf))
+        problems.extend(plaintext_secret_problems(sf))
         problems.sort(key=lambda p: (p.line or 0))
 
     specs, role_problems = load_role_dir(root)
@@ -124,17 +118,15 @@ def validate_stack(root: Path, stack: str, *, env: Mapping[str, str] | None = No
 
     raw = (lambda key: sf.value(PROJECT, key)) if sf is not None else (lambda key: None)
     source = settings.solution_source if settings else (raw("solutionSource") or "package")
-    package = None
-    if source == "package":
-        package = _package(root, settings.solution_path if settings else raw("solutionPath"))
-    problems.extend(rules.role_catalog_problems(specs, catalog, package))
+    package = named_package if source == "package" else None
+    problems.extend(role_catalog_problems(specs, catalog, package))
     if specs:
-        problems.extend(rules.managed_role_problems(specs))
+        problems.extend(managed_role_problems(specs))
     if sf is not None:
-        problems.extend(rules.salespeople_role_problems(sf, PROJECT, specs, catalog))
+        problems.extend(salespeople_role_problems(sf, PROJECT, specs, catalog))
         if package is not None:
             url = settings.environment_url if settings else raw("environmentUrl")
-            problems.extend(rules.package_problems(sf, PROJECT, package, specs, url))
+            problems.extend(package_problems(sf, PROJECT, package, specs, url))
     return list(dict.fromkeys(problems))
 
 

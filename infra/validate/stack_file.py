@@ -18,7 +18,7 @@ import yaml
 
 from infra.validate.problems import Problem
 
-__all__ = ["SECRET", "StackFile", "StackFileError", "stack_names"]
+__all__ = ["SECRET", "StackFile", "StackFileError", "cli_value", "stack_names"]
 
 #: Stand-in value of a secure config value (never decrypted offline).
 SECRET = "[secret]"
@@ -44,7 +44,9 @@ def stack_names(root: Path) -> list[str]:
     return sorted(set(names))
 
 
-def _cli_value(value: Any) -> str:
+def cli_value(value: Any) -> str:
+    """A YAML value as the Pulumi CLI hands it to the program: booleans ``true``/``false``, objects
+    and lists as JSON text, null as ``""``, anything else as its text."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -61,6 +63,12 @@ def _is_secure(node: yaml.Node) -> bool:
 
 @dataclass
 class StackFile:
+    """One ``Pulumi.<stack>.yaml``: its config keys with their YAML nodes (for values and lines).
+
+    ``display`` is the file name as problems show it; ``nodes`` maps the full key
+    (``bc-sales:tenantId``) to its (key node, value node).
+    """
+
     stack: str
     path: Path  # as given
     display: str  # the file name as shown in problems (relative to the project root)
@@ -68,6 +76,11 @@ class StackFile:
 
     @classmethod
     def load(cls, root: Path, stack: str) -> StackFile:
+        """Read ``root/Pulumi.<stack>.yaml`` (or ``.yml``).
+
+        Raises ``FileNotFoundError`` when there is none, :class:`StackFileError` when it is not
+        UTF-8, not YAML, or not a mapping with a ``config`` mapping.
+        """
         for suffix in (".yaml", ".yml"):
             path = root / f"Pulumi.{stack}{suffix}"
             if path.is_file():
@@ -125,7 +138,7 @@ class StackFile:
         full = f"{project}:{key}"
         if full not in self.nodes:
             return None
-        return _cli_value(self.raw(full))
+        return cli_value(self.raw(full))
 
     # --- lines ---------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from pulumi_policy.proxy import UNKNOWN_ARRAY_VALUE, UNKNOWN_STRING_VALUE
 import guardrails as g
 import policies as p
 from infra import facts
+from infra.model.privileges import privilege_stem
 from tests.delivery.conftest import POLICY_DIR, REPO
 from tests.delivery.policy_helpers import run_policy, run_stack_policy, urn_for
 
@@ -254,7 +255,7 @@ def test_config_json_matches_the_policy_schemas() -> None:
 def test_pack_facts_agree_with_infra_facts() -> None:
     assert g.SYSTEM_ADMINISTRATOR_TEMPLATE_ID == facts.SYSTEM_ADMINISTRATOR_TEMPLATE_ID
     for table, stem in g.DEFAULT_CORE_TABLE_STEMS.items():
-        assert facts.privilege_stem(table).lower() == stem.lower(), table
+        assert privilege_stem(table).lower() == stem.lower(), table
 
 
 def test_the_projects_roles_pass_the_global_delete_rule() -> None:

@@ -21,10 +21,10 @@ from infra.model.solution_package import (
     discover_packages,
     open_package,
     pack_source,
-    parse_version,
     read_package,
     write_package,
 )
+from infra.model.terms import parse_version
 
 REPO = Path(__file__).resolve().parents[2]
 STANDIN = REPO / "solution" / "standin"

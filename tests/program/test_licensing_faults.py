@@ -1,6 +1,6 @@
 """Licensing faults reported publicly (issue 11 kinds 1 and 2), replayed as a user would meet them:
-the real program under the mock runtime with the licence preflight against the emulator's Graph,
-the preflight itself against the emulator, and the UsageLocation resource through the provider
+the real program under the mock runtime with the licence seat check against the emulator's Graph,
+the seat check itself against the emulator, and the UsageLocation resource through the provider
 host."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from emulator.seed import ids
 from infra import facts
 from infra.clients.connection import Connection
 from infra.clients.credentials import resolve_credential
-from infra.program.graph_seats import GraphSeatSource
+from infra.program.license_seats_graph import GraphSeatSource
 from tests.program.conftest import DEPLOYER, Run, run_stack
 from tests.program.test_config import load, problems
 
@@ -33,8 +33,8 @@ def _graph_overrides(emu: Any, **more: Any) -> dict[str, Any]:
             "caBundle": u.ca_bundle, **more}
 
 
-def check_licences(*args: Any) -> Any:
-    from infra.program.skus import check_licences as check
+def check_license_seats(*args: Any) -> Any:
+    from infra.program.license_seats import check_license_seats as check
 
     return check(*args)
 
@@ -155,7 +155,7 @@ def _settings(vendor_zip: Path, emu: Any, people: list[dict[str, Any]], **more: 
     return load("prod", {"solutionPath": str(vendor_zip), "salespeople": people, **_graph_overrides(emu), **more})
 
 
-def test_seat_preflight_counts_users_who_hold_the_licence_through_a_group(emulator: Any, vendor_zip: Path) -> None:
+def test_seat_check_counts_users_who_hold_the_licence_through_a_group(emulator: Any, vendor_zip: Path) -> None:
     """Five Team Members seats, all used by members of a licensing group: a stack that assigns
     those five users the licence needs no new seat."""
     from emulator.graph.groups import assign_group_license
@@ -167,7 +167,7 @@ def test_seat_preflight_counts_users_who_hold_the_licence_through_a_group(emulat
         add_member(emulator.graph, GROUP, f"6b1c2d3e-0000-4000-8000-00000000000{n}")
     assert emulator.graph.consumed(TEAM) == emulator.graph.skus[TEAM].enabled  # no seat free
     settings = _settings(vendor_zip, emulator, people, licenseAssignment="group", licensingGroupId=GROUP)
-    report = check_licences(settings, settings.sku_table(), _source(emulator))
+    report = check_license_seats(settings, settings.sku_table(), _source(emulator))
     assert report.problems == [], report.problems
     assert "licence DYN365_ENTERPRISE_TEAM_MEMBERS: 0 new assignment(s), 0 seat(s) free" in report.notes
 
@@ -175,7 +175,7 @@ def test_seat_preflight_counts_users_who_hold_the_licence_through_a_group(emulat
     more = _settings(vendor_zip, emulator, [*people, {"userPrincipalName": "sales06@contoso.example",
                                                       "licenseSku": "DYN365_ENTERPRISE_TEAM_MEMBERS"}],
                      licenseAssignment="group", licensingGroupId=GROUP)
-    [problem] = check_licences(more, more.sku_table(), _source(emulator)).problems
+    [problem] = check_license_seats(more, more.sku_table(), _source(emulator)).problems
     assert "1 new assignment(s) needed (sales06@contoso.example) but only 0 of 5 seats are free" in problem
 
 
@@ -183,12 +183,12 @@ def test_a_user_licensed_both_ways_is_reported(emulator: Any, vendor_zip: Path) 
     add_member(emulator.graph, GROUP, ids.salesperson_object_id(7))  # sales07: direct + group
     people = [{"userPrincipalName": "sales07@contoso.example"}]
     direct = _settings(vendor_zip, emulator, people)
-    report = check_licences(direct, direct.sku_table(), _source(emulator))
+    report = check_license_seats(direct, direct.sku_table(), _source(emulator))
     assert report.problems == []
     [warning] = [w for w in report.warnings if "sales07" in w]
     assert "both directly (this stack) and through group(s) " + GROUP in warning
     group = _settings(vendor_zip, emulator, people, licenseAssignment="group", licensingGroupId=GROUP)
-    report = check_licences(group, group.sku_table(), _source(emulator))
+    report = check_license_seats(group, group.sku_table(), _source(emulator))
     [warning] = [w for w in report.warnings if "sales07" in w]
     assert "both directly (assigned outside this stack) and through the licensing group" in warning
 
@@ -197,12 +197,12 @@ def test_group_mode_refuses_a_missing_group_or_one_without_the_licence(emulator:
     people = [{"userPrincipalName": "sales01@contoso.example"}]
     missing = _settings(vendor_zip, emulator, people, licenseAssignment="group",
                         licensingGroupId="6b1c2d3e-0000-4000-8000-00000000c0ff")
-    [problem] = check_licences(missing, missing.sku_table(), _source(emulator)).problems
+    [problem] = check_license_seats(missing, missing.sku_table(), _source(emulator)).problems
     assert "licensingGroupId = '6b1c2d3e-0000-4000-8000-00000000c0ff': no such group" in problem
     team = _settings(vendor_zip, emulator, [{"userPrincipalName": "sales01@contoso.example",
                                              "licenseSku": "DYN365_ENTERPRISE_TEAM_MEMBERS"}],
                      licenseAssignment="group", licensingGroupId=GROUP)
-    [problem] = check_licences(team, team.sku_table(), _source(emulator)).problems
+    [problem] = check_license_seats(team, team.sku_table(), _source(emulator)).problems
     assert problem.startswith(f"licence DYN365_ENTERPRISE_TEAM_MEMBERS: the licensing group {GROUP} does not assign it")
 
 
@@ -210,7 +210,7 @@ def test_group_mode_without_usage_location_is_a_warning_not_a_refusal(emulator: 
     """Entra gives group-licensed users without a usage location the directory's country."""
     people = [{"userPrincipalName": NEW_HIRE}]
     settings = _settings(vendor_zip, emulator, people, licenseAssignment="group", licensingGroupId=GROUP)
-    report = check_licences(settings, settings.sku_table(), _source(emulator))
+    report = check_license_seats(settings, settings.sku_table(), _source(emulator))
     assert report.problems == []
     assert any("new.hire@contoso.example) has no usage location: for group licences Entra uses the directory's"
                in w for w in report.warnings), report.warnings

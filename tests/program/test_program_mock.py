@@ -311,8 +311,8 @@ def test_outputs_present(runs: dict[str, Run], stack: str) -> None:
         assert out["installedSolutionVersion"] == "1.0.0.0"
 
 
-def test_seat_preflight(dev: Run, prod: Run, graph_emulator: Any) -> None:
-    assert any("seat preflight skipped" in m for m in dev.infos())
+def test_seat_check(dev: Run, prod: Run, graph_emulator: Any) -> None:
+    assert any("seat check skipped" in m for m in dev.infos())
     # prod ran the real check against the emulator's Graph (40 Sales seats, 31 used)
     assert any("DYN365_ENTERPRISE_SALES: 3 new assignment(s)" in m for m in prod.infos()), prod.infos()
     assert any(r.path.endswith("/subscribedSkus") for r in graph_emulator.requests)

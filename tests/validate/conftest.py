@@ -1,4 +1,5 @@
-"""A scratch project per test: Pulumi.yaml, the shipped role files, and stack files the test writes."""
+"""A scratch project per test: Pulumi.yaml, the shipped role files, the stand-in package, and stack files
+the test writes."""
 
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ def project(tmp_path: Path) -> Project:
     shutil.copy(REPO / "Pulumi.yaml", root / "Pulumi.yaml")
     shutil.copy(REPO / "Pulumi.local.yaml", root / "Pulumi.local.yaml")
     shutil.copytree(REPO / "roles", root / "roles")
+    # Pulumi.local.yaml names solution/standin; paths in a stack file are read from its project.
+    shutil.copytree(REPO / "solution" / "standin", root / "solution" / "standin")
     return Project(root)
 
 

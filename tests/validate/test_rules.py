@@ -18,6 +18,24 @@ def problems(project: Project, stack: str = "real") -> list[str]:
     return [str(p) for p in validate_stack(project.root, stack, env={})]
 
 
+@pytest.fixture
+def real(project: Project) -> Project:
+    """The scratch project with the clean real stack written."""
+    project.stack("real", REAL_STACK)
+    return project
+
+
+def after_edit(project: Project, role: str, old: str, new: str) -> list[str]:
+    """The real stack's problems after replacing ``old`` with ``new`` in a role file."""
+    project.edit_role(role, old, new)
+    return problems(project)
+
+
+def importing(package: Path) -> str:
+    """The real stack importing ``package`` instead of leaving the solution to Business Central."""
+    return REAL_STACK.replace("  bc-sales:solutionSource: business-central\n", f"  bc-sales:solutionPath: {package}\n")
+
+
 def test_the_shipped_local_stack_is_clean() -> None:
     assert validate_stack(REPO, "local", env={}) == []
 
@@ -91,25 +109,20 @@ def test_example_inside_a_word_is_not_a_placeholder(project: Project) -> None:
 # --- role files against the catalog ----------------------------------------------------------------
 
 
-def test_unknown_table_suggests_the_closest_known_one(project: Project) -> None:
-    project.stack("real", REAL_STACK)
-    project.edit_role("integration-user.yaml", "  contact:   ", "  contct:    ")
-    found = problems(project)
+def test_unknown_table_suggests_the_closest_known_one(real: Project) -> None:
+    found = after_edit(real, "integration-user.yaml", "  contact:   ", "  contct:    ")
     assert any(p.startswith("roles/integration-user.yaml:14: tables.contct: unknown table 'contct' "
                             "(did you mean contact?); allowed: a standard table") for p in found), found
 
 
-def test_a_table_of_another_solution_is_declared_with_the_solution_key(project: Project) -> None:
-    project.stack("real", REAL_STACK)
-    project.edit_role("product-availability-user.yaml", "nav_connection:        {verbs: [read], depth: global, "
-                      "solution: MicrosoftDynamicsNavIntegration}",
-                      "nav_connection:        {verbs: [read], depth: global}")
-    found = problems(project)
+def test_a_table_of_another_solution_is_declared_with_the_solution_key(real: Project) -> None:
+    found = after_edit(real, "product-availability-user.yaml", "nav_connection:        {verbs: [read], depth: global, "
+                       "solution: MicrosoftDynamicsNavIntegration}",
+                       "nav_connection:        {verbs: [read], depth: global}")
     assert any(p.startswith("roles/product-availability-user.yaml:10: tables.nav_connection: unknown table "
                             "'nav_connection' (did you mean connection?)") for p in found), found
-    project.edit_role("product-availability-user.yaml", "nav_connection:        {verbs: [read], depth: global}",
-                      "nav_connection:        {verbs: [read], depth: global, solution: FabrikamExtras}")
-    assert problems(project) == []
+    assert after_edit(real, "product-availability-user.yaml", "nav_connection:        {verbs: [read], depth: global}",
+                      "nav_connection:        {verbs: [read], depth: global, solution: FabrikamExtras}") == []
 
 
 def test_tables_the_configured_package_declares_are_known(project: Project, tmp_path: Path) -> None:
@@ -125,61 +138,47 @@ def test_tables_the_configured_package_declares_are_known(project: Project, tmp_
 
 def test_the_configured_package_must_declare_what_the_role_file_says_it_does(project: Project,
                                                                             tmp_path: Path) -> None:
-    vendor = vendor_like_zip(tmp_path / "MicrosoftDynamicsNavIntegration.zip")
-    stack = REAL_STACK.replace("  bc-sales:solutionSource: business-central\n",
-                               f"  bc-sales:solutionPath: {vendor}\n")
-    project.stack("real", stack)
+    project.stack("real", importing(vendor_like_zip(tmp_path / "MicrosoftDynamicsNavIntegration.zip")))
     assert problems(project) == []  # the look-alike declares nav_connection and nav_accountstatistics
-    project.edit_role("product-availability-user.yaml", "  nav_connection:  ", "  nav_defaultconnection:  ")
-    found = problems(project)
+    found = after_edit(project, "product-availability-user.yaml", "  nav_connection:  ", "  nav_defaultconnection:  ")
     assert any("tables.nav_defaultconnection.solution: the configured package MicrosoftDynamicsNavIntegration "
                "9.0.0.1 does not declare table 'nav_defaultconnection'" in p for p in found), found
 
 
-def test_depth_follows_ownership(project: Project) -> None:
-    project.stack("real", REAL_STACK)
-    project.edit_role("integration-user.yaml", "product:                      {verbs: [create, read, write, append, "
-                      "append-to], depth: global}", "product:                      {verbs: [create, read, write, "
-                      "append, append-to], depth: local}")
-    found = problems(project)
+def test_depth_follows_ownership(real: Project) -> None:
+    found = after_edit(real, "integration-user.yaml", "product:                      {verbs: [create, read, write, "
+                       "append, append-to], depth: global}", "product:                      {verbs: [create, read, "
+                       "write, append, append-to], depth: local}")
     assert any("tables.product.depth: product is organization-owned, so its privileges allow only global, not local"
                in p for p in found), found
-    project.edit_role("integration-user.yaml", "depth: local}", "depth: global}")
-    project.edit_role("integration-user.yaml", "contact:              {verbs: [create, read, write, append, "
+    real.edit_role("integration-user.yaml", "depth: local}", "depth: global}")
+    assert after_edit(real, "integration-user.yaml", "contact:              {verbs: [create, read, write, append, "
                       "append-to], depth: global}", "contact:              {verbs: [create, read, write, append, "
-                      "append-to], depth: local}")
-    assert problems(project) == []  # contact is user-owned: local is fine
+                      "append-to], depth: local}") == []  # contact is user-owned: local is fine
 
 
-def test_assign_and_share_need_an_owner(project: Project) -> None:
-    project.stack("real", REAL_STACK)
-    project.edit_role("integration-user.yaml", "quote:                        {verbs: [read], depth: global}",
-                      "quote:                        {verbs: [read, share], depth: global}")
-    assert problems(project) == []  # quote is user-owned
-    project.edit_role("integration-user.yaml", "dynamicproperty:              {verbs: [read], depth: global}",
-                      "dynamicproperty:              {verbs: [read, assign], depth: global}")
-    found = problems(project)
+def test_assign_and_share_need_an_owner(real: Project) -> None:
+    assert after_edit(real, "integration-user.yaml", "quote:                        {verbs: [read], depth: global}",
+                      "quote:                        {verbs: [read, share], depth: global}") == []  # user-owned
+    found = after_edit(real, "integration-user.yaml", "dynamicproperty:              {verbs: [read], depth: global}",
+                       "dynamicproperty:              {verbs: [read, assign], depth: global}")
     assert any("tables.dynamicproperty.verbs: dynamicproperty is organization-owned: its records have no owner, "
                "so there is no 'assign' privilege" in p for p in found), found
 
 
-def test_unknown_tableless_privilege_suggests(project: Project) -> None:
-    project.stack("real", REAL_STACK)
-    project.edit_role("integration-user.yaml", "ActOnBehalfOfAnotherUser: global", "ActOnBehalfOfAnotherUsr: global")
-    found = problems(project)
+def test_unknown_tableless_privilege_suggests(real: Project) -> None:
+    found = after_edit(real, "integration-user.yaml", "ActOnBehalfOfAnotherUser: global", "ActOnBehalfOfAnotherUsr: global")
     assert any("privileges.ActOnBehalfOfAnotherUsr: unknown privilege 'prvActOnBehalfOfAnotherUsr' "
                "(did you mean ActOnBehalfOfAnotherUser?)" in p for p in found), found
-    project.edit_role("integration-user.yaml", "ActOnBehalfOfAnotherUsr: global", "ExportToExcel: global")
-    assert problems(project) == []
+    assert after_edit(real, "integration-user.yaml", "ActOnBehalfOfAnotherUsr: global", "ExportToExcel: global") == []
 
 
 # --- cross-checks ----------------------------------------------------------------------------------
 
 
-def test_the_three_managed_roles_need_role_files(project: Project) -> None:
-    project.stack("real", REAL_STACK)
-    project.edit_role("product-availability-user.yaml", "name: Product Availability User", "name: Product Availabilty")
-    found = problems(project)
+def test_the_three_managed_roles_need_role_files(real: Project) -> None:
+    found = after_edit(real, "product-availability-user.yaml", "name: Product Availability User",
+                       "name: Product Availabilty")
     assert any(p.startswith("roles/: no role file declares the role 'Product Availability User' "
                             "(did you mean 'Product Availabilty'?)") for p in found), found
 
@@ -196,8 +195,7 @@ def test_salespeople_roles_must_exist(project: Project) -> None:
 def test_the_package_must_be_the_integration_solution(project: Project, tmp_path: Path) -> None:
     standin = tmp_path / "standin"
     shutil.copytree(REPO / "solution" / "standin", standin)
-    project.stack("real", REAL_STACK.replace("  bc-sales:solutionSource: business-central\n",
-                                             f"  bc-sales:solutionPath: {standin}\n"))
+    project.stack("real", importing(standin))
     found = problems(project)
     assert any(f"bc-sales:solutionPath: the package is {facts.STANDIN_SOLUTION_UNIQUE_NAME} 1.0.0.0, but this stack "
                f"expects Business Central's integration solution {facts.SALES_INTEGRATION_SOLUTION}" in p
@@ -205,11 +203,9 @@ def test_the_package_must_be_the_integration_solution(project: Project, tmp_path
 
 
 def test_role_ids_must_match_the_package(project: Project, tmp_path: Path) -> None:
-    vendor = vendor_like_zip(tmp_path / "MicrosoftDynamicsNavIntegration.zip")
-    project.stack("real", REAL_STACK.replace("  bc-sales:solutionSource: business-central\n",
-                                             f"  bc-sales:solutionPath: {vendor}\n"))
-    project.edit_role("integration-user.yaml", facts.INTEGRATION_USER_ROLE_ID, "11111111-2222-3333-4444-555555555555")
-    found = problems(project)
+    project.stack("real", importing(vendor_like_zip(tmp_path / "MicrosoftDynamicsNavIntegration.zip")))
+    found = after_edit(project, "integration-user.yaml", facts.INTEGRATION_USER_ROLE_ID,
+                       "11111111-2222-3333-4444-555555555555")
     assert any(p.startswith("roles/integration-user.yaml: id: role 'Integration User' has id "
                             "11111111-2222-3333-4444-555555555555, but the package MicrosoftDynamicsNavIntegration "
                             f"ships it with id {facts.INTEGRATION_USER_ROLE_ID}") for p in found), found

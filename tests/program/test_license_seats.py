@@ -1,4 +1,4 @@
-"""Licence seat preflight: counting, tenant ids, skip/require without credentials, real Graph."""
+"""Licence seat check: counting, tenant ids, skip/require without credentials, real Graph."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from emulator.seed import ids
 from infra import facts
 from infra.clients.connection import Connection
 from infra.clients.credentials import resolve_credential
-from infra.program.graph_seats import GraphSeatSource
-from infra.program.skus import LicenceNeed, SkuSeats, check_seats, licence_needs, run_seat_preflight
+from infra.program.license_seats import LicenseNeed, SkuSeats, check_seats, license_needs, run_license_seat_check
+from infra.program.license_seats_graph import GraphSeatSource
 from tests.program.test_config import load
 
 SALES = facts.SKU_IDS["DYN365_ENTERPRISE_SALES"]
@@ -31,7 +31,7 @@ class FakeGraph:
         return {u: self.held.get(u) for u in users}
 
 
-NEED = [LicenceNeed("DYN365_ENTERPRISE_SALES", ("a@x.example", "b@x.example", "c@x.example"))]
+NEED = [LicenseNeed("DYN365_ENTERPRISE_SALES", ("a@x.example", "b@x.example", "c@x.example"))]
 
 
 def test_enough_free_seats() -> None:
@@ -76,10 +76,10 @@ def test_needs_follow_the_config(tmp_path: Any) -> None:
     from tests.program.packages import vendor_like_zip
 
     s = load("dev", {"solutionPath": str(vendor_like_zip(tmp_path / "v.zip"))})
-    assert licence_needs(s) == [LicenceNeed("DYN365_ENTERPRISE_SALES", (
+    assert license_needs(s) == [LicenseNeed("DYN365_ENTERPRISE_SALES", (
         "bc-integration-dev@contoso.onmicrosoft.com", "alex.wilber@contoso.onmicrosoft.com",
         "megan.bowen@contoso.onmicrosoft.com"))]  # lee.gu: licenseSku null
-    assert licence_needs(load("local")) == []  # identityMode existing assigns nothing
+    assert license_needs(load("local")) == []  # identityMode existing assigns nothing
 
 
 def test_without_credentials_auto_skips_and_required_refuses(tmp_path: Any) -> None:
@@ -87,11 +87,11 @@ def test_without_credentials_auto_skips_and_required_refuses(tmp_path: Any) -> N
 
     zip_path = str(vendor_like_zip(tmp_path / "v.zip"))
     notes: list[str] = []
-    table = run_seat_preflight(load("dev", {"solutionPath": zip_path}), lambda: None, notes.append)
+    table = run_license_seat_check(load("dev", {"solutionPath": zip_path}), lambda: None, notes.append)
     assert table["DYN365_ENTERPRISE_SALES"] == SALES
     assert notes and "skipped: no Graph credentials" in notes[0]
     with pytest.raises(ValueError, match="seatCheck is required but no Graph credentials were found"):
-        run_seat_preflight(load("prod", {"solutionPath": zip_path}), lambda: None, notes.append)
+        run_license_seat_check(load("prod", {"solutionPath": zip_path}), lambda: None, notes.append)
 
 
 def test_graph_seat_source_against_the_emulator(emulator: Any) -> None:
@@ -107,6 +107,6 @@ def test_graph_seat_source_against_the_emulator(emulator: Any) -> None:
     held = source.assigned_sku_ids(["sales01@contoso.example", "nobody@contoso.example"])
     assert SALES in (held["sales01@contoso.example"] or set())
     assert held["nobody@contoso.example"] is None
-    need = [LicenceNeed("DYN365_ENTERPRISE_SALES", ("sales01@contoso.example", "nobody@contoso.example"))]
+    need = [LicenseNeed("DYN365_ENTERPRISE_SALES", ("sales01@contoso.example", "nobody@contoso.example"))]
     report = check_seats(need, facts.SKU_IDS, source)
     assert report.problems == [] and report.notes[0].startswith("licence DYN365_ENTERPRISE_SALES: 1 new assignment")

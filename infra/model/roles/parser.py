@@ -1,8 +1,8 @@
-"""Load ``roles/*.yaml`` into :class:`RoleSpec` values.
+"""The role-file parser: walks one file's YAML *node* tree into a :class:`RoleSpec`.
 
 A role file is what a reviewer reads in a pull request, so the format is per table (verbs and one
-depth) plus a short list of table-less privileges; see ``docs/role-files.md``.  The loader walks the
-YAML *node* tree (not the constructed Python objects) so that every error can name the file, the line
+depth) plus a short list of table-less privileges; see ``docs/role-files.md``.  The parser walks
+the node tree (not the constructed Python objects) so that every error can name the file, the line
 and the key, and so that duplicate keys -- which PyYAML silently collapses -- are caught.
 
 Only checks that need no service live here (verbs, depth words, the offline facts in
@@ -13,52 +13,31 @@ environment's privilege catalog by the SecurityRole provider.
 from __future__ import annotations
 
 import re
-import uuid
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, TypeVar
+from typing import TypeVar
 
 import yaml
 
 from infra import facts
+from infra.model.privileges import privilege_name
+from infra.model.roles.errors import RoleFileError, raise_all
+from infra.model.roles.spec import VERBS, PrivilegeEntry, RoleSpec, derived_role_id
+from infra.model.terms import PrivilegeDepth, guid
 
-__all__ = [
-    "PrivilegeEntry",
-    "RoleFileError",
-    "RoleFileErrors",
-    "RoleSpec",
-    "VERBS",
-    "DEPTHS",
-    "derived_role_id",
-    "load_role_file",
-    "load_role_text",
-    "load_roles",
-    "parse_roles",
-]
-
-#: Verb spelling in role files -> Dataverse verb (the part after ``prv``).
-VERBS: dict[str, str] = {
-    "create": "Create",
-    "read": "Read",
-    "write": "Write",
-    "delete": "Delete",
-    "append": "Append",
-    "append-to": "AppendTo",
-    "assign": "Assign",
-    "share": "Share",
-}
-#: Depth spelling in role files -> Dataverse depth.
-DEPTHS: dict[str, str] = {"basic": "Basic", "local": "Local", "deep": "Deep", "global": "Global"}
+__all__ = ["RoleFileParser"]
 
 _TOP_LEVEL_KEYS = ("name", "id", "description", "tables", "privileges")
 _TABLE_KEYS = ("verbs", "depth")
 #: Optional per-table keys: ``solution`` names the solution (unique name) a table comes from when it
 #: is neither a standard table nor declared by the configured package (see docs/role-files.md).
 _TABLE_OPTIONAL_KEYS = ("solution",)
+#: Depth spelling in role files (the Web API name, any case) -> the depth; the editor's names
+#: ("organization", "user") are refused so that a file has one spelling per depth.
+_DEPTH_WORDS: dict[str, str] = {d.value.lower(): d.value for d in PrivilegeDepth.role_depths()}
 _SOLUTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _PRIVILEGE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_GUID = re.compile(r"^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$")
 _MAX_NAME = 100  # roles.name column length
 
 _STR = "tag:yaml.org,2002:str"
@@ -75,193 +54,7 @@ _TYPE_WORDS = {
 }
 
 
-class RoleFileError(ValueError):
-    """A role file is invalid; ``str()`` reads ``roles/x.yaml:12: tables.account.depth: ...``."""
-
-    def __init__(self, file: Path | str, line: int | None, key: str | None, message: str) -> None:
-        self.file = str(file)
-        self.line = line
-        self.key = key
-        self.message = message
-        #: the part of the file that did load (set by the parser; never pickled)
-        self.partial: RoleSpec | None = None
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
-
-    def __reduce__(self):  # keep picklable across process boundaries (pytest-xdist, providers)
-        return (type(self), (self.file, self.line, self.key, self.message))
-
-
-class RoleFileErrors(RoleFileError):
-    """Several problems at once (one file or a whole directory); ``problems`` lists them in order.
-
-    ``file``/``line``/``key``/``message`` are the first problem's, so code that handles one
-    :class:`RoleFileError` keeps working; ``str()`` gives one line per problem.
-    """
-
-    def __init__(self, problems: Iterable[RoleFileError]) -> None:
-        self.problems = list(problems)
-        if not self.problems:
-            raise ValueError("RoleFileErrors needs at least one problem")
-        first = self.problems[0]
-        super().__init__(first.file, first.line, first.key, first.message)
-
-    def __str__(self) -> str:
-        return "\n".join(RoleFileError.__str__(p) for p in self.problems)
-
-    def __reduce__(self):
-        return (type(self), (self.problems,))
-
-
-def _raise_all(problems: list[RoleFileError]) -> None:
-    if len(problems) == 1:
-        raise problems[0]
-    if problems:
-        raise RoleFileErrors(problems)
-
-
-def _flatten(exc: RoleFileError) -> list[RoleFileError]:
-    return list(exc.problems) if isinstance(exc, RoleFileErrors) else [exc]
-
-
-@dataclass(frozen=True)
-class PrivilegeEntry:
-    """One granted privilege: ``table``/``verb`` are ``None`` for table-less privileges."""
-
-    table: str | None
-    verb: str | None
-    depth: str
-    privilege: str
-    line: int
-    solution: str | None = None  # the table's solution when the file declares one (``solution:``)
-
-
-@dataclass(frozen=True)
-class RoleSpec:
-    """A role as declared in a role file.
-
-    ``role_id`` is the fixed id from the file or, when the file has none, an id derived from the
-    name (``id_derived`` is then true); loaded specs always carry an id.
-    """
-
-    name: str
-    role_id: str | None
-    description: str
-    source: Path
-    entries: tuple[PrivilegeEntry, ...]
-    id_derived: bool = False
-
-    @property
-    def privileges(self) -> dict[str, str]:
-        """Dataverse privilege name -> depth (``Basic`` .. ``Global``), sorted by name."""
-        return dict(sorted((e.privilege, e.depth) for e in self.entries))
-
-    @property
-    def tables(self) -> tuple[str, ...]:
-        """The tables the role grants anything on, in file order."""
-        return tuple(dict.fromkeys(e.table for e in self.entries if e.table is not None))
-
-    @property
-    def table_solutions(self) -> dict[str, str]:
-        """Table -> solution unique name, for the tables the file declares with ``solution:``."""
-        return {e.table: e.solution for e in self.entries if e.table is not None and e.solution}
-
-
-def derived_role_id(name: str) -> str:
-    """A stable id for a role that has no fixed id: uuid5 of the case-folded name.
-
-    Every environment and stack derives the same id, so a role we create is found again by id.
-    """
-    namespace = uuid.UUID(facts.DERIVED_ROLE_ID_NAMESPACE)
-    return str(uuid.uuid5(namespace, name.strip().casefold()))
-
-
-def privilege_name(table: str, verb: str) -> str:
-    """``("salesorder", "Read")`` -> ``prvReadOrder``."""
-    return f"prv{verb}{facts.privilege_stem(table)}"
-
-
-# --- loading ------------------------------------------------------------------------------------
-
-
-def load_role_file(path: Path | str) -> RoleSpec:
-    """Load and validate one role file."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RoleFileError(path, None, None, "file not found") from None
-    except UnicodeDecodeError as exc:
-        raise RoleFileError(path, None, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    return load_role_text(text, path)
-
-
-def load_role_text(text: str, source: Path | str) -> RoleSpec:
-    """Validate a role file's text; ``source`` is only used in messages and ``RoleSpec.source``."""
-    return _Parser(Path(source)).parse(text)
-
-
-def load_roles(directory: Path | str = "roles") -> list[RoleSpec]:
-    """Load every ``*.yaml`` / ``*.yml`` file in ``directory`` (sorted by file name).
-
-    Role names (case-insensitively, as Dataverse compares them) and ids must be unique across files.
-    """
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise RoleFileError(directory, None, None, "role directory not found")
-    files = sorted(p for p in directory.iterdir()
-                   if p.suffix in (".yaml", ".yml") and p.is_file() and not p.name.startswith("."))
-    if not files:
-        raise RoleFileError(directory, None, None, "no role files (*.yaml) in this directory")
-    problems: list[RoleFileError] = []
-    specs: list[RoleSpec] = []
-    for p in files:  # every file is read, so one run reports every problem
-        try:
-            specs.append(load_role_file(p))
-        except RoleFileError as exc:
-            problems.extend(_flatten(exc))
-    try:
-        result = parse_roles(specs)
-    except RoleFileError as exc:
-        problems.extend(_flatten(exc))
-        result = specs
-    _raise_all(problems)
-    return result
-
-
-def parse_roles(specs: Iterable[RoleSpec]) -> list[RoleSpec]:
-    """Check a set of loaded roles for duplicate names and ids across files (all problems at once)."""
-    result: list[RoleSpec] = []
-    names: dict[str, RoleSpec] = {}
-    ids: dict[str, RoleSpec] = {}
-    problems: list[RoleFileError] = []
-    for spec in specs:
-        key = spec.name.casefold()
-        if key in names:
-            problems.append(RoleFileError(
-                spec.source, None, "name",
-                f"role name {spec.name!r} is already used by {names[key].source}",
-            ))
-            continue
-        names[key] = spec
-        if spec.role_id is not None:
-            if spec.role_id in ids:
-                problems.append(RoleFileError(
-                    spec.source, None, "id",
-                    f"role id {spec.role_id} is already used by {ids[spec.role_id].source} "
-                    f"({ids[spec.role_id].name!r})",
-                ))
-                continue
-            ids[spec.role_id] = spec
-        result.append(spec)
-    _raise_all(problems)
-    return result
-
-
-class _Parser:
+class RoleFileParser:
     """Walks one file's node tree; keeps the file name for every error.
 
     Helpers raise :class:`RoleFileError` for the first problem of one unit (a key, a table, a
@@ -274,17 +67,23 @@ class _Parser:
         self.problems: list[RoleFileError] = []
 
     def error(self, node: yaml.Node | None, key: str | None, message: str) -> RoleFileError:
+        """A :class:`RoleFileError` at ``node``'s line (none without a node) for ``key``."""
         line = node.start_mark.line + 1 if node is not None else None
         return RoleFileError(self.source, line, key, message)
 
     def collect(self, fn: Callable[[], T]) -> T | None:
+        """``fn()``, or ``None`` after recording the problems it raised (the walk goes on)."""
         try:
             return fn()
         except RoleFileError as exc:
-            self.problems.extend(_flatten(exc))
+            self.problems.extend(exc.each())
             return None
 
     def parse(self, text: str) -> RoleSpec:
+        """The role the text declares; raises :class:`RoleFileError` listing every problem.
+
+        The error's ``partial`` is the part of the file that did load (``None`` without a name).
+        """
         try:
             root = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as exc:
@@ -338,7 +137,7 @@ class _Parser:
                 role_id = derived_role_id(name)
             spec = RoleSpec(name, role_id, description, self.source, tuple(seen.values()), id_derived)
         try:
-            _raise_all(self.problems)
+            raise_all(self.problems)
         except RoleFileError as exc:
             # What did load, so that checks beyond the syntax (e.g. `bc-sales validate`'s table
             # catalog) still see the rest of the file in the same run.
@@ -350,6 +149,7 @@ class _Parser:
     # --- sections -----------------------------------------------------------------------------
 
     def name(self, root: yaml.Node, mapping: Mapping[str, tuple[yaml.Node, yaml.Node]]) -> str:
+        """The role's ``name``: required, not blank, at most 100 characters (``role.name``)."""
         if "name" not in mapping:
             raise self.error(root, "name", "missing; every role file needs the role's name")
         name = self.string(mapping["name"][1], "name").strip()
@@ -360,12 +160,16 @@ class _Parser:
         return name
 
     def role_id(self, id_node: yaml.Node) -> str:
+        """The fixed ``id`` in canonical form (lower case, no braces)."""
         raw = self.string(id_node, "id").strip()
-        if not _GUID.match(raw):
-            raise self.error(id_node, "id", f"{raw!r} is not a GUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)")
-        return raw.strip("{}").lower()
+        try:
+            return guid(raw)
+        except ValueError:
+            raise self.error(id_node, "id",
+                             f"{raw!r} is not a GUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)") from None
 
     def tables(self, node: yaml.Node) -> list[PrivilegeEntry]:
+        """The entries of the ``tables`` section (every table's problems recorded)."""
         if self.is_null(node):
             return []
         entries: list[PrivilegeEntry] = []
@@ -374,6 +178,7 @@ class _Parser:
         return entries
 
     def table(self, table: str, key_node: yaml.Node, value: yaml.Node) -> list[PrivilegeEntry]:
+        """One table's entries: one per verb, all at the table's depth."""
         where = f"tables.{table}"
         if not _TABLE_NAME.match(table):
             raise self.error(
@@ -419,13 +224,14 @@ class _Parser:
             try:
                 verbs = self.verbs(spec["verbs"][1], f"{where}.verbs", table)
             except RoleFileError as exc:
-                problems.extend(_flatten(exc))
-        _raise_all(problems)
+                problems.extend(exc.each())
+        raise_all(problems)
         assert depth is not None
         return [PrivilegeEntry(table, verb, depth, privilege_name(table, verb), line, solution)
                 for verb, line in verbs]
 
     def verbs(self, node: yaml.Node, where: str, table: str) -> list[tuple[str, int]]:
+        """(Dataverse verb, line) for every verb of a table's list, in file order."""
         if not isinstance(node, yaml.SequenceNode):
             raise self.error(node, where, f"expected a list of verbs, got {self.type_word(node)}; allowed verbs: {_allowed(VERBS)}")
         if not node.value:
@@ -450,10 +256,11 @@ class _Parser:
                 continue
             seen.add(verb)
             result.append((verb, item.start_mark.line + 1))
-        _raise_all(problems)
+        raise_all(problems)
         return result
 
     def tableless(self, node: yaml.Node) -> list[PrivilegeEntry]:
+        """The entries of the ``privileges`` section (privileges that belong to no table)."""
         if self.is_null(node):
             return []
         entries: list[PrivilegeEntry] = []
@@ -464,6 +271,7 @@ class _Parser:
         return entries
 
     def tableless_entry(self, key: str, key_node: yaml.Node, value: yaml.Node) -> PrivilegeEntry:
+        """One table-less privilege (``ActOnBehalfOfAnotherUser: global``); ``prv`` is optional."""
         where = f"privileges.{key}"
         if not _PRIVILEGE_NAME.match(key):
             raise self.error(key_node, where, "not a privilege name (e.g. ActOnBehalfOfAnotherUser)")
@@ -507,6 +315,7 @@ class _Parser:
         return result
 
     def string(self, node: yaml.Node, where: str, *, allow_null: bool = False) -> str:
+        """A string scalar's text (``""`` for null when ``allow_null``)."""
         if allow_null and self.is_null(node):
             return ""
         if not isinstance(node, yaml.ScalarNode) or node.tag != _STR:
@@ -514,19 +323,23 @@ class _Parser:
         return node.value
 
     def depth(self, node: yaml.Node, where: str) -> str:
+        """A depth word (``basic`` .. ``global``, any case) as its Web API name (``Basic``)."""
+        allowed = ", ".join(_DEPTH_WORDS)
         if not isinstance(node, yaml.ScalarNode) or node.tag != _STR:
-            raise self.error(node, where, f"expected a depth, got {self.type_word(node)}; allowed depths: {_allowed(DEPTHS)}")
-        depth = DEPTHS.get(node.value.strip().lower())
+            raise self.error(node, where, f"expected a depth, got {self.type_word(node)}; allowed depths: {allowed}")
+        depth = _DEPTH_WORDS.get(node.value.strip().lower())
         if depth is None:
-            raise self.error(node, where, f"unknown depth {node.value!r}; allowed depths: {_allowed(DEPTHS)}")
+            raise self.error(node, where, f"unknown depth {node.value!r}; allowed depths: {allowed}")
         return depth
 
     @staticmethod
     def is_null(node: yaml.Node) -> bool:
+        """Whether the node is YAML null (``~``, ``null`` or nothing)."""
         return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
 
     @staticmethod
     def type_word(node: yaml.Node) -> str:
+        """How a person would name the node's type (``a list``, ``a number``)."""
         return _TYPE_WORDS.get(node.tag, f"a value of type {node.tag}")
 
 

@@ -1,6 +1,6 @@
-"""Licences: part number -> skuId, and the licence preflight against Graph, before any write.
+"""The licence seat check (``seatCheck``): part number -> skuId, seats, usage locations, before any write.
 
-Why a preflight: ``azuread.UserLicense`` fails one user at a time -- when a SKU runs out, or
+Why check first: ``azuread.UserLicense`` fails one user at a time -- when a SKU runs out, or
 when the user has no usage location ("License assignment cannot be done for user with invalid
 usage location") -- after other users were already changed.  So, with Graph credentials, the
 program first reads ``subscribedSkus`` and every licensed user's usage location and licence
@@ -33,20 +33,22 @@ from infra.program.config import PROJECT, StackSettings
 __all__ = [
     "SkuSeats",
     "SeatSource",
-    "LicenceNeed",
+    "LicenseNeed",
     "LicensedUser",
     "SeatReport",
-    "licence_needs",
+    "UserState",
+    "license_needs",
     "licensed_users",
     "check_seats",
-    "check_licences",
-    "run_seat_preflight",
+    "check_license_seats",
+    "run_license_seat_check",
 ]
 
 
 @dataclass(frozen=True)
 class SkuSeats:
-    """One subscribed SKU as Graph reports it."""
+    """One subscribed SKU as Graph reports it (``subscribedSku``: ``skuPartNumber``, ``skuId``,
+    ``prepaidUnits.enabled`` and ``consumedUnits``, counted in seats)."""
 
     part_number: str
     sku_id: str
@@ -55,16 +57,19 @@ class SkuSeats:
 
     @property
     def free(self) -> int:
+        """Seats not assigned yet (negative when the tenant is over its subscription)."""
         return self.enabled - self.consumed
 
 
 class SeatSource(Protocol):
-    """What the preflight needs from Graph (GraphSeatSource, or a fake in tests).
+    """What the seat check needs from Graph (:class:`GraphSeatSource`, or a fake in tests).
 
-    ``licence_states`` and ``group_sku_ids`` are optional: a source with ``assigned_sku_ids``
+    ``license_states`` and ``group_sku_ids`` are optional: a source with ``assigned_sku_ids``
     only is treated as "direct assignments, usage locations unknown"."""
 
-    def subscribed_skus(self) -> Iterable[SkuSeats]: ...
+    def subscribed_skus(self) -> Iterable[SkuSeats]:
+        """Every SKU the tenant subscribes to (Graph ``GET /subscribedSkus``)."""
+        ...
 
     def assigned_sku_ids(self, users: Sequence[str]) -> Mapping[str, set[str] | None]:
         """UPN -> the skuIds the user holds; ``None`` when the user does not exist yet."""
@@ -73,7 +78,12 @@ class SeatSource(Protocol):
 
 @dataclass(frozen=True)
 class UserState:
-    """What the preflight knows of one user: usage location and how it holds each SKU."""
+    """What the seat check knows of one user: usage location and how it holds each SKU.
+
+    ``direct`` and ``held`` are lower-case skuIds (held: active now, however assigned), ``groups``
+    skuId -> the groups it is inherited from; ``known_location`` is false when the source could
+    not say (a source with ``assigned_sku_ids`` only).
+    """
 
     usage_location: str | None
     direct: frozenset[str]
@@ -83,7 +93,7 @@ class UserState:
 
 
 @dataclass(frozen=True)
-class LicenceNeed:
+class LicenseNeed:
     """Who should hold one SKU (by part number), and where the config asked for it."""
 
     part_number: str
@@ -101,12 +111,12 @@ class LicensedUser:
     created_here: bool                # the integration user (azuread.User sets its location)
 
 
-def licence_needs(settings: StackSettings) -> list[LicenceNeed]:
+def license_needs(settings: StackSettings) -> list[LicenseNeed]:
     """The licences the stack assigns, grouped by SKU part number (identityMode create only)."""
     by_part: dict[str, list[str]] = {}
     for user in licensed_users(settings):
         by_part.setdefault(user.part_number, []).append(user.user_principal_name)
-    return [LicenceNeed(part, tuple(users)) for part, users in sorted(by_part.items())]
+    return [LicenseNeed(part, tuple(users)) for part, users in sorted(by_part.items())]
 
 
 def licensed_users(settings: StackSettings) -> list[LicensedUser]:
@@ -125,7 +135,10 @@ def licensed_users(settings: StackSettings) -> list[LicensedUser]:
 
 @dataclass
 class SeatReport:
-    """Outcome of the preflight: resolved ids, problems (fatal), warnings and notes."""
+    """Outcome of the seat check: resolved ids, problems (fatal), warnings and notes.
+
+    ``sku_ids`` is part number -> skuId after the check (the tenant's ids win over the table).
+    """
 
     sku_ids: dict[str, str]
     problems: list[str] = field(default_factory=list)
@@ -136,9 +149,9 @@ class SeatReport:
 def _user_states(source: Any, users: Sequence[str]) -> dict[str, UserState | None]:
     if not users:
         return {}
-    if hasattr(source, "licence_states"):
+    if hasattr(source, "license_states"):
         out: dict[str, UserState | None] = {}
-        for upn, lic in source.licence_states(users).items():
+        for upn, lic in source.license_states(users).items():
             if lic is None:
                 out[upn] = None
                 continue
@@ -156,7 +169,7 @@ def _user_states(source: Any, users: Sequence[str]) -> dict[str, UserState | Non
 
 
 def check_seats(
-    needs: Iterable[LicenceNeed],
+    needs: Iterable[LicenseNeed],
     table: Mapping[str, str],
     source: SeatSource,
     *,
@@ -205,11 +218,15 @@ def check_seats(
     return report
 
 
-def check_licences(settings: StackSettings, table: Mapping[str, str], source: SeatSource) -> SeatReport:
-    """Seats, usage locations and group licensing for every user the stack licenses."""
+def check_license_seats(settings: StackSettings, table: Mapping[str, str], source: SeatSource) -> SeatReport:
+    """Seats, usage locations and group licensing for every user the stack licenses.
+
+    ``table`` is part number -> skuId before the tenant is asked; Graph errors propagate as
+    :class:`~infra.clients.errors.ClientError` (the caller decides by ``seatCheck``).
+    """
     users = licensed_users(settings)
     states = _user_states(source, [u.user_principal_name for u in users])
-    report = check_seats(licence_needs(settings), table, source, states=states)
+    report = check_seats(license_needs(settings), table, source, states=states)
     group_mode = settings.license_assignment == "group"
     group_skus: set[str] | None = None
     if group_mode and hasattr(source, "group_sku_ids"):
@@ -219,7 +236,7 @@ def check_licences(settings: StackSettings, table: Mapping[str, str], source: Se
                 f"{PROJECT}:licensingGroupId = {settings.licensing_group_id!r}: no such group in Entra ID "
                 "(give the object id of the security group that licenses its members)")
         else:
-            for need in licence_needs(settings):
+            for need in license_needs(settings):
                 sku = report.sku_ids.get(need.part_number, "").lower()
                 if sku and sku not in group_skus:
                     report.problems.append(
@@ -266,15 +283,17 @@ def check_licences(settings: StackSettings, table: Mapping[str, str], source: Se
     return report
 
 
-def run_seat_preflight(
+def run_license_seat_check(
     settings: StackSettings,
     source_factory: Callable[[], SeatSource | None],
     log: Callable[[str], None],
     warn: Callable[[str], None] | None = None,
 ) -> dict[str, str]:
-    """The program's entry point: returns the SKU table to use; raises ``ValueError`` on refusal.
+    """The program's entry point: returns the SKU table to use (part number -> skuId).
 
-    ``source_factory`` returns ``None`` when no Graph credentials are present.
+    ``source_factory`` returns ``None`` when no Graph credentials are present; ``log`` gets the
+    notes, ``warn`` (default ``log``) the warnings.  Raises ``ValueError`` listing every problem
+    when the check refuses the plan, or when ``seatCheck: required`` cannot ask Graph.
     """
     from infra.clients.errors import ClientError
 
@@ -290,20 +309,20 @@ def run_seat_preflight(
                 "(set AZURE_TENANT_ID/AZURE_CLIENT_ID with a secret, certificate or federated token, or the ARM_* "
                 "equivalents)"
             )
-        log("licence seat preflight skipped: no Graph credentials in the environment (AZURE_*/ARM_*); "
+        log("licence seat check skipped: no Graph credentials in the environment (AZURE_*/ARM_*); "
             "the static SKU table is used")
         return table
     try:
-        report = check_licences(settings, table, source)
+        report = check_license_seats(settings, table, source)
     except ClientError as exc:
         if settings.seat_check == "required":
-            raise ValueError(f"licence preflight could not read Microsoft Graph: {exc}") from None
-        warn(f"licence preflight skipped: Microsoft Graph refused or failed ({exc}); the static SKU table is used")
+            raise ValueError(f"licence seat check could not read Microsoft Graph: {exc}") from None
+        warn(f"licence seat check skipped: Microsoft Graph refused or failed ({exc}); the static SKU table is used")
         return table
     for note in report.notes:
         log(note)
     for warning in report.warnings:
         warn(warning)
     if report.problems:
-        raise ValueError("licence preflight failed:\n" + "\n".join(f"  - {p}" for p in report.problems))
+        raise ValueError("licence seat check failed:\n" + "\n".join(f"  - {p}" for p in report.problems))
     return report.sku_ids
