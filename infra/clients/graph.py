@@ -12,11 +12,9 @@ from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import quote as urlquote
 
 from infra.clients.connection import Connection
-from infra.clients.credentials import CredentialSettings, TokenCredential, resolve_credential
 from infra.clients.errors import NotFoundError, ServiceError, error_from_response
-from infra.clients.http import DEFAULT_MAX_CONCURRENCY, RetryPolicy, ServiceHttp, Timeouts, get_service_http
 from infra.clients.redact import logger
-from infra.clients.shared import shared_client
+from infra.clients.service import ServiceClient
 
 __all__ = ["GraphClient", "SubscribedSku", "GraphUser", "LicenseDetail", "GraphBatchResponse", "GRAPH_BATCH_LIMIT",
            "LicenceAssignment", "UserLicences", "GraphGroup"]
@@ -132,47 +130,30 @@ class GraphBatchResponse:
 
 
 
-class GraphClient:
+class GraphClient(ServiceClient):
     """Graph v1.0 as one identity.  Thread-safe; get it with :meth:`for_connection`."""
 
-    def __init__(self, connection: Connection, credential: TokenCredential | None = None, *,
-                 max_concurrency: int = DEFAULT_MAX_CONCURRENCY, retry: RetryPolicy | None = None,
-                 timeouts: Timeouts | None = None, http: ServiceHttp | None = None) -> None:
-        self.connection = connection
-        self.credential = credential or resolve_credential(connection)
-        self.http = http or get_service_http(
-            f"{connection.graph_url}/v1.0", self.credential, connection.graph_scope, service="graph",
-            ca_bundle=connection.ca_bundle, max_concurrency=max_concurrency, retry=retry, timeouts=timeouts,
-            default_headers={"Accept": "application/json"},
-        )
+    service = "graph"
 
     @classmethod
-    def for_connection(cls, connection: Connection | Mapping[str, Any], credential: TokenCredential | None = None, *,
-                       settings: CredentialSettings | None = None, env: Mapping[str, str] | None = None,
-                       **kwargs: Any) -> "GraphClient":
-        return shared_client(cls, connection, credential, settings, env, kwargs)
+    def base_url(cls, connection: Connection) -> str:
+        """``<graph URL>/v1.0``."""
+        return f"{connection.graph_url}/v1.0"
 
-    def __repr__(self) -> str:
-        return f"GraphClient({self.connection.graph_url!r}, {self.credential.identity!r})"
-
-    def __reduce__(self) -> Any:
-        raise TypeError("GraphClient must not be pickled; create it at operation time with for_connection()")
+    @classmethod
+    def scope(cls, connection: Connection) -> str:
+        """``<graph resource>/.default``."""
+        return connection.graph_scope
 
     # --- low level --------------------------------------------------------------------------
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        response = self.http.request("GET", path, params=params)
-        return response.json() if response.content else None
+        """GET ``path`` (relative to ``/v1.0``) and return its JSON (None when empty)."""
+        return self._json("GET", path, params=params)
 
     def get_all(self, path: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        data = self.get(path, params) or {}
-        while True:
-            rows.extend(data.get("value", []))
-            next_link = data.get("@odata.nextLink")
-            if not next_link:
-                return rows
-            data = self.get(next_link) or {}
+        """All rows of a collection, following ``@odata.nextLink`` ("Paging Microsoft Graph data")."""
+        return [row for page in self._pages(path, params) for row in page.get("value", [])]
 
     def batch(self, requests: Sequence[Mapping[str, Any]]) -> list[GraphBatchResponse]:
         """Run requests (``{"method", "url", ["body"], ["headers"]}``) through ``$batch``, 20 at a time.

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from infra.clients.connection import Connection
-from infra.clients.dataverse import DataverseClient, normalize_depth, stage_body_length
+from infra.clients.dataverse import DataverseClient, stage_body_length, wire_depth
 from infra.clients.errors import ConfigurationError
 from infra.clients.http import ServiceHttp
 from infra.clients.odata import BatchRequest, build_batch, guid, parse_batch_response, quote
@@ -115,9 +115,9 @@ def test_ids_and_literals_are_validated() -> None:
     with pytest.raises(ConfigurationError):
         guid("1) or (1 eq 1")
     assert quote("O'Brien") == "'O''Brien'"
-    assert normalize_depth("global") == "Global" and normalize_depth(1) == "Local"
+    assert wire_depth("global") == "Global" and wire_depth(1) == "Local"
     with pytest.raises(ConfigurationError, match="allowed: Basic"):
-        normalize_depth("Organization")
+        wire_depth("Organization")
 
 
 def test_privileges_by_name_is_one_request_with_in_function() -> None:
