@@ -105,27 +105,34 @@ class Connection:
 
     @property
     def is_microsoft_authority(self) -> bool:
+        """Whether the sign-in host is one of Microsoft's clouds (instance discovery stays on)."""
         return (urlsplit(self.authority_host).hostname or "").lower() in MICROSOFT_AUTHORITY_HOSTS
 
     @property
     def dataverse_scope(self) -> str:
+        """``<environment URL>/.default``: the token scope for the Dataverse Web API."""
         return f"{self.environment_url}/.default"
 
     @property
     def graph_scope(self) -> str:
+        """``<graph resource>/.default``: the token scope for Microsoft Graph."""
         return f"{self.graph_resource}/.default"
 
     @property
     def dataverse_api_url(self) -> str:
+        """``<environment URL>/api/data/v9.2``: the Web API root (:data:`WEB_API_PATH`)."""
         return f"{self.environment_url}{WEB_API_PATH}"
 
     @property
     def power_platform_scope(self) -> str:
+        """``<power platform resource>/.default``: the token scope for the Power Platform admin API."""
         return f"{self.power_platform_resource}/.default"
 
     # --- (de)serialisation: the `connection` input of dynamic resources ---------------------
 
     def to_dict(self) -> dict[str, Any]:
+        """The ``connection`` input of every dynamic resource (plain strings; fields added later
+        are left out while at their default, so older stacks see no change)."""
         out = asdict(self)
         for name in _OMITTED_WHEN_DEFAULT:
             if out[name] == _DEFAULTS[name]:
@@ -134,6 +141,11 @@ class Connection:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Connection":
+        """The connection a ``to_dict()`` mapping (or a Connection) describes.
+
+        Raises :class:`ConfigurationError` for a non-mapping, unknown keys, a missing
+        ``environment_url`` / ``tenant_id``, or a URL that is not https.
+        """
         if isinstance(d, Connection):
             return d
         if not isinstance(d, Mapping):

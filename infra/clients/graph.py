@@ -25,6 +25,8 @@ _USER_SELECT = "id,userPrincipalName,displayName,mail,usageLocation,accountEnabl
 
 @dataclass(frozen=True)
 class SubscribedSku:
+    """A licence the tenant subscribes to (Graph ``subscribedSku``): seats bought and used."""
+
     sku_id: str
     sku_part_number: str
     enabled: int
@@ -40,6 +42,8 @@ class SubscribedSku:
 
 @dataclass(frozen=True)
 class GraphUser:
+    """An Entra user (Graph ``user``), the properties we select."""
+
     id: str
     user_principal_name: str
     display_name: str | None = None
@@ -49,12 +53,15 @@ class GraphUser:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "GraphUser":
+        """From a user object selected with ``id,userPrincipalName,displayName,mail,usageLocation,accountEnabled``."""
         return cls(str(d.get("id", "")).lower(), str(d.get("userPrincipalName", "")), d.get("displayName"),
                    d.get("mail"), d.get("usageLocation"), d.get("accountEnabled"))
 
 
 @dataclass(frozen=True)
 class LicenseDetail:
+    """One licence a user holds (Graph ``licenseDetails``) and its service plans."""
+
     id: str
     sku_id: str
     sku_part_number: str
@@ -62,6 +69,7 @@ class LicenseDetail:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "LicenseDetail":
+        """From a ``licenseDetails`` object."""
         return cls(str(d.get("id", "")), str(d.get("skuId", "")).lower(), str(d.get("skuPartNumber", "")),
                    tuple(str(p.get("servicePlanId", "")).lower() for p in d.get("servicePlans") or ()))
 
@@ -77,6 +85,7 @@ class LicenceAssignment:
 
     @property
     def active(self) -> bool:
+        """Whether the licence is in effect (Active, or ActiveWithError)."""
         return self.state.lower() in ("active", "activewitherror")
 
 
@@ -91,6 +100,7 @@ class UserLicences:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "UserLicences":
+        """From a user selected with ``id,userPrincipalName,usageLocation,licenseAssignmentStates``."""
         states = tuple(
             LicenceAssignment(str(a.get("skuId", "")).lower(), (str(a["assignedByGroup"]).lower()
                                                                 if a.get("assignedByGroup") else None),
@@ -104,6 +114,7 @@ class UserLicences:
         return {a.sku_id for a in self.assignments if a.active}
 
     def direct_sku_ids(self) -> set[str]:
+        """SKUs assigned to the user directly (not through a group), whatever their state."""
         return {a.sku_id for a in self.assignments if a.assigned_by_group is None}
 
     def groups_of(self, sku_id: str) -> list[str]:
@@ -114,6 +125,8 @@ class UserLicences:
 
 @dataclass(frozen=True)
 class GraphGroup:
+    """A group and the licences it assigns to its members (group-based licensing)."""
+
     id: str
     display_name: str | None
     security_enabled: bool | None
@@ -122,6 +135,8 @@ class GraphGroup:
 
 @dataclass(frozen=True)
 class GraphBatchResponse:
+    """One answer of a JSON ``$batch`` ("Combine multiple requests in one HTTP call", Graph docs)."""
+
     id: str
     status: int
     headers: Mapping[str, str]
@@ -194,6 +209,7 @@ class GraphClient(ServiceClient):
     # --- licences ---------------------------------------------------------------------------
 
     def subscribed_skus(self) -> list[SubscribedSku]:
+        """The tenant's licences with seat counts (``GET subscribedSkus``)."""
         rows = self.get_all("subscribedSkus")
         return [
             SubscribedSku(
@@ -216,6 +232,7 @@ class GraphClient(ServiceClient):
         return {s.sku_part_number: s.free for s in self.subscribed_skus()}
 
     def license_details(self, user: str) -> list[LicenseDetail]:
+        """The licences one user (object id or UPN) holds."""
         return [LicenseDetail.from_json(r) for r in self.get_all(f"users/{_user_key(user)}/licenseDetails")]
 
     def license_details_many(self, users: Iterable[str]) -> dict[str, list[LicenseDetail] | None]:

@@ -42,6 +42,8 @@ def quote(value: str) -> str:
 
 @dataclass(frozen=True)
 class BatchRequest:
+    """One request of a ``$batch``: method, URL (absolute, or relative to the API root), JSON body, headers."""
+
     method: str
     url: str  # absolute, or relative to the API root
     body: Any = None
@@ -50,6 +52,8 @@ class BatchRequest:
 
 @dataclass(frozen=True)
 class BatchResponse:
+    """One answer of a ``$batch``: status, headers, body (parsed JSON, text, or "" when empty)."""
+
     status: int
     headers: Mapping[str, str]
     body: Any  # parsed JSON or text ("" when empty)

@@ -31,6 +31,8 @@ API_VERSION = "2021-04-01"
 
 @dataclass(frozen=True)
 class EnvironmentState:
+    """An environment as the admin API lists it: id, name, runtime state, background operations."""
+
     name: str                       # the environment id
     display_name: str | None
     runtime_state: str | None       # Enabled, AdminMode, Disabled
@@ -38,10 +40,12 @@ class EnvironmentState:
 
     @property
     def administration_mode(self) -> bool:
+        """Whether the runtime state is ``AdminMode``."""
         return str(self.runtime_state or "").lower() == "adminmode"
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "EnvironmentState":
+        """From one entry of the environments listing."""
         props = d.get("properties") or {}
         linked = props.get("linkedEnvironmentMetadata") or {}
         runtime = ((props.get("states") or {}).get("runtime") or {}).get("id")

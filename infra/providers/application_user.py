@@ -105,6 +105,8 @@ def find_or_create_app_user_with_roles(client: DataverseApi, app_id: str, label:
 
 
 class ApplicationUserProvider(DataverseProvider):
+    """Adopts or creates the one application user of a client id and gives it its roles; the client id replaces."""
+
     resource_label = "ApplicationUser"
     fields = (FieldRule("application_id", replace=True), FieldRule("roles"),
               FieldRule("delete_on_destroy"))

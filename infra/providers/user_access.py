@@ -63,6 +63,8 @@ def _refuse_disabled(user: SystemUser, label: str) -> None:
 
 
 class UserAccessProvider(DataverseProvider):
+    """Gives one Entra user's systemuser its declared roles (and the integration user its access mode)."""
+
     resource_label = "UserAccess"
     fields = (FieldRule("object_id", replace=True), FieldRule("roles"), FieldRule("integration_user"),
               FieldRule("wait_timeout_seconds"))
