@@ -19,6 +19,7 @@ import pulumi.dynamic
 from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, UpdateResult
 
 from infra.clients.connection import Connection
+from infra.clients.dataverse import Role
 from infra.clients.errors import ClientError, NotFoundError
 from infra.model.terms import PrivilegeDepth, guid, is_guid
 from infra.providers.base import (
@@ -241,16 +242,18 @@ class SecurityRoleProvider(DataverseProvider):
         # A changed solution may have reset the role's privileges to the package's (a managed
         # upgrade does): read them back with the role and re-apply the role file if they differ.
         reread = solution_changed and same_privileges
+        role: Role | None
+        live_privileges: dict[str, str] | None = None
         with ThreadPoolExecutor(max_workers=2) as pool:  # independent reads: one round trip
             catalog = pool.submit(resolve_privileges, client, wanted)
-            lookup = pool.submit(read_role, client, id_) if reread else pool.submit(client.get_role, id_)
-            resolved = catalog.result()
-            looked_up = lookup.result()
-        live_privileges: dict[str, str] | None = None
-        if reread and looked_up is not None:
-            role, live_privileges = looked_up
-        else:
-            role = looked_up
+            if reread:
+                with_privileges = pool.submit(read_role, client, id_)
+                resolved = catalog.result()
+                role, live_privileges = with_privileges.result() or (None, None)
+            else:
+                alone = pool.submit(client.get_role, id_)
+                resolved = catalog.result()
+                role = alone.result()
         if role is None:
             raise ProviderFailure(
                 f"{label}: role {id_} no longer exists in the environment; run `pulumi refresh` "

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 
 from infra.clients.connection import Connection
 from infra.clients.credentials import TokenCredential
-from infra.clients.errors import ConfigurationError, error_from_response
+from infra.clients.errors import ConfigurationError, NotFoundError, error_from_response
 from infra.clients.http import DATAVERSE_MAX_CONCURRENCY, DEFAULT_MAX_CONCURRENCY, RetryPolicy, ServiceHttp, Timeouts
 from infra.clients.odata import BatchRequest, BatchResponse, build_batch, parse_batch_response
 from infra.clients.redact import logger
@@ -120,6 +120,14 @@ class DataverseCore(ServiceClient):
         ``paths`` are relative to the API root, query string included (already encoded)."""
         reqs = [BatchRequest("GET", self._abs(p)) for p in paths]
         return self.batch(reqs, atomic=False, idempotent=True, continue_on_error=True)
+
+    def _delete(self, path: str) -> bool:
+        """DELETE ``path``; ``False`` when it was already gone (404 / Does Not Exist)."""
+        try:
+            self._json("DELETE", path)
+        except NotFoundError:
+            return False
+        return True
 
     def _abs(self, path: str) -> str:
         return f"{self.api_url}/{path}"

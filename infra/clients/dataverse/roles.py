@@ -128,12 +128,7 @@ class RolesApi(DataverseCore):
 
     def delete_role(self, role_id: str) -> bool:
         """Delete; ``False`` when it was already gone."""
-        rid = guid(role_id, "role id")
-        try:
-            self._json("DELETE", f"roles({rid})")
-        except NotFoundError:
-            return False
-        return True
+        return self._delete(f"roles({guid(role_id, 'role id')})")
 
     # --- privileges -------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from infra.clients.dataverse.dto import (
 )
 from infra.clients.dataverse.operations import AsyncOperationState
 from infra.clients.dataverse.staging import open_package, stage_body_length, stage_solution_body
-from infra.clients.errors import ConfigurationError, NotFoundError
+from infra.clients.errors import ConfigurationError
 from infra.clients.http import Timeouts
 from infra.clients.odata import guid, quote
 
@@ -121,12 +121,7 @@ class SolutionsApi(DataverseCore):
 
     def delete_solution(self, solution_id: str) -> bool:
         """Delete the solution row (uninstall); ``False`` when it was already gone."""
-        sid = guid(solution_id, "solution id")
-        try:
-            self._json("DELETE", f"solutions({sid})")
-        except NotFoundError:
-            return False
-        return True
+        return self._delete(f"solutions({guid(solution_id, 'solution id')})")
 
     def publish_all(self) -> None:
         """Publish all customizations; publishing twice is harmless, so it is retried."""
