@@ -12,27 +12,21 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from infra import facts
 from infra.clients.errors import ConfigurationError
 
-__all__ = ["Connection", "require_https", "ssl_context", "AUTHORITY_ALIASES"]
+__all__ = ["Connection", "require_https", "ssl_context", "WEB_API_PATH", "MICROSOFT_AUTHORITY_HOSTS"]
 
-#: Short names accepted for ``authority_host``.
-AUTHORITY_ALIASES: dict[str, str] = {
-    "public": "https://login.microsoftonline.com",
-    "usgov": "https://login.microsoftonline.us",
-    "china": "https://login.chinacloudapi.cn",
-}
+#: The Dataverse Web API below an environment URL (version 9.2, "Use the Dataverse Web API").
+WEB_API_PATH = "/api/data/v9.2"
 
-#: Hosts where instance discovery (msal, through azure-identity) is meaningful; anything else gets it turned off.
+#: Hosts where instance discovery (msal, through azure-identity) is meaningful; anything else gets
+#: it turned off.  The clouds' sign-in hosts (``facts.AUTHORITY_HOSTS``, which also gives the short
+#: names ``public``/``usgov``/``china`` accepted for ``authority_host``) plus the public cloud's
+#: older host names.
 MICROSOFT_AUTHORITY_HOSTS = frozenset(
-    {
-        "login.microsoftonline.com",
-        "login.microsoft.com",
-        "login.windows.net",
-        "sts.windows.net",
-        "login.microsoftonline.us",
-        "login.chinacloudapi.cn",
-    }
+    {str(urlsplit(url).hostname) for url in facts.AUTHORITY_HOSTS.values()}
+    | {"login.microsoft.com", "login.windows.net", "sts.windows.net"}
 )
 
 
@@ -84,7 +78,7 @@ class Connection:
     power_platform_resource: str = "https://service.powerapps.com"
 
     def __post_init__(self) -> None:
-        host = AUTHORITY_ALIASES.get(str(self.authority_host).strip().lower(), self.authority_host)
+        host = facts.AUTHORITY_HOSTS.get(str(self.authority_host).strip().lower(), self.authority_host)
         object.__setattr__(self, "authority_host", require_https(host, "connection.authority_host"))
         object.__setattr__(self, "environment_url", require_https(self.environment_url, "connection.environment_url"))
         object.__setattr__(self, "graph_url", require_https(self.graph_url, "connection.graph_url"))
@@ -111,27 +105,34 @@ class Connection:
 
     @property
     def is_microsoft_authority(self) -> bool:
+        """Whether the sign-in host is one of Microsoft's clouds (instance discovery stays on)."""
         return (urlsplit(self.authority_host).hostname or "").lower() in MICROSOFT_AUTHORITY_HOSTS
 
     @property
     def dataverse_scope(self) -> str:
+        """``<environment URL>/.default``: the token scope for the Dataverse Web API."""
         return f"{self.environment_url}/.default"
 
     @property
     def graph_scope(self) -> str:
+        """``<graph resource>/.default``: the token scope for Microsoft Graph."""
         return f"{self.graph_resource}/.default"
 
     @property
     def dataverse_api_url(self) -> str:
-        return f"{self.environment_url}/api/data/v9.2"
+        """``<environment URL>/api/data/v9.2``: the Web API root (:data:`WEB_API_PATH`)."""
+        return f"{self.environment_url}{WEB_API_PATH}"
 
     @property
     def power_platform_scope(self) -> str:
+        """``<power platform resource>/.default``: the token scope for the Power Platform admin API."""
         return f"{self.power_platform_resource}/.default"
 
     # --- (de)serialisation: the `connection` input of dynamic resources ---------------------
 
     def to_dict(self) -> dict[str, Any]:
+        """The ``connection`` input of every dynamic resource (plain strings; fields added later
+        are left out while at their default, so older stacks see no change)."""
         out = asdict(self)
         for name in _OMITTED_WHEN_DEFAULT:
             if out[name] == _DEFAULTS[name]:
@@ -140,6 +141,11 @@ class Connection:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Connection":
+        """The connection a ``to_dict()`` mapping (or a Connection) describes.
+
+        Raises :class:`ConfigurationError` for a non-mapping, unknown keys, a missing
+        ``environment_url`` / ``tenant_id``, or a URL that is not https.
+        """
         if isinstance(d, Connection):
             return d
         if not isinstance(d, Mapping):

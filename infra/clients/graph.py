@@ -12,11 +12,9 @@ from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import quote as urlquote
 
 from infra.clients.connection import Connection
-from infra.clients.credentials import CredentialSettings, TokenCredential, resolve_credential
 from infra.clients.errors import NotFoundError, ServiceError, error_from_response
-from infra.clients.http import DEFAULT_MAX_CONCURRENCY, RetryPolicy, ServiceHttp, Timeouts, get_service_http
 from infra.clients.redact import logger
-from infra.clients.shared import shared_client
+from infra.clients.service import ServiceClient
 
 __all__ = ["GraphClient", "SubscribedSku", "GraphUser", "LicenseDetail", "GraphBatchResponse", "GRAPH_BATCH_LIMIT",
            "LicenceAssignment", "UserLicences", "GraphGroup"]
@@ -27,6 +25,8 @@ _USER_SELECT = "id,userPrincipalName,displayName,mail,usageLocation,accountEnabl
 
 @dataclass(frozen=True)
 class SubscribedSku:
+    """A licence the tenant subscribes to (Graph ``subscribedSku``): seats bought and used."""
+
     sku_id: str
     sku_part_number: str
     enabled: int
@@ -42,6 +42,8 @@ class SubscribedSku:
 
 @dataclass(frozen=True)
 class GraphUser:
+    """An Entra user (Graph ``user``), the properties we select."""
+
     id: str
     user_principal_name: str
     display_name: str | None = None
@@ -51,12 +53,15 @@ class GraphUser:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "GraphUser":
+        """From a user object selected with ``id,userPrincipalName,displayName,mail,usageLocation,accountEnabled``."""
         return cls(str(d.get("id", "")).lower(), str(d.get("userPrincipalName", "")), d.get("displayName"),
                    d.get("mail"), d.get("usageLocation"), d.get("accountEnabled"))
 
 
 @dataclass(frozen=True)
 class LicenseDetail:
+    """One licence a user holds (Graph ``licenseDetails``) and its service plans."""
+
     id: str
     sku_id: str
     sku_part_number: str
@@ -64,6 +69,7 @@ class LicenseDetail:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "LicenseDetail":
+        """From a ``licenseDetails`` object."""
         return cls(str(d.get("id", "")), str(d.get("skuId", "")).lower(), str(d.get("skuPartNumber", "")),
                    tuple(str(p.get("servicePlanId", "")).lower() for p in d.get("servicePlans") or ()))
 
@@ -79,6 +85,7 @@ class LicenceAssignment:
 
     @property
     def active(self) -> bool:
+        """Whether the licence is in effect (Active, or ActiveWithError)."""
         return self.state.lower() in ("active", "activewitherror")
 
 
@@ -93,6 +100,7 @@ class UserLicences:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "UserLicences":
+        """From a user selected with ``id,userPrincipalName,usageLocation,licenseAssignmentStates``."""
         states = tuple(
             LicenceAssignment(str(a.get("skuId", "")).lower(), (str(a["assignedByGroup"]).lower()
                                                                 if a.get("assignedByGroup") else None),
@@ -106,6 +114,7 @@ class UserLicences:
         return {a.sku_id for a in self.assignments if a.active}
 
     def direct_sku_ids(self) -> set[str]:
+        """SKUs assigned to the user directly (not through a group), whatever their state."""
         return {a.sku_id for a in self.assignments if a.assigned_by_group is None}
 
     def groups_of(self, sku_id: str) -> list[str]:
@@ -116,6 +125,8 @@ class UserLicences:
 
 @dataclass(frozen=True)
 class GraphGroup:
+    """A group and the licences it assigns to its members (group-based licensing)."""
+
     id: str
     display_name: str | None
     security_enabled: bool | None
@@ -124,6 +135,8 @@ class GraphGroup:
 
 @dataclass(frozen=True)
 class GraphBatchResponse:
+    """One answer of a JSON ``$batch`` ("Combine multiple requests in one HTTP call", Graph docs)."""
+
     id: str
     status: int
     headers: Mapping[str, str]
@@ -132,47 +145,30 @@ class GraphBatchResponse:
 
 
 
-class GraphClient:
+class GraphClient(ServiceClient):
     """Graph v1.0 as one identity.  Thread-safe; get it with :meth:`for_connection`."""
 
-    def __init__(self, connection: Connection, credential: TokenCredential | None = None, *,
-                 max_concurrency: int = DEFAULT_MAX_CONCURRENCY, retry: RetryPolicy | None = None,
-                 timeouts: Timeouts | None = None, http: ServiceHttp | None = None) -> None:
-        self.connection = connection
-        self.credential = credential or resolve_credential(connection)
-        self.http = http or get_service_http(
-            f"{connection.graph_url}/v1.0", self.credential, connection.graph_scope, service="graph",
-            ca_bundle=connection.ca_bundle, max_concurrency=max_concurrency, retry=retry, timeouts=timeouts,
-            default_headers={"Accept": "application/json"},
-        )
+    service = "graph"
 
     @classmethod
-    def for_connection(cls, connection: Connection | Mapping[str, Any], credential: TokenCredential | None = None, *,
-                       settings: CredentialSettings | None = None, env: Mapping[str, str] | None = None,
-                       **kwargs: Any) -> "GraphClient":
-        return shared_client(cls, connection, credential, settings, env, kwargs)
+    def base_url(cls, connection: Connection) -> str:
+        """``<graph URL>/v1.0``."""
+        return f"{connection.graph_url}/v1.0"
 
-    def __repr__(self) -> str:
-        return f"GraphClient({self.connection.graph_url!r}, {self.credential.identity!r})"
-
-    def __reduce__(self) -> Any:
-        raise TypeError("GraphClient must not be pickled; create it at operation time with for_connection()")
+    @classmethod
+    def scope(cls, connection: Connection) -> str:
+        """``<graph resource>/.default``."""
+        return connection.graph_scope
 
     # --- low level --------------------------------------------------------------------------
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        response = self.http.request("GET", path, params=params)
-        return response.json() if response.content else None
+        """GET ``path`` (relative to ``/v1.0``) and return its JSON (None when empty)."""
+        return self._json("GET", path, params=params)
 
     def get_all(self, path: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        data = self.get(path, params) or {}
-        while True:
-            rows.extend(data.get("value", []))
-            next_link = data.get("@odata.nextLink")
-            if not next_link:
-                return rows
-            data = self.get(next_link) or {}
+        """All rows of a collection, following ``@odata.nextLink`` ("Paging Microsoft Graph data")."""
+        return [row for page in self._pages(path, params) for row in page.get("value", [])]
 
     def batch(self, requests: Sequence[Mapping[str, Any]]) -> list[GraphBatchResponse]:
         """Run requests (``{"method", "url", ["body"], ["headers"]}``) through ``$batch``, 20 at a time.
@@ -213,6 +209,7 @@ class GraphClient:
     # --- licences ---------------------------------------------------------------------------
 
     def subscribed_skus(self) -> list[SubscribedSku]:
+        """The tenant's licences with seat counts (``GET subscribedSkus``)."""
         rows = self.get_all("subscribedSkus")
         return [
             SubscribedSku(
@@ -235,6 +232,7 @@ class GraphClient:
         return {s.sku_part_number: s.free for s in self.subscribed_skus()}
 
     def license_details(self, user: str) -> list[LicenseDetail]:
+        """The licences one user (object id or UPN) holds."""
         return [LicenseDetail.from_json(r) for r in self.get_all(f"users/{_user_key(user)}/licenseDetails")]
 
     def license_details_many(self, users: Iterable[str]) -> dict[str, list[LicenseDetail] | None]:

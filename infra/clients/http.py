@@ -18,11 +18,12 @@ Rules, in order of importance:
 * A 401 triggers one forced token refresh and one re-send.
 * In-flight requests are limited per (identity, service) by a semaphore (Dataverse allows 52
   concurrent requests per user; our default is 8).
+
+The numbers (attempts, budgets, timeouts, caps) are in :mod:`infra.clients.http_policy`.
 """
 
 from __future__ import annotations
 
-import email.utils
 import json as jsonlib
 import random
 import threading
@@ -45,6 +46,15 @@ from infra.clients.errors import (
     ThrottledError,
     error_from_response,
 )
+from infra.clients.http_policy import (
+    DATAVERSE_MAX_CONCURRENCY,
+    DEFAULT_MAX_CONCURRENCY,
+    IDEMPOTENT_METHODS,
+    RETRY_STATUSES,
+    RetryPolicy,
+    Timeouts,
+    parse_retry_after,
+)
 from infra.clients.redact import THIRD_PARTY_LOGGERS, install_log_redaction, logger, redact
 
 install_log_redaction(*THIRD_PARTY_LOGGERS)  # httpx / httpcore loggers exist now
@@ -62,43 +72,9 @@ __all__ = [
     "DATAVERSE_MAX_CONCURRENCY",
 ]
 
-DEFAULT_MAX_CONCURRENCY = 8
-#: Dataverse service protection: 52 concurrent requests per user.
-DATAVERSE_MAX_CONCURRENCY = 52
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-
 
 class ConnectionFailedError(ServiceError):
     """The service could not be reached (connection refused / reset / timed out) after retries."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How long and how often we retry.  One instance per service is plenty."""
-
-    max_attempts: int = 8
-    #: Total budget per operation, waits included.  Dataverse's service-protection window is
-    #: 300 s, so a Retry-After up to that is honoured when the budget allows it.
-    max_total_s: float = 600.0
-    backoff_initial_s: float = 0.5
-    backoff_max_s: float = 30.0
-    jitter_s: float = 0.5
-    max_retry_after_s: float = 300.0
-    #: After a 429 with Retry-After, hold back *every* request of the same identity + service
-    #: until then (the limits are per user), instead of letting each collect its own 429.
-    shared_backoff: bool = True
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    connect: float = 10.0
-    read: float = 120.0
-    write: float = 120.0
-    pool: float = 120.0
-
-    def to_httpx(self) -> httpx.Timeout:
-        return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
 
 
 @dataclass
@@ -121,32 +97,13 @@ class HttpStats:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def reset(self) -> None:
+        """Zero the counters (the benchmark and tests measure one phase at a time)."""
         with self._lock:
             self.attempts = self.retries = self.token_refreshes = self.ambiguous = 0
             self.gate_waits = 0.0
             self.max_in_flight = self.in_flight
             self.waits = []
             self.statuses = Counter()
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
-    if value is None:
-        return None
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 class _Retryable(Exception):

@@ -15,19 +15,24 @@ from email.parser import BytesHeaderParser
 from typing import Any, Iterable, Mapping
 
 from infra.clients.errors import ConfigurationError
+from infra.model import terms
 
 __all__ = ["guid", "quote", "BatchRequest", "BatchResponse", "build_batch", "parse_batch_response"]
 
-_GUID = re.compile(r"^\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?$")
 CRLF = "\r\n"
 
 
 def guid(value: Any, what: str = "id") -> str:
-    """Lower-case GUID, or a clear error: ids go into URLs, so nothing else may pass."""
-    match = _GUID.match(str(value).strip()) if value is not None else None
-    if not match:
-        raise ConfigurationError(f"{what} must be a GUID like 00000000-0000-0000-0000-000000000000, got {value!r}")
-    return match.group(1).lower()
+    """``value`` as a canonical GUID (lower case, no braces) for a URL or a filter.
+
+    Ids go into URLs, so nothing else may pass: raises :class:`ConfigurationError` naming ``what``
+    otherwise (the GUID itself is :func:`infra.model.terms.guid`).
+    """
+    try:
+        return terms.guid(str(value) if value is not None else value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(
+            f"{what} must be a GUID like 00000000-0000-0000-0000-000000000000, got {value!r}") from None
 
 
 def quote(value: str) -> str:
@@ -37,6 +42,8 @@ def quote(value: str) -> str:
 
 @dataclass(frozen=True)
 class BatchRequest:
+    """One request of a ``$batch``: method, URL (absolute, or relative to the API root), JSON body, headers."""
+
     method: str
     url: str  # absolute, or relative to the API root
     body: Any = None
@@ -45,6 +52,8 @@ class BatchRequest:
 
 @dataclass(frozen=True)
 class BatchResponse:
+    """One answer of a ``$batch``: status, headers, body (parsed JSON, text, or "" when empty)."""
+
     status: int
     headers: Mapping[str, str]
     body: Any  # parsed JSON or text ("" when empty)

@@ -20,9 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from infra.clients.connection import Connection
-from infra.clients.credentials import CredentialSettings, TokenCredential, resolve_credential
-from infra.clients.http import DEFAULT_MAX_CONCURRENCY, RetryPolicy, ServiceHttp, Timeouts, get_service_http
-from infra.clients.shared import shared_client
+from infra.clients.service import ServiceClient
 
 __all__ = ["PowerPlatformClient", "EnvironmentState", "ENVIRONMENTS_PATH", "API_VERSION"]
 
@@ -33,6 +31,8 @@ API_VERSION = "2021-04-01"
 
 @dataclass(frozen=True)
 class EnvironmentState:
+    """An environment as the admin API lists it: id, name, runtime state, background operations."""
+
     name: str                       # the environment id
     display_name: str | None
     runtime_state: str | None       # Enabled, AdminMode, Disabled
@@ -40,10 +40,12 @@ class EnvironmentState:
 
     @property
     def administration_mode(self) -> bool:
+        """Whether the runtime state is ``AdminMode``."""
         return str(self.runtime_state or "").lower() == "adminmode"
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "EnvironmentState":
+        """From one entry of the environments listing."""
         props = d.get("properties") or {}
         linked = props.get("linkedEnvironmentMetadata") or {}
         runtime = ((props.get("states") or {}).get("runtime") or {}).get("id")
@@ -55,45 +57,29 @@ def _norm_url(url: Any) -> str:
     return str(url or "").strip().rstrip("/").lower()
 
 
-class PowerPlatformClient:
+class PowerPlatformClient(ServiceClient):
     """The admin API as one identity.  Thread-safe; get it with :meth:`for_connection`."""
 
-    def __init__(self, connection: Connection, credential: TokenCredential | None = None, *,
-                 max_concurrency: int = DEFAULT_MAX_CONCURRENCY, retry: RetryPolicy | None = None,
-                 timeouts: Timeouts | None = None, http: ServiceHttp | None = None) -> None:
-        self.connection = connection
-        self.credential = credential or resolve_credential(connection)
-        self.http = http or get_service_http(
-            connection.power_platform_url, self.credential, connection.power_platform_scope,
-            service="powerplatform", ca_bundle=connection.ca_bundle, max_concurrency=max_concurrency,
-            retry=retry, timeouts=timeouts, default_headers={"Accept": "application/json"},
-        )
+    service = "powerplatform"
 
     @classmethod
-    def for_connection(cls, connection: Connection | Mapping[str, Any], credential: TokenCredential | None = None, *,
-                       settings: CredentialSettings | None = None, env: Mapping[str, str] | None = None,
-                       **kwargs: Any) -> "PowerPlatformClient":
-        return shared_client(cls, connection, credential, settings, env, kwargs)
+    def base_url(cls, connection: Connection) -> str:
+        """The admin API's URL (``https://api.bap.microsoft.com`` in the public cloud)."""
+        return connection.power_platform_url
 
-    def __repr__(self) -> str:
-        return f"PowerPlatformClient({self.connection.power_platform_url!r}, {self.credential.identity!r})"
-
-    def __reduce__(self) -> Any:
-        raise TypeError("PowerPlatformClient must not be pickled; create it at operation time with for_connection()")
+    @classmethod
+    def scope(cls, connection: Connection) -> str:
+        """``<power platform resource>/.default``."""
+        return connection.power_platform_scope
 
     def environments(self) -> list[tuple[str, EnvironmentState]]:
         """Every environment of the tenant as (instance URL, state), following ``nextLink``."""
         out: list[tuple[str, EnvironmentState]] = []
-        response = self.http.request("GET", ENVIRONMENTS_PATH, params={"api-version": API_VERSION})
-        while True:
-            data = response.json() if response.content else {}
+        for data in self._pages(ENVIRONMENTS_PATH, {"api-version": API_VERSION}, next_keys=("nextLink", "@odata.nextLink")):
             for row in data.get("value") or []:
                 linked = (row.get("properties") or {}).get("linkedEnvironmentMetadata") or {}
                 out.append((_norm_url(linked.get("instanceUrl")), EnvironmentState.from_json(row)))
-            next_link = data.get("nextLink") or data.get("@odata.nextLink")
-            if not next_link:
-                return out
-            response = self.http.request("GET", next_link)
+        return out
 
     def environment_state(self, environment_url: str) -> EnvironmentState | None:
         """The state of the environment whose Dataverse URL is ``environment_url``; None if absent."""

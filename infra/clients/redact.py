@@ -149,6 +149,7 @@ class RedactingFilter(logging.Filter):
     """Logging filter that renders a record's message and scrubs it before any handler sees it."""
 
     def filter(self, record: logging.LogRecord) -> bool:  # noqa: A003 - logging API name
+        """Scrub the record in place; always keep it (True)."""
         try:
             message = record.getMessage()
         except Exception:  # a broken format string must not break logging

@@ -1,6 +1,14 @@
 """Pulumi dynamic providers for Dataverse (Sales) -- and one for Entra (UsageLocation): how each
 resource is reconciled.
 
+One module per resource keeps its provider class, Args and Resource (``preflight``,
+``security_role``, ``solution_import``, ``solution_requirement``, ``user_access``,
+``application_user``, ``usage_location``): existing stacks' state names the provider classes by
+those module paths, so they stay.  Beside them: ``base`` (check/diff for all), ``runtime`` (clients,
+progress, failures at operation time), ``deployer`` and ``administration_mode`` (what the Preflight
+checks), ``privileges``, ``role_reconcile``, ``role_lookup``, ``role_assignment`` and
+``solution_install`` (the reconcile steps).
+
 Import the resource classes from here or from their modules; the provider classes live in this
 installed package so dill pickles them by reference into the state (no bytecode, no secrets).
 """

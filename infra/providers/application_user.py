@@ -20,64 +20,65 @@ from typing import Any, Mapping, Sequence
 
 import pulumi
 import pulumi.dynamic
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, UpdateResult
+from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
 from infra import facts
+from infra.clients.connection import Connection
+from infra.clients.dataverse import DataverseApi, Role, SystemUser
 from infra.clients.errors import AmbiguousOutcomeError, ClientError, ConflictError, NotFoundError
+from infra.model.terms import guid, is_guid
+from infra.providers.administration_mode import (
+    administration_mode_message, refuse_in_administration_mode, report_administration_mode,
+)
 from infra.providers.base import (
-    DataverseProvider, FieldRule, ProviderFailure, client_for, connection_of, credentials_available, is_guid,
-    is_unknown, norm_guid, progress, root_business_unit_id, strip_internal, user_errors, warn,
+    DataverseProvider, FieldRule, ProviderFailure, client_for, credentials_available, is_unknown, progress,
+    resource_props, root_business_unit_id, strip_internal, user_errors, warn,
 )
-from infra.providers.preflight import (
-    PreflightError, administration_mode_message, ensure_preflight, refuse_in_administration_mode,
-    report_administration_mode,
-)
+from infra.providers.deployer import PreflightError, checked_client, ensure_preflight
 from infra.providers.role_assignment import (
-    assign_roles, canonical_roles, forbidden_roles_held, held_system_administrator, live_assignment,
-    refuse_held_system_administrator, resolve_declared_roles, roles_failures, user_field, user_for_update,
-    user_id_of,
+    RoleAssignment, assign_roles, canonical_roles, forbidden_roles_held, held_system_administrator, live_assignment,
+    refuse_held_system_administrator, resolve_declared_roles, roles_failures, user_for_update,
 )
+from infra.providers.runtime import dataverse_client
 
 __all__ = ["ApplicationUser", "ApplicationUserArgs", "ApplicationUserProvider", "find_or_create_app_user",
            "find_or_create_app_user_with_roles"]
 
 
-def _disabled(user: Any) -> bool:
-    return bool(user_field(user, "is_disabled", "isdisabled", default=False))
-
-
-def find_or_create_app_user(client: Any, app_id: str, label: str) -> tuple[Any, bool]:
+def find_or_create_app_user(client: DataverseApi, app_id: str, label: str) -> tuple[SystemUser, bool]:
     """(systemuser, created).  Adopt the single active user, re-enable a disabled one, or create."""
     user, created, _ = find_or_create_app_user_with_roles(client, app_id, label)
     return user, created
 
 
-def find_or_create_app_user_with_roles(client: Any, app_id: str, label: str,
-                                       found: list[tuple[Any, list[Any]]] | None = None,
-                                       ) -> tuple[Any, bool, list[Any]]:
+def find_or_create_app_user_with_roles(client: DataverseApi, app_id: str, label: str,
+                                       found: list[tuple[SystemUser, list[Role]]] | None = None,
+                                       ) -> tuple[SystemUser, bool, list[Role]]:
     """(systemuser, created, its roles): the lookup reads the users with their roles in one
     request (``$expand``; ``found`` when the caller just did it), and a user created this moment
-    holds no role, so neither is read again."""
+    holds no role, so neither is read again.  Raises :class:`ProviderFailure` for two active
+    users of the client id, or a soft-deleted one blocking the create; an ambiguous create is
+    looked up, never retried blindly."""
     if found is None:
         found = client.find_users_with_roles_by_application_id(app_id)
     users = [u for u, _ in found]
-    roles_of = {user_id_of(u): roles for u, roles in found}
-    active = [u for u in users if not _disabled(u)]
+    roles_of = {u.systemuser_id: roles for u, roles in found}
+    active = [u for u in users if not u.is_disabled]
     if len(active) > 1:
         raise ProviderFailure(
             f"{label}: {len(active)} active application users exist for client id {app_id} "
-            f"({', '.join(user_id_of(u) for u in active)}); Business Central refuses this too. "
+            f"({', '.join(u.systemuser_id for u in active)}); Business Central refuses this too. "
             "Disable all but one in the Power Platform admin center and run again.")
     if active:
-        progress(f"{label}: adopting application user {user_id_of(active[0])}")
-        return active[0], False, roles_of[user_id_of(active[0])]
+        progress(f"{label}: adopting application user {active[0].systemuser_id}")
+        return active[0], False, roles_of[active[0].systemuser_id]
     if users:
         blocked = users[0]
-        progress(f"{label}: re-enabling disabled application user {user_id_of(blocked)} that "
+        progress(f"{label}: re-enabling disabled application user {blocked.systemuser_id} that "
                  "would block creating a new one")
-        client.update_user(user_id_of(blocked), {"isdisabled": False,
-                                                 "accessmode": facts.ACCESS_MODE_NON_INTERACTIVE})
-        user, roles = client.get_user_with_roles(user_id_of(blocked))
+        client.update_user(blocked.systemuser_id, {"isdisabled": False,
+                                                   "accessmode": facts.ACCESS_MODE_NON_INTERACTIVE})
+        user, roles = client.get_user_with_roles(blocked.systemuser_id)
         return user, False, roles
     root_bu = root_business_unit_id(client)
     progress(f"{label}: creating application user in the root business unit")
@@ -85,7 +86,7 @@ def find_or_create_app_user_with_roles(client: Any, app_id: str, label: str,
         return client.create_application_user(app_id, root_bu), True, []
     except AmbiguousOutcomeError:
         # The create may have happened: look before anything else (never a blind retry).
-        again = [(u, r) for u, r in client.find_users_with_roles_by_application_id(app_id) if not _disabled(u)]
+        again = [(u, r) for u, r in client.find_users_with_roles_by_application_id(app_id) if not u.is_disabled]
         if len(again) == 1:
             progress(f"{label}: the create's answer was lost but the user exists; adopting it")
             return again[0][0], True, again[0][1]
@@ -93,7 +94,7 @@ def find_or_create_app_user_with_roles(client: Any, app_id: str, label: str,
     except ConflictError:
         # Created concurrently: adopt it.  Otherwise a soft-deleted user holds the client id; the
         # Web API cannot see or restore such a row, so say exactly what to do.
-        again = [(u, r) for u, r in client.find_users_with_roles_by_application_id(app_id) if not _disabled(u)]
+        again = [(u, r) for u, r in client.find_users_with_roles_by_application_id(app_id) if not u.is_disabled]
         if len(again) == 1:
             return again[0][0], False, again[0][1]
         raise ProviderFailure(
@@ -104,11 +105,14 @@ def find_or_create_app_user_with_roles(client: Any, app_id: str, label: str,
 
 
 class ApplicationUserProvider(DataverseProvider):
+    """Adopts or creates the one application user of a client id and gives it its roles; the client id replaces."""
+
     resource_label = "ApplicationUser"
     fields = (FieldRule("application_id", replace=True), FieldRule("roles"),
               FieldRule("delete_on_destroy"))
 
     def validate(self, news: Mapping[str, Any]) -> list[CheckFailure]:
+        """application_id a GUID, roles a non-empty list."""
         failures: list[CheckFailure] = []
         app_id = news.get("application_id")
         if not is_unknown(app_id) and not is_guid(app_id):
@@ -117,47 +121,50 @@ class ApplicationUserProvider(DataverseProvider):
         failures += roles_failures(news.get("roles"))
         return failures
 
-    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    def check_live(self, olds: Mapping[str, Any], inputs: dict[str, Any],
+                   connection: Connection | None) -> list[CheckFailure]:
         """With credentials at preview: refused while the environment is in administration mode
-        (the preflight read it already; no request)."""
-        result = super().check(olds, news)
-        connection = result.inputs.get("connection")
-        if result.failures or not isinstance(connection, Mapping) or any(is_unknown(v) for v in connection.values()):
-            return result
+        (the preflight started reading it; no request of its own)."""
+        if connection is None:
+            return []
         try:
-            if credentials_available(connection_of(result.inputs)) and \
-                    ensure_preflight(connection_of(result.inputs), brief_repeat=True) and \
-                    report_administration_mode(connection_of(result.inputs)):
-                result.failures.append(CheckFailure("connection", administration_mode_message(
-                    connection_of(result.inputs), f"application user for {result.inputs.get('application_id')}",
-                    "the application user")))
+            if credentials_available(connection):
+                client = dataverse_client(connection)
+                if ensure_preflight(connection, client, brief_repeat=True) and \
+                        report_administration_mode(connection, client):
+                    return [CheckFailure("connection", administration_mode_message(
+                        connection, f"application user for {inputs.get('application_id')}", "the application user"))]
         except (PreflightError, ClientError, ProviderFailure):
             pass  # the base check reported it, or the writing operations will
-        return result
+        return []
 
     def canonical(self, news: dict[str, Any]) -> dict[str, Any]:
+        """Client id lower-cased, roles as a sorted set, delete_on_destroy a bool."""
         out = dict(news)
         if is_guid(news.get("application_id")):
-            out["application_id"] = norm_guid(news["application_id"])
+            out["application_id"] = guid(news["application_id"])
         out["roles"] = canonical_roles(news.get("roles") or [])
         out["delete_on_destroy"] = bool(news.get("delete_on_destroy", False))
         return out
 
     def equal(self, name: str, old: Any, new: Any) -> bool:
+        """Roles compare as a set."""
         if name == "roles":
             return sorted(old or []) == sorted(new or [])
         return old == new
 
-    def _outs(self, props: Mapping[str, Any], user: Any, created: bool, outcome: Any) -> dict[str, Any]:
-        return {**strip_internal(props), "systemuser_id": user_id_of(user), "created": created,
+    def _outs(self, props: Mapping[str, Any], user: SystemUser, created: bool,
+              outcome: RoleAssignment) -> dict[str, Any]:
+        return {**strip_internal(props), "systemuser_id": user.systemuser_id, "created": created,
                 "forbidden_roles_held": [], **outcome.outputs()}
 
     @user_errors("ApplicationUser")
     def create(self, props: dict[str, Any]) -> CreateResult:
+        """Resolve the roles, adopt or create the one application user, assign the roles."""
         label = f"application user for {props['application_id']}"
-        client = client_for(props)
-        ensure_preflight(connection_of(props), client)
-        refuse_in_administration_mode(connection_of(props), client, label, "the application user")
+        client = checked_client(props)
+        environment_url = client.connection.environment_url
+        refuse_in_administration_mode(client.connection, client, label, "the application user")
         # The declared roles are resolved before the user may be created (a typo must not leave a
         # new user behind); the lookup of existing users is a read and runs alongside.
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -166,39 +173,41 @@ class ApplicationUserProvider(DataverseProvider):
             roles = resolving.result()
             found = finding.result()
         for existing, existing_roles in found:  # adopting an administrator: refused before any write
-            if not _disabled(existing):
+            if not existing.is_disabled:
                 refuse_held_system_administrator(existing, existing_roles, label, "the application user",
-                                                 connection_of(props).environment_url)
+                                                 environment_url)
         user, created, held = find_or_create_app_user_with_roles(client, props["application_id"], label,
                                                                  found=found)
-        refuse_held_system_administrator(user, held, label, "the application user",
-                                         connection_of(props).environment_url)
+        refuse_held_system_administrator(user, held, label, "the application user", environment_url)
         outcome = assign_roles(client, user, props["roles"], [], label, resolved=roles, current_roles=held)
         outs = self._outs(props, user, created, outcome)
         return CreateResult(outs["systemuser_id"], outs)
 
     @user_errors("ApplicationUser")
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Assign the declared roles and remove managed ones no longer declared (no request when
+        only connection details or delete_on_destroy changed)."""
         label = f"application user for {news['application_id']}"
         if sorted(olds.get("roles") or []) == news["roles"]:
             return UpdateResult({**olds, **strip_internal(news)})
-        ensure_preflight(connection_of(news))
-        refuse_in_administration_mode(connection_of(news), None, label, "the application user")
-        client, user, held = user_for_update(news, id_, label)
+        client = checked_client(news)
+        refuse_in_administration_mode(client.connection, client, label, "the application user")
+        user, held = user_for_update(client, id_, label)
         refuse_held_system_administrator(user, held, label, "the application user",
-                                         connection_of(news).environment_url)
+                                         client.connection.environment_url)
         outcome = assign_roles(client, user, news["roles"], olds.get("managed_role_ids") or [], label,
                                current_roles=held, preexisting=olds.get("preexisting_role_ids"))
         return UpdateResult(self._outs(news, user, bool(olds.get("created")), outcome))
 
     @user_errors("ApplicationUser")
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """The user's live roles (one request); gone or disabled reads as gone."""
         client = client_for(props)
         try:
             user, held = client.get_user_with_roles(id_)  # one request
         except NotFoundError:
             return ReadResult("", {})
-        if _disabled(user):
+        if user.is_disabled:
             return ReadResult("", {})
         refs, ids, managed = live_assignment(client, id_, props.get("role_map") or {},
                                              props.get("managed_role_ids") or [], held)
@@ -226,10 +235,9 @@ class ApplicationUserProvider(DataverseProvider):
         if not props.get("created"):
             progress(f"{label}: left in place (adopted, not created by this stack)")
             return
-        client = client_for(props)
-        ensure_preflight(connection_of(props), client)
+        client = checked_client(props)
         try:
-            current = {norm_guid(str(r.role_id)) for r in client.user_roles(id_)}
+            current = {r.role_id for r in client.user_roles(id_)}
             client.batch_disassociate(id_, sorted(set(props.get("managed_role_ids") or []) & current))
             client.update_user(id_, {"isdisabled": True})
         except NotFoundError:
@@ -240,6 +248,14 @@ class ApplicationUserProvider(DataverseProvider):
 
 @dataclass
 class ApplicationUserArgs:
+    """Inputs of an ApplicationUser.
+
+    ``application_id``: the app registration's client id (GUID) Business Central signs in with;
+    ``roles``: role ids or role names (root business unit) the user must hold;
+    ``delete_on_destroy``: on destroy, take the managed roles away and disable the user -- only
+    one this stack created.
+    """
+
     connection: Mapping[str, Any]
     application_id: Any
     roles: Sequence[Any]
@@ -255,8 +271,7 @@ class ApplicationUser(pulumi.dynamic.Resource, module="dataverse", name="Applica
     provider_class = ApplicationUserProvider
 
     def __init__(self, name: str, args: ApplicationUserArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        props = {"connection": args.connection, "application_id": args.application_id,
-                 "roles": args.roles, "delete_on_destroy": args.delete_on_destroy,
-                 "systemuser_id": None, "role_ids": None, "managed_role_ids": None,
-                 "role_map": None, "created": None, "forbidden_roles_held": None}
+        """Register the resource (outputs: systemuser_id, role_ids, role_map, managed_role_ids, created, ...)."""
+        props = resource_props(args, ("systemuser_id", "role_ids", "managed_role_ids", "role_map", "created",
+                                      "forbidden_roles_held"))
         super().__init__(ApplicationUserProvider(), name, props, opts)

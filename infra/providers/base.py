@@ -1,174 +1,72 @@
-"""What every Dataverse dynamic provider shares: input validation, clients, logging, errors.
+"""The base of every dynamic provider here: validation in check(), a declarative diff, the preflight hook.
 
-Why a base module: the providers are pickled (dill, by reference) into Pulumi state and run in
-the SDK's provider host, possibly many operations at once on a 4-worker pool.  So a provider
-object holds nothing but class-level constants; it builds its Dataverse client at operation time
-from the ``connection`` input and the credentials in the environment.  Everything here is a
-plain function so the reconcile modules stay small and testable.
+Pulumi's dynamic provider protocol ("Dynamic Resource Providers", Pulumi docs; the Python SDK's
+``pulumi.dynamic.ResourceProvider``) calls check() with the program's inputs, diff() with the
+recorded and the new ones, then create/read/update/delete.  :class:`DataverseProvider` gives every
+resource the same check (the ``connection`` input parsed once, the subclass's rules, the deploying
+identity's roles when credentials are present, then the subclass's live checks) and the same diff
+(from :class:`FieldRule` declarations).  What an operation needs at run time is in
+:mod:`infra.providers.runtime`; the deploying identity's check in :mod:`infra.providers.deployer`.
 """
 
 from __future__ import annotations
 
-import re
-import sys
-import threading
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping, TypeVar
+from dataclasses import dataclass, fields
+from typing import Any, Iterable, Mapping
 
-import pulumi
-from pulumi.runtime.settings import get_engine
 from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, ResourceProvider
 
 from infra.clients.connection import Connection
 from infra.clients.errors import ClientError, ConfigurationError
+from infra.model.terms import guid, is_guid
+from infra.providers.deployer import PreflightError, ensure_preflight
+from infra.providers.runtime import (
+    ProviderFailure,
+    client_for,
+    connection_of,
+    credentials_available,
+    has_unknown,
+    is_unknown,
+    parse_connection,
+    progress,
+    root_business_unit_id,
+    strip_internal,
+    user_errors,
+    warn,
+)
 
 __all__ = [
-    "GUID_RE", "is_guid", "norm_guid", "is_unknown", "progress", "warn", "ProviderFailure",
-    "DataverseProvider", "connection_failures", "connection_of", "client_for", "user_errors",
-    "strip_internal", "FieldRule",
+    "is_guid", "guid", "is_unknown", "progress", "warn", "ProviderFailure", "DataverseProvider",
+    "connection_failures", "connection_of", "client_for", "user_errors", "strip_internal", "FieldRule",
+    "credentials_available", "root_business_unit_id", "resource_props",
 ]
-
-GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-
-T = TypeVar("T")
-
-
-def is_guid(value: Any) -> bool:
-    return isinstance(value, str) and bool(GUID_RE.match(value.strip().strip("{}")))
-
-
-def norm_guid(value: str) -> str:
-    """Lower-case, brace-less GUID: the form we compare and store."""
-    return value.strip().strip("{}").lower()
-
-
-def is_unknown(value: Any) -> bool:
-    """True for a value preview does not know yet (another resource's pending output)."""
-    from pulumi.output import Unknown
-    from pulumi.runtime import rpc
-
-    return isinstance(value, Unknown) or value == rpc.UNKNOWN
-
-
-#: One line at a time on the provider host's stderr (see :func:`progress`).
-_STDERR_LOCK = threading.Lock()
-
-
-def _host_log(severity: str, message: str) -> None:
-    if get_engine() is not None:  # a program or a test with an engine connection
-        (pulumi.log.info if severity == "info" else pulumi.log.warn)(message)
-        return
-    # ``pulumi.log`` prints the text and its newline as two writes: under the engine, operations
-    # running in parallel in one provider host glued their lines together (seen with pulumi
-    # v3.274.1). One write of the whole line, under a lock, keeps every line whole.
-    with _STDERR_LOCK:
-        sys.stderr.write(f"{severity}: {message}\n")
-        sys.stderr.flush()
-
-
-def progress(message: str) -> None:
-    """Progress for the person running the deployment.
-
-    Inside the provider host there is no engine connection: the line goes to the host's stderr as
-    ``info: ...``, which the engine shows under the stack's diagnostics (pulumi v3.274.1 attributes
-    a provider's stderr to the stack, not to the resource, so every message names its resource).
-    Callers never pass secrets (ids, names and counts only).
-    """
-    _host_log("info", message)
-
-
-def warn(message: str) -> None:
-    """A warning for the person running the deployment; same channel as :func:`progress`."""
-    _host_log("warning", message)
-
-
-class ProviderFailure(Exception):
-    """An error meant for a person: the host prints the traceback, the LAST line is this text."""
-
-
-def user_errors(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
-    """Turn client errors into one readable ``ProviderFailure`` line (no chained traceback)."""
-
-    def decorate(fn: Callable[..., T]) -> Callable[..., T]:
-        def wrapper(*args: Any, **kwargs: Any) -> T:
-            try:
-                return fn(*args, **kwargs)
-            except ProviderFailure:
-                raise
-            except ClientError as exc:
-                raise ProviderFailure(f"{what}: {exc}") from None
-
-        wrapper.__name__ = fn.__name__
-        wrapper.__doc__ = fn.__doc__
-        return wrapper
-
-    return decorate
-
-
-def strip_internal(props: Mapping[str, Any]) -> dict[str, Any]:
-    """Props without the SDK's ``__provider`` and other ``__`` keys."""
-    return {k: v for k, v in props.items() if not k.startswith("__")}
-
-
-# --- connection ---------------------------------------------------------------------------
 
 
 def connection_failures(value: Any) -> list[CheckFailure]:
+    """Check failures for the ``connection`` input (none while preview does not know it yet)."""
+    return _checked_connection(value)[1]
+
+
+def _checked_connection(value: Any) -> tuple[Connection | None, list[CheckFailure]]:
+    """(the connection when fully known and valid, failures): parsed once per check()."""
     if is_unknown(value):
-        return []
+        return None, []
     if not isinstance(value, Mapping):
-        return [CheckFailure("connection", "expected a mapping (Connection.to_dict())")]
-    if any(is_unknown(v) for v in value.values()):
-        return []
+        return None, [CheckFailure("connection", "expected a mapping (Connection.to_dict())")]
+    if has_unknown(value):
+        return None, []
     try:
-        Connection.from_dict(value)
+        return parse_connection(value), []
     except ConfigurationError as exc:
-        return [CheckFailure("connection", str(exc))]
-    return []
+        return None, [CheckFailure("connection", str(exc))]
 
 
-def connection_of(props: Mapping[str, Any]) -> Connection:
-    try:
-        return Connection.from_dict(props["connection"])
-    except ConfigurationError as exc:
-        raise ProviderFailure(str(exc)) from None
-
-
-def client_for(props: Mapping[str, Any]) -> Any:
-    """A DataverseClient for the resource's connection with credentials from the environment."""
-    from infra.clients.dataverse import DataverseClient
-
-    try:
-        return DataverseClient.for_connection(connection_of(props))
-    except ConfigurationError as exc:
-        raise ProviderFailure(f"cannot reach Dataverse: {exc}") from None
-
-
-_ROOT_BU: dict[str, str] = {}
-
-
-def root_business_unit_id(client: Any) -> str:
-    """The environment's root business unit id, looked up once per process and environment
-    (it never changes for the life of an environment)."""
-    key = str(client.connection.environment_url).lower()
-    cached = _ROOT_BU.get(key)
-    if cached is None:
-        cached = _ROOT_BU[key] = norm_guid(str(client.root_business_unit().business_unit_id))
-    return cached
-
-
-def credentials_available(connection: Connection) -> bool:
-    """Whether credentials for ``connection`` are present (preview runs the preflight then)."""
-    from infra.clients.credentials import resolve_credential
-
-    try:
-        resolve_credential(connection)
-    except ConfigurationError:
-        return False
-    return True
-
-
-# --- declarative input rules ---------------------------------------------------------------
+def resource_props(args: Any, outputs: Iterable[str]) -> dict[str, Any]:
+    """A dynamic resource's property map: every field of the ``args`` dataclass, then each output
+    name set to None (the SDK registers outputs as the props the program leaves unset)."""
+    props = {f.name: getattr(args, f.name) for f in fields(args)}
+    props.update(dict.fromkeys(outputs))
+    return props
 
 
 @dataclass(frozen=True)
@@ -182,8 +80,9 @@ class FieldRule:
 class DataverseProvider(ResourceProvider):
     """Base provider: canonical inputs, validation in check(), generic diff, preflight hook.
 
-    Subclasses set ``fields`` and implement ``validate`` / ``canonical``.  No instance state:
-    dill pickles the class by reference and an empty ``__dict__``.
+    Subclasses set ``fields`` and implement ``validate`` / ``canonical`` (and ``check_live`` for
+    checks that read the environment).  No instance state: dill pickles the class by reference
+    and an empty ``__dict__``.
     """
 
     #: The serialized provider holds no secret (tests/providers/test_pickling.py proves it), so
@@ -202,42 +101,50 @@ class DataverseProvider(ResourceProvider):
         return news
 
     def validate(self, news: Mapping[str, Any]) -> list[CheckFailure]:
+        """Offline input rules: every problem at once, as check failures naming the input."""
+        return []
+
+    def check_live(self, olds: Mapping[str, Any], inputs: dict[str, Any],
+                   connection: Connection | None) -> list[CheckFailure]:
+        """Checks after the inputs passed validation and the preflight, typically reading the
+        environment when credentials are present.  ``connection`` is None while preview does not
+        know it yet.  May complete ``inputs`` (they are the checked inputs check() returns)."""
         return []
 
     def equal(self, name: str, old: Any, new: Any) -> bool:
+        """Whether input ``name`` is unchanged (subclasses compare digests, sets, defaults)."""
         return old == new
 
     # -- ResourceProvider --------------------------------------------------------------------
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        failures = connection_failures(news.get("connection"))
+        """Validate and canonicalise the inputs; with credentials, run the preflight and the
+        subclass's :meth:`check_live` (every failure is reported, nothing is written)."""
+        connection, failures = _checked_connection(news.get("connection"))
         failures += self.validate(news)
         if failures:
             return CheckResult(news, failures)
         inputs = self.canonical(dict(news))
-        if self.preflight_in_check and not _has_unknown(inputs.get("connection")):
-            failure = _preflight_in_check(inputs)
+        if self.preflight_in_check and connection is not None:
+            failure = _preflight_in_check(connection)
             if failure is not None:
-                failures.append(failure)
-        return CheckResult(inputs, failures)
+                return CheckResult(inputs, [failure])
+        return CheckResult(inputs, self.check_live(olds, inputs, connection))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """Changed inputs from the :attr:`fields` rules; a new environment URL replaces."""
         changed: list[str] = []
         replaces: list[str] = []
         old_conn = olds.get("connection") or {}
         new_conn = news.get("connection") or {}
-        if _has_unknown(new_conn) or old_conn != new_conn:
+        if has_unknown(new_conn) or old_conn != new_conn:
             changed.append("connection")
-            if _has_unknown(new_conn) or _env_url(old_conn) != _env_url(new_conn):
+            if has_unknown(new_conn) or _env_url(old_conn) != _env_url(new_conn):
                 replaces.append("connection")
         for rule in self.fields:
             old, new = self.old_input(olds, rule.name), news.get(rule.name)
-            if is_unknown(new) or (isinstance(new, list) and any(is_unknown(v) for v in new)):
-                changed.append(rule.name)
-                if rule.replace:
-                    replaces.append(rule.name)
-                continue
-            if not self.equal(rule.name, old, new):
+            if is_unknown(new) or (isinstance(new, list) and any(is_unknown(v) for v in new)) \
+                    or not self.equal(rule.name, old, new):
                 changed.append(rule.name)
                 if rule.replace:
                     replaces.append(rule.name)
@@ -255,29 +162,15 @@ def _env_url(conn: Mapping[str, Any]) -> str:
     return str(conn.get("environment_url", "")).rstrip("/").lower()
 
 
-def _has_unknown(value: Any) -> bool:
-    if is_unknown(value):
-        return True
-    if isinstance(value, Mapping):
-        return any(_has_unknown(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_has_unknown(v) for v in value)
-    return False
-
-
-def _preflight_in_check(inputs: Mapping[str, Any]) -> CheckFailure | None:
-    from infra.providers.preflight import PreflightError, ensure_preflight
-
-    connection = connection_of(inputs)
+def _preflight_in_check(connection: Connection) -> CheckFailure | None:
     if not credentials_available(connection):
         return None
     try:
         ensure_preflight(connection, brief_repeat=True)
     except PreflightError as exc:
         return CheckFailure("connection", str(exc))
-    except ClientError as exc:
+    except (ClientError, ProviderFailure) as exc:
         # Credentials that cannot sign in (expired CLI login, network) must not block a preview
         # without them; the writing operations run the preflight again and fail there.
         warn(f"preflight skipped in preview: {exc}")
     return None
-

@@ -1,75 +1,38 @@
-"""Role assignment shared by UserAccess and ApplicationUser.
+"""Role assignment shared by UserAccess and ApplicationUser: "this user has these roles".
 
-Why one module: both resources hold "this user has these roles" and must agree on how a role
-reference (a role id or a role name) becomes the role to associate -- the copy that lives in the
-user's business unit -- and on which roles they may remove: only those the resource itself
-manages (``managed_role_ids``), never roles someone else assigned.
+Why one module: both resources must agree on how a role reference (a role id or a role name)
+becomes the role to associate -- the copy that lives in the user's business unit
+(:mod:`infra.providers.role_lookup`) -- and on which roles they may remove: only those the
+resource itself manages (``managed_role_ids``), never roles someone else assigned.  Neither user
+may hold System Administrator (Business Central refuses an administrator as its integration user).
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from pulumi.dynamic import CheckFailure
 
 from infra import facts
+from infra.clients.dataverse import DataverseApi, Role, SystemUser
 from infra.clients.errors import NotFoundError
-from infra.providers.base import (
-    ProviderFailure, client_for, connection_of, is_guid, is_unknown, norm_guid, progress,
-    root_business_unit_id,
-)
-from infra.providers.preflight import ensure_preflight
+from infra.model.terms import guid, is_guid
+from infra.providers.role_lookup import resolve_roles, role_copies
+from infra.providers.runtime import ProviderFailure, is_unknown, progress, root_business_unit_id
 
-__all__ = ["RoleAssignment", "roles_failures", "canonical_roles", "resolve_roles", "assign_roles",
-           "wait_for_user", "wait_for_user_with_roles", "user_field", "role_field", "live_assignment",
-           "resolve_declared_roles", "remember_roles", "forget_role", "clear_role_cache",
-           "user_for_update", "held_system_administrator", "refuse_held_system_administrator",
-           "held_admin_message", "forbidden_roles_held"]
-
-#: At most this many requests in flight inside one operation (the host runs 4 operations).
-PARALLEL = 4
-
-
-def user_field(user: Any, *names: str, default: Any = None) -> Any:
-    for name in names:
-        if hasattr(user, name):
-            return getattr(user, name)
-    return default
-
-
-def user_id_of(user: Any) -> str:
-    return norm_guid(str(user_field(user, "systemuser_id", "user_id", "id")))
-
-
-def role_field(role: Any, *names: str, default: Any = None) -> Any:
-    return user_field(role, *names, default=default)
-
-
-def role_id_of(role: Any) -> str:
-    return norm_guid(str(role.role_id))
-
-
-def role_bu_of(role: Any) -> str:
-    return norm_guid(str(role_field(role, "business_unit_id")))
-
-
-def role_template_of(role: Any) -> str:
-    return str(role.role_template_id or "").lower()
-
-
-def role_root_of(role: Any) -> str:
-    root = role.parent_root_role_id
-    return norm_guid(str(root)) if root else role_id_of(role)
+__all__ = ["RoleAssignment", "roles_failures", "canonical_roles", "resolve_declared_roles", "assign_roles",
+           "wait_for_user_with_roles", "live_assignment", "user_for_update", "held_system_administrator",
+           "refuse_held_system_administrator", "refuse_system_administrator", "held_admin_message",
+           "forbidden_roles_held"]
 
 
 # --- inputs ---------------------------------------------------------------------------------
 
 
 def roles_failures(value: Any, *, allow_empty: bool = False) -> list[CheckFailure]:
+    """Check failures for the ``roles`` input: a list of non-empty role ids or names (none while unknown)."""
     if is_unknown(value):
         return []
     if not isinstance(value, (list, tuple)):
@@ -86,22 +49,19 @@ def canonical_roles(value: Sequence[Any]) -> list[Any]:
     """Role references as a sorted set (ids lower-cased) so reordering is not a change."""
     if any(is_unknown(v) for v in value):
         return list(value)
-    return sorted({norm_guid(v) if is_guid(v) else v.strip() for v in value})
+    return sorted({guid(v) if is_guid(v) else v.strip() for v in value})
 
 
 # --- users ------------------------------------------------------------------------------------
 
 
-def wait_for_user(client: Any, object_id: str, timeout_s: float, label: str) -> Any:
-    """The systemuser for an Entra object id, waiting with backoff up to ``timeout_s``."""
-    return wait_for_user_with_roles(client, object_id, timeout_s, label)[0]
-
-
-def wait_for_user_with_roles(client: Any, object_id: str, timeout_s: float, label: str, *,
-                             first_look_missed: bool = False) -> tuple[Any, list[Any]]:
+def wait_for_user_with_roles(client: DataverseApi, object_id: str, timeout_s: float, label: str, *,
+                             first_look_missed: bool = False) -> tuple[SystemUser, list[Role]]:
     """(systemuser, its roles) for an Entra object id -- one request per look (``$expand``) --
-    waiting with backoff up to ``timeout_s``.  ``first_look_missed``: the caller has just looked
-    and found nothing, so the first look here comes after the first back-off."""
+    waiting with backoff (1 s doubling to 15 s) up to ``timeout_s`` seconds: Dataverse creates the
+    systemuser only after the user's licence propagates.  ``first_look_missed``: the caller has
+    just looked and found nothing, so the first look here comes after the first back-off.  Raises
+    :class:`ProviderFailure` naming the likely causes when the time is up."""
     deadline = time.monotonic() + max(0.0, timeout_s)
     delay = 1.0
     waited = False
@@ -111,7 +71,7 @@ def wait_for_user_with_roles(client: Any, object_id: str, timeout_s: float, labe
         skip = False
         if found is not None:
             if waited:
-                progress(f"{label}: systemuser {user_id_of(found[0])} appeared")
+                progress(f"{label}: systemuser {found[0].systemuser_id} appeared")
             return found
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -131,140 +91,31 @@ def wait_for_user_with_roles(client: Any, object_id: str, timeout_s: float, labe
 # --- roles ------------------------------------------------------------------------------------
 
 
-# Per host process and connection: roles known to exist (by id), roles found by name in the root
-# business unit, and role copies in child business units.  A host process lives for one engine
-# operation (up, refresh, destroy), so a role seen here was seen minutes ago at most; the
-# SecurityRole provider adds the roles it creates or adopts and forgets the ones it deletes, so
-# the 2nd..Nth user of a role costs no lookup.  Never stored on the (pickled) provider object.
-_BY_ID: dict[tuple[Any, str], Any] = {}
-_BY_NAME: dict[tuple[Any, str, str], list[Any]] = {}
-_COPIES: dict[tuple[Any, str, str], str] = {}
-_CACHE_LOCK = threading.Lock()
-_LOOKUP_LOCKS: dict[Any, threading.Lock] = {}
+def _is_system_administrator(role: Role) -> bool:
+    return (role.role_template_id or "").lower() == facts.SYSTEM_ADMINISTRATOR_TEMPLATE_ID
 
 
-def _conn_key(client: Any) -> Any:
-    return client.connection
-
-
-def clear_role_cache() -> None:
-    with _CACHE_LOCK:
-        _BY_ID.clear()
-        _BY_NAME.clear()
-        _COPIES.clear()
-
-
-def remember_roles(client: Any, roles: Iterable[Any]) -> None:
-    """Record roles read or written elsewhere (SecurityRole create / read) as existing."""
-    key = _conn_key(client)
-    with _CACHE_LOCK:
-        for role in roles:
-            _BY_ID[(key, role_id_of(role))] = role
-
-
-def forget_role(client: Any, role_id: str) -> None:
-    """A role this process deleted: drop every cached entry that points at it."""
-    key, rid = _conn_key(client), norm_guid(role_id)
-    with _CACHE_LOCK:
-        _BY_ID.pop((key, rid), None)
-        for k in [k for k, v in _BY_NAME.items() if k[0] == key and any(role_id_of(r) == rid for r in v)]:
-            del _BY_NAME[k]
-        for k in [k for k, v in _COPIES.items() if k[0] == key and (v == rid or k[1] == rid)]:
-            del _COPIES[k]
-
-
-def _lookup_lock(key: Any) -> threading.Lock:
-    with _CACHE_LOCK:
-        return _LOOKUP_LOCKS.setdefault(key, threading.Lock())
-
-
-def resolve_roles(client: Any, refs: Iterable[str], root_bu: str | None, label: str) -> dict[str, Any]:
-    """ref -> role (names: root business unit); unknown refs all reported at once, before any
-    write.  Everything not cached yet is looked up in ONE request; operations running at the same
-    time in this host wait for that lookup instead of repeating it."""
-    refs = list(refs)
-    key = _conn_key(client)
-
-    def cached() -> tuple[dict[str, Any], list[str], list[str]]:
-        found: dict[str, Any] = {}
-        ids: list[str] = []
-        names: list[str] = []
-        with _CACHE_LOCK:
-            for ref in refs:
-                if is_guid(ref):
-                    hit = _BY_ID.get((key, norm_guid(ref)))
-                else:
-                    hit = _BY_NAME.get((key, str(root_bu), ref.casefold()))
-                if hit is not None:
-                    found[ref] = hit
-                elif is_guid(ref):
-                    ids.append(norm_guid(ref))
-                else:
-                    names.append(ref)
-        return found, ids, names
-
-    found, ids, names = cached()
-    if ids or names:
-        with _lookup_lock(key):
-            found, ids, names = cached()  # another operation may have looked them up meanwhile
-            if ids or names:
-                assert root_bu is not None or not names
-                live = client.roles_by_ids_or_names(ids, names, root_bu)
-                with _CACHE_LOCK:
-                    for role in live:
-                        _BY_ID[(key, role_id_of(role))] = role
-                    for name in names:
-                        same = [r for r in live if r.name.casefold() == name.casefold()
-                                and role_bu_of(r) == root_bu]
-                        if len(same) == 1:  # only an unambiguous answer is worth keeping
-                            _BY_NAME[(key, str(root_bu), name.casefold())] = same
-                found, _, _ = cached()
-                for name in names:
-                    if name not in found:
-                        found[name] = [r for r in live if r.name.casefold() == name.casefold()
-                                       and role_bu_of(r) == root_bu]
-    problems: list[str] = []
-    out: dict[str, Any] = {}
-    for ref in refs:
-        hit = found.get(ref)
-        if is_guid(ref):
-            if hit is None:
-                problems.append(f"no role with id {ref}")
-            else:
-                out[ref] = hit
-        elif not hit:
-            problems.append(f"no role named {ref!r} in the root business unit")
-        elif len(hit) > 1:
-            problems.append(f"{len(hit)} roles named {ref!r} in the root business unit; use its id")
-        else:
-            out[ref] = hit[0]
-    if problems:
-        raise ProviderFailure(f"{label}: {'; '.join(problems)} -- nothing was changed")
-    return out
-
-
-def refuse_system_administrator(roles: Mapping[str, Any], label: str) -> None:
-    admin = [ref for ref, role in roles.items()
-             if role_template_of(role) == facts.SYSTEM_ADMINISTRATOR_TEMPLATE_ID]
+def refuse_system_administrator(roles: Mapping[str, Role], label: str) -> None:
+    """:class:`ProviderFailure` when a declared role is System Administrator (by role template)."""
+    admin = [ref for ref, role in roles.items() if _is_system_administrator(role)]
     if admin:
         raise ProviderFailure(
             f"{label}: the integration user must not hold the System Administrator role "
             f"({', '.join(admin)}); Business Central refuses such a connection. Remove it from roles.")
 
 
-def held_system_administrator(roles: Iterable[Any]) -> list[Any]:
+def held_system_administrator(roles: Iterable[Role]) -> list[Role]:
     """The System Administrator roles (by role template, any business unit's copy) among ``roles``."""
-    return [r for r in roles if role_template_of(r) == facts.SYSTEM_ADMINISTRATOR_TEMPLATE_ID]
+    return [r for r in roles if _is_system_administrator(r)]
 
 
-def held_admin_message(user: Any, held_admin: Sequence[Any], label: str, who: str,
+def held_admin_message(user: SystemUser, held_admin: Sequence[Role], label: str, who: str,
                        environment_url: str | None = None) -> str:
     """What to say when ``user`` (the integration user or the application user) holds System
     Administrator: the user, the role, why it matters and how to take it away."""
-    uid = user_id_of(user)
-    name = user_field(user, "full_name", "fullname", default=None) or user_field(
-        user, "domain_name", "domainname", default=None) or uid
-    roles = ", ".join(f"{role_field(r, 'name')!r} ({role_id_of(r)})" for r in held_admin)
+    uid = user.systemuser_id
+    name = user.display_name
+    roles = ", ".join(f"{r.name!r} ({r.role_id})" for r in held_admin)
     where = f" in {environment_url}" if environment_url else ""
     return (f"{label}: {who} {name} (systemuser {uid}) holds the System Administrator security role "
             f"{roles}{where}. Business Central refuses an administrator as its integration user and "
@@ -275,17 +126,18 @@ def held_admin_message(user: Any, held_admin: Sequence[Any], label: str, who: st
             "never removes a role it did not assign. Nothing was changed.")
 
 
-def refuse_held_system_administrator(user: Any, held: Iterable[Any], label: str, who: str,
+def refuse_held_system_administrator(user: SystemUser, held: Iterable[Role], label: str, who: str,
                                      environment_url: str | None = None) -> None:
+    """:class:`ProviderFailure` with :func:`held_admin_message` when ``user`` holds System Administrator."""
     admin = held_system_administrator(held)
     if admin:
         raise ProviderFailure(held_admin_message(user, admin, label, who, environment_url))
 
 
-def forbidden_roles_held(held: Iterable[Any]) -> list[str]:
+def forbidden_roles_held(held: Iterable[Role]) -> list[str]:
     """The ``forbidden_roles_held`` output: ``"<name> (<role id>)"`` per System Administrator role
     held (refresh records it as drift; the policy pack flags it)."""
-    return sorted(f"{role_field(r, 'name')} ({role_id_of(r)})" for r in held_system_administrator(held))
+    return sorted(f"{r.name} ({r.role_id})" for r in held_system_administrator(held))
 
 
 @dataclass(frozen=True)
@@ -301,6 +153,7 @@ class RoleAssignment:
 
     @property
     def role_ids(self) -> list[str]:
+        """The assigned role ids, sorted, each once."""
         return sorted(set(self.role_map.values()))
 
     def outputs(self) -> dict[str, Any]:
@@ -310,36 +163,7 @@ class RoleAssignment:
                 "preexisting_role_ids": self.preexisting_role_ids}
 
 
-def _bu_copies(client: Any, roles: Mapping[str, Any], user_bu: str, label: str) -> dict[str, str]:
-    """ref -> id of the role copy in ``user_bu`` (the role itself when it lives there)."""
-    key = _conn_key(client)
-    need = {ref: role for ref, role in roles.items() if role_bu_of(role) != user_bu}
-    out = {ref: role_id_of(role) for ref, role in roles.items() if ref not in need}
-    with _CACHE_LOCK:
-        for ref in list(need):
-            copy_id = _COPIES.get((key, role_root_of(need[ref]), user_bu))
-            if copy_id is not None:
-                out[ref] = copy_id
-                del need[ref]
-
-    def one(item: tuple[str, Any]) -> tuple[str, Any]:
-        ref, role = item
-        return ref, client.find_role_copy(role_root_of(role), user_bu)
-
-    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        for ref, copy in pool.map(one, need.items()):
-            if copy is None:
-                raise ProviderFailure(
-                    f"{label}: role {ref!r} has no copy in the user's business unit {user_bu}; "
-                    "Dataverse copies root roles into child business units automatically, so the "
-                    "role may still be being created -- run again shortly")
-            out[ref] = role_id_of(copy)
-            with _CACHE_LOCK:
-                _COPIES[(key, role_root_of(need[ref]), user_bu)] = out[ref]
-    return out
-
-
-def _associate_all(client: Any, user_id: str, add: Sequence[str], remove: Sequence[str]) -> None:
+def _associate_all(client: DataverseApi, user_id: str, add: Sequence[str], remove: Sequence[str]) -> None:
     """Additions and removals go as one $batch change set (one plain call for a single one)."""
     if add and remove:
         client.batch_change_roles(user_id, add, remove)
@@ -349,8 +173,8 @@ def _associate_all(client: Any, user_id: str, add: Sequence[str], remove: Sequen
         client.batch_disassociate(user_id, remove)
 
 
-def resolve_declared_roles(client: Any, refs: Sequence[str], label: str, *,
-                           refuse_admin: bool = False) -> dict[str, Any]:
+def resolve_declared_roles(client: DataverseApi, refs: Sequence[str], label: str, *,
+                           refuse_admin: bool = False) -> dict[str, Role]:
     """Resolve every reference (ids directly, names in the root business unit) -- no writes.
 
     Callers do this before anything else they write (e.g. creating the application user), so
@@ -362,10 +186,10 @@ def resolve_declared_roles(client: Any, refs: Sequence[str], label: str, *,
     return roles
 
 
-def assign_roles(client: Any, user: Any, refs: Sequence[str], previously_managed: Iterable[str],
+def assign_roles(client: DataverseApi, user: SystemUser, refs: Sequence[str], previously_managed: Iterable[str],
                  label: str, *, refuse_admin: bool = False,
-                 resolved: Mapping[str, Any] | None = None,
-                 current_roles: Iterable[Any] | None = None,
+                 resolved: Mapping[str, Role] | None = None,
+                 current_roles: Iterable[Role] | None = None,
                  preexisting: Iterable[str] | None = None) -> RoleAssignment:
     """Give ``user`` the declared roles (BU-correct copies) and drop the ones this resource
     manages but no longer declares.  Every reference is resolved before the first write.
@@ -379,13 +203,13 @@ def assign_roles(client: Any, user: Any, refs: Sequence[str], previously_managed
 
     ``current_roles``: the user's roles when the caller has just read them (``$expand``) or knows
     them (a user it created this moment holds none); otherwise they are read here."""
-    user_id = user_id_of(user)
-    user_bu = norm_guid(str(user_field(user, "business_unit_id")))
+    user_id = user.systemuser_id
+    user_bu = user.business_unit_id or ""
     roles = dict(resolved) if resolved is not None else resolve_declared_roles(
         client, refs, label, refuse_admin=refuse_admin)
-    role_map = _bu_copies(client, roles, user_bu, label)
+    role_map = role_copies(client, roles, user_bu, label)
     held = client.user_roles(user_id) if current_roles is None else current_roles
-    current = {role_id_of(r) for r in held}
+    current = {r.role_id for r in held}
     desired = set(role_map.values())
     previously = set(previously_managed)
     before = set(preexisting) if preexisting is not None else current - previously
@@ -399,26 +223,25 @@ def assign_roles(client: Any, user: Any, refs: Sequence[str], previously_managed
     return RoleAssignment(dict(sorted(role_map.items())), managed, add, remove, sorted(before))
 
 
-def user_for_update(props: Mapping[str, Any], user_id: str, label: str) -> tuple[Any, Any, list[Any]]:
-    """(client, systemuser, its roles) for an update, after the preflight; one request.
+def user_for_update(client: DataverseApi, user_id: str, label: str) -> tuple[SystemUser, list[Role]]:
+    """(systemuser, its roles) for an update; one request.
 
     A user that disappeared since the last deployment is a state problem, not something an
-    update may paper over by assigning roles to someone else: the person is told to refresh."""
-    client = client_for(props)
-    ensure_preflight(connection_of(props), client)
+    update may paper over by assigning roles to someone else: :class:`ProviderFailure` tells the
+    person to refresh."""
     try:
-        user, held = client.get_user_with_roles(user_id)
+        return client.get_user_with_roles(user_id)
     except NotFoundError:
         raise ProviderFailure(f"{label}: systemuser {user_id} no longer exists; run `pulumi refresh`") from None
-    return client, user, held
 
 
-def live_assignment(client: Any, user_id: str, role_map: Mapping[str, str],
-                    managed: Iterable[str], current_roles: Iterable[Any] | None = None,
+def live_assignment(client: DataverseApi, user_id: str, role_map: Mapping[str, str],
+                    managed: Iterable[str], current_roles: Iterable[Role] | None = None,
                     ) -> tuple[list[str], list[str], list[str]]:
-    """(declared refs still assigned, role ids still assigned, managed ids still assigned)."""
+    """(declared refs still assigned, role ids still assigned, managed ids still assigned);
+    ``current_roles`` when the caller has read them, else one request."""
     held = client.user_roles(user_id) if current_roles is None else current_roles
-    current = {role_id_of(r) for r in held}
+    current = {r.role_id for r in held}
     refs = sorted(ref for ref, rid in role_map.items() if rid in current)
     ids = sorted({rid for rid in role_map.values() if rid in current})
     still = sorted(set(managed) & current)

@@ -21,15 +21,18 @@ from typing import Any, Mapping
 
 import pulumi
 import pulumi.dynamic
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, UpdateResult
+from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
+from infra.clients.connection import Connection
+from infra.clients.dataverse import DataverseApi, Solution
 from infra.clients.errors import ClientError
+from infra.model.terms import parse_version
 from infra.providers.base import (
-    DataverseProvider, FieldRule, ProviderFailure, client_for, connection_of, credentials_available, is_unknown,
-    progress, strip_internal, user_errors, warn,
+    DataverseProvider, FieldRule, ProviderFailure, client_for, credentials_available, is_unknown, progress,
+    resource_props, strip_internal, user_errors, warn,
 )
-from infra.providers.preflight import ensure_preflight
-from infra.providers.solution_import import parse_version
+from infra.providers.deployer import checked_client
+from infra.providers.runtime import dataverse_client
 
 __all__ = ["SolutionRequirement", "SolutionRequirementArgs", "SolutionRequirementProvider", "check_installed"]
 
@@ -42,8 +45,8 @@ SETUP_HINT = (
 )
 
 
-def check_installed(client: Any, unique_name: str, minimum_version: str | None, *, require_managed: bool,
-                    label: str) -> Any:
+def check_installed(client: DataverseApi, unique_name: str, minimum_version: str | None, *,
+                    require_managed: bool, label: str) -> Solution:
     """The installed solution row, or :class:`ProviderFailure` saying what to do.  Reads only."""
     sol = client.find_solution(unique_name)
     environment = client.connection.environment_url
@@ -74,29 +77,30 @@ class SolutionRequirementProvider(DataverseProvider):
     fields = (FieldRule("unique_name", replace=True), FieldRule("minimum_version"), FieldRule("require_managed"),
               FieldRule("observed_version"))
 
-    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        result = super().check(olds, news)
-        inputs = result.inputs
+    def check_live(self, olds: Mapping[str, Any], inputs: dict[str, Any],
+                   connection: Connection | None) -> list[CheckFailure]:
+        """Read the installed solution (credentials present) into ``observed_version``; refuse
+        when it is missing, too old or unmanaged against the requirement."""
         # Without a live read the last observation stands (a preview without credentials is no change).
         inputs["observed_version"] = olds.get("observed_version") or ""
-        connection = inputs.get("connection")
-        if result.failures or not isinstance(connection, Mapping) or any(is_unknown(v) for v in connection.values()):
-            return result
+        if connection is None:
+            return []
         try:
-            if not credentials_available(connection_of(inputs)):
-                return result
-            sol = check_installed(client_for(inputs), inputs["unique_name"], inputs.get("minimum_version") or None,
+            if not credentials_available(connection):
+                return []
+            sol = check_installed(dataverse_client(connection), inputs["unique_name"],
+                                  inputs.get("minimum_version") or None,
                                   require_managed=bool(inputs.get("require_managed")), label=self._label(inputs))
         except ProviderFailure as exc:
-            result.failures.append(CheckFailure("unique_name", str(exc)))
-            return result
+            return [CheckFailure("unique_name", str(exc))]
         except ClientError as exc:
             warn(f"{self._label(inputs)}: not checked in preview: {exc}")
-            return result
+            return []
         inputs["observed_version"] = str(sol.version)
-        return result
+        return []
 
     def validate(self, news: Mapping[str, Any]) -> list[CheckFailure]:
+        """unique_name a non-empty string, minimum_version empty or a solution version."""
         failures: list[CheckFailure] = []
         name = news.get("unique_name")
         if not is_unknown(name) and (not isinstance(name, str) or not name.strip()):
@@ -110,6 +114,7 @@ class SolutionRequirementProvider(DataverseProvider):
         return failures
 
     def canonical(self, news: dict[str, Any]) -> dict[str, Any]:
+        """minimum_version a string, require_managed a bool."""
         out = dict(news)
         out["minimum_version"] = str(news.get("minimum_version") or "")
         out["require_managed"] = bool(news.get("require_managed", False))
@@ -120,8 +125,7 @@ class SolutionRequirementProvider(DataverseProvider):
 
     def _verify(self, props: Mapping[str, Any]) -> dict[str, Any]:
         label = self._label(props)
-        client = client_for(props)
-        ensure_preflight(connection_of(props), client)
+        client = checked_client(props)
         sol = check_installed(client, props["unique_name"], props.get("minimum_version") or None,
                               require_managed=bool(props.get("require_managed")), label=label)
         progress(f"{label}: version {sol.version} is installed"
@@ -131,15 +135,18 @@ class SolutionRequirementProvider(DataverseProvider):
 
     @user_errors("SolutionRequirement")
     def create(self, props: dict[str, Any]) -> CreateResult:
+        """Verify the requirement (reads only) and record the installed solution."""
         outs = self._verify(props)
         return CreateResult(outs["solution_id"], outs)
 
     @user_errors("SolutionRequirement")
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """As create."""
         return UpdateResult(self._verify(news))
 
     @user_errors("SolutionRequirement")
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """The installed solution (one request); not installed reads as gone."""
         client = client_for(props)
         sol = client.find_solution(props["unique_name"])
         if sol is None or not sol.installed_on:
@@ -150,11 +157,15 @@ class SolutionRequirementProvider(DataverseProvider):
         return ReadResult(str(sol.solution_id), outs, inputs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
+        """Nothing: Business Central owns the solution."""
         progress(f"solution {props.get('unique_name')}: left installed (Business Central owns it)")
 
 
 @dataclass
 class SolutionRequirementArgs:
+    """Inputs of a SolutionRequirement: the solution's ``unique_name``, an optional
+    ``minimum_version``, whether it must be managed (``require_managed``)."""
+
     connection: Mapping[str, Any]
     unique_name: Any
     minimum_version: Any = ""
@@ -172,6 +183,6 @@ class SolutionRequirement(pulumi.dynamic.Resource, module="dataverse", name="Sol
     provider_class = SolutionRequirementProvider
 
     def __init__(self, name: str, args: SolutionRequirementArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        props = {k: getattr(args, k) for k in SolutionRequirementArgs.__dataclass_fields__}
-        props.update({"solution_id": None, "installed_version": None, "managed": None})
+        """Register the resource (outputs: solution_id, installed_version, managed)."""
+        props = resource_props(args, ("solution_id", "installed_version", "managed"))
         super().__init__(SolutionRequirementProvider(), name, props, opts)

@@ -20,25 +20,26 @@ from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
 from infra import facts
 from infra.clients.errors import ConfigurationError
+from infra.clients.graph import GraphClient
+from infra.model.terms import guid, is_guid
 from infra.providers.base import (
-    DataverseProvider, FieldRule, ProviderFailure, connection_of, is_guid, is_unknown, norm_guid, progress,
+    DataverseProvider, FieldRule, ProviderFailure, connection_of, is_unknown, progress, resource_props,
     strip_internal, user_errors,
 )
 
 __all__ = ["UsageLocation", "UsageLocationArgs", "UsageLocationProvider", "ensure_usage_location"]
 
 
-def _graph(props: Mapping[str, Any]) -> Any:
-    from infra.clients.graph import GraphClient
-
+def _graph(props: Mapping[str, Any]) -> GraphClient:
     try:
         return GraphClient.for_connection(connection_of(props))
     except ConfigurationError as exc:
         raise ProviderFailure(f"cannot reach Microsoft Graph: {exc}") from None
 
 
-def ensure_usage_location(client: Any, object_id: str, wanted: str, label: str) -> str | None:
-    """Set the user's usage location when it differs; returns the value it had before."""
+def ensure_usage_location(client: GraphClient, object_id: str, wanted: str, label: str) -> str | None:
+    """Set the user's usage location (ISO 3166-1 alpha-2) when it differs; returns the value it had
+    before.  :class:`ProviderFailure` when there is no such Entra user."""
     user = client.get_user(object_id)
     if user is None:
         raise ProviderFailure(f"{label}: there is no Entra user with object id {object_id}; nothing was changed")
@@ -50,11 +51,14 @@ def ensure_usage_location(client: Any, object_id: str, wanted: str, label: str) 
 
 
 class UsageLocationProvider(DataverseProvider):
+    """Sets one property of an existing Entra user through Graph; the object id replaces."""
+
     resource_label = "UsageLocation"
     preflight_in_check = False  # Graph only: the Dataverse preflight is not this resource's business
     fields = (FieldRule("object_id", replace=True), FieldRule("usage_location"))
 
     def validate(self, news: Mapping[str, Any]) -> list[CheckFailure]:
+        """object_id a GUID, usage_location an ISO 3166-1 alpha-2 code."""
         failures: list[CheckFailure] = []
         oid = news.get("object_id")
         if not is_unknown(oid) and not is_guid(oid):
@@ -66,9 +70,10 @@ class UsageLocationProvider(DataverseProvider):
         return failures
 
     def canonical(self, news: dict[str, Any]) -> dict[str, Any]:
+        """Object id lower-cased, country code upper-cased."""
         out = dict(news)
         if is_guid(news.get("object_id")):
-            out["object_id"] = norm_guid(news["object_id"])
+            out["object_id"] = guid(news["object_id"])
         if isinstance(news.get("usage_location"), str):
             out["usage_location"] = news["usage_location"].strip().upper()
         return out
@@ -80,14 +85,17 @@ class UsageLocationProvider(DataverseProvider):
 
     @user_errors("UsageLocation")
     def create(self, props: dict[str, Any]) -> CreateResult:
+        """Set the usage location when it differs; remember the one it had."""
         return CreateResult(props["object_id"], self._set(props))
 
     @user_errors("UsageLocation")
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """As create; the value before the first create stays recorded."""
         return UpdateResult(self._set(news, olds.get("previous_usage_location")))
 
     @user_errors("UsageLocation")
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """The live usage location (one request); a missing user reads as gone."""
         user = _graph(props).get_user(id_)
         if user is None:
             return ReadResult("", {})
@@ -97,6 +105,7 @@ class UsageLocationProvider(DataverseProvider):
         return ReadResult(id_, outs, inputs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
+        """Nothing: the value belongs to the user's account."""
         progress(f"usage location of {id_}: left at {props.get('usage_location')} "
                  "(it belongs to the user's account; licences depend on it)")
 
@@ -117,6 +126,6 @@ class UsageLocation(pulumi.dynamic.Resource, module="entra", name="UsageLocation
     provider_class = UsageLocationProvider
 
     def __init__(self, name: str, args: UsageLocationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        props = {"connection": args.connection, "object_id": args.object_id,
-                 "usage_location": args.usage_location, "previous_usage_location": None}
+        """Register the resource (output: previous_usage_location)."""
+        props = resource_props(args, ("previous_usage_location",))
         super().__init__(UsageLocationProvider(), name, props, opts)

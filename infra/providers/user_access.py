@@ -15,54 +15,62 @@ from typing import Any, Mapping, Sequence
 
 import pulumi
 import pulumi.dynamic
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, UpdateResult
+from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
 from infra import facts
+from infra.clients.connection import Connection
+from infra.clients.dataverse import DataverseApi, Role, SystemUser
 from infra.clients.errors import ClientError, NotFoundError
+from infra.model.terms import guid, is_guid
+from infra.providers.administration_mode import (
+    administration_mode_message, refuse_in_administration_mode, report_administration_mode,
+)
 from infra.providers.base import (
-    DataverseProvider, FieldRule, ProviderFailure, client_for, connection_of, credentials_available, is_guid,
-    is_unknown, norm_guid, progress, strip_internal, user_errors, warn,
+    DataverseProvider, FieldRule, ProviderFailure, client_for, credentials_available, is_unknown,
+    progress, resource_props, strip_internal, user_errors, warn,
 )
-from infra.providers.preflight import (
-    PreflightError, administration_mode_message, ensure_preflight, refuse_in_administration_mode,
-    report_administration_mode,
-)
+from infra.providers.deployer import PreflightError, checked_client, ensure_preflight
 from infra.providers.role_assignment import (
     assign_roles, canonical_roles, forbidden_roles_held, held_admin_message, held_system_administrator,
-    live_assignment, refuse_held_system_administrator, resolve_declared_roles, roles_failures, user_field,
-    user_for_update, user_id_of, wait_for_user_with_roles,
+    live_assignment, refuse_held_system_administrator, resolve_declared_roles, roles_failures, user_for_update,
+    wait_for_user_with_roles,
 )
+from infra.providers.runtime import dataverse_client
 
-__all__ = ["UserAccess", "UserAccessArgs", "UserAccessProvider", "ensure_integration_mode"]
-
-
-def is_integration_mode(user: Any) -> bool:
-    return (int(user_field(user, "access_mode", "accessmode", default=0) or 0) == facts.ACCESS_MODE_NON_INTERACTIVE
-            and bool(user_field(user, "is_integration_user", "isintegrationuser", default=False)))
+__all__ = ["UserAccess", "UserAccessArgs", "UserAccessProvider", "ensure_integration_mode", "is_integration_mode"]
 
 
-def ensure_integration_mode(client: Any, user: Any, label: str) -> None:
+def is_integration_mode(user: SystemUser) -> bool:
+    """Non-interactive access mode (``accessmode`` 4) and ``isintegrationuser`` set."""
+    return (int(user.access_mode or 0) == facts.ACCESS_MODE_NON_INTERACTIVE
+            and bool(user.is_integration_user))
+
+
+def ensure_integration_mode(client: DataverseApi, user: SystemUser, label: str) -> None:
     """PATCH accessmode 4 + isintegrationuser only when not already so (no needless write)."""
     if is_integration_mode(user):
         return
     progress(f"{label}: setting non-interactive access mode and isintegrationuser")
-    client.update_user(user_id_of(user), {"accessmode": facts.ACCESS_MODE_NON_INTERACTIVE,
-                                          "isintegrationuser": True})
+    client.update_user(user.systemuser_id, {"accessmode": facts.ACCESS_MODE_NON_INTERACTIVE,
+                                            "isintegrationuser": True})
 
 
-def _refuse_disabled(user: Any, label: str) -> None:
-    if user_field(user, "is_disabled", "isdisabled", default=False):
+def _refuse_disabled(user: SystemUser, label: str) -> None:
+    if user.is_disabled:
         raise ProviderFailure(
-            f"{label}: systemuser {user_id_of(user)} is disabled in the environment (blocked sign-in, "
+            f"{label}: systemuser {user.systemuser_id} is disabled in the environment (blocked sign-in, "
             "removed licence or removed from the environment's security group); enable it and run again")
 
 
 class UserAccessProvider(DataverseProvider):
+    """Gives one Entra user's systemuser its declared roles (and the integration user its access mode)."""
+
     resource_label = "UserAccess"
     fields = (FieldRule("object_id", replace=True), FieldRule("roles"), FieldRule("integration_user"),
               FieldRule("wait_timeout_seconds"))
 
     def validate(self, news: Mapping[str, Any]) -> list[CheckFailure]:
+        """object_id a GUID, roles a non-empty list, wait_timeout_seconds 0-86400."""
         failures: list[CheckFailure] = []
         oid = news.get("object_id")
         if not is_unknown(oid) and not is_guid(oid):
@@ -74,76 +82,76 @@ class UserAccessProvider(DataverseProvider):
         return failures
 
     def canonical(self, news: dict[str, Any]) -> dict[str, Any]:
+        """Object id lower-cased, roles as a sorted set, defaults filled in."""
         out = dict(news)
-        out["object_id"] = norm_guid(news["object_id"]) if is_guid(news.get("object_id")) else news.get("object_id")
+        out["object_id"] = guid(news["object_id"]) if is_guid(news.get("object_id")) else news.get("object_id")
         out["roles"] = canonical_roles(news.get("roles") or [])
         out["integration_user"] = bool(news.get("integration_user", False))
         out["wait_timeout_seconds"] = news.get("wait_timeout_seconds", 600)
         return out
 
     def equal(self, name: str, old: Any, new: Any) -> bool:
+        """The timeout compares as a number (default 600), roles as a set."""
         if name == "wait_timeout_seconds":
             return float(old if old is not None else 600) == float(new if new is not None else 600)
         if name == "roles":
             return sorted(old or []) == sorted(new or [])
         return old == new
 
-    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        """The integration user must not already hold System Administrator: looked up at preview
-        when credentials are present (one request), so the refusal comes before any write."""
-        result = super().check(olds, news)
-        inputs = result.inputs
-        if result.failures or not inputs.get("integration_user") or not is_guid(inputs.get("object_id")):
-            return result
-        connection = inputs.get("connection")
-        if not isinstance(connection, Mapping) or any(is_unknown(v) for v in connection.values()):
-            return result
+    def check_live(self, olds: Mapping[str, Any], inputs: dict[str, Any],
+                   connection: Connection | None) -> list[CheckFailure]:
+        """The integration user must not already hold System Administrator, nor the environment
+        be in administration mode: looked up at preview when credentials are present (one
+        request; the mode was read once per process), so the refusal comes before any write."""
+        if connection is None or not inputs.get("integration_user") or not is_guid(inputs.get("object_id")):
+            return []
+        label = f"user access for {inputs['object_id']}"
         try:
-            if not credentials_available(connection_of(inputs)):
-                return result
-            ensure_preflight(connection_of(inputs), brief_repeat=True)  # cached
-            if report_administration_mode(connection_of(inputs)):  # read once per process
-                result.failures.append(CheckFailure("connection", administration_mode_message(
-                    connection_of(inputs), f"user access for {inputs['object_id']}", "the integration user")))
-                return result
-            found = client_for(inputs).find_user_with_roles_by_object_id(inputs["object_id"])
+            if not credentials_available(connection):
+                return []
+            client = dataverse_client(connection)
+            ensure_preflight(connection, client, brief_repeat=True)  # cached
+            if report_administration_mode(connection, client):  # read once per process
+                return [CheckFailure("connection", administration_mode_message(
+                    connection, label, "the integration user"))]
+            found = client.find_user_with_roles_by_object_id(inputs["object_id"])
         except PreflightError:
-            return result  # the base check reported it
+            return []  # the base check reported it
         except (ClientError, ProviderFailure) as exc:
-            warn(f"user access for {inputs['object_id']}: roles not checked in preview: {exc}")
-            return result
+            warn(f"{label}: roles not checked in preview: {exc}")
+            return []
         if found is not None:
             user, held = found
             admin = held_system_administrator(held)
             if admin:
-                result.failures.append(CheckFailure("roles", held_admin_message(
-                    user, admin, f"user access for {inputs['object_id']}", "the integration user",
-                    str(connection.get("environment_url") or "") or None)))
-        return result
+                return [CheckFailure("roles", held_admin_message(
+                    user, admin, label, "the integration user", connection.environment_url))]
+        return []
 
-    def _apply(self, client: Any, user: Any, held: Sequence[Any], props: Mapping[str, Any],
-               managed: Sequence[str], label: str, resolved: Mapping[str, Any] | None = None,
+    def _apply(self, client: DataverseApi, user: SystemUser, held: Sequence[Role], props: Mapping[str, Any],
+               managed: Sequence[str], label: str, resolved: Mapping[str, Role] | None = None,
                preexisting: Sequence[str] | None = None) -> dict[str, Any]:
         _refuse_disabled(user, label)
         integration = bool(props.get("integration_user"))
         if integration:
             refuse_held_system_administrator(user, held, label, "the integration user",
-                                             connection_of(props).environment_url)
+                                             client.connection.environment_url)
         outcome = assign_roles(client, user, props["roles"], managed, label, refuse_admin=integration,
                                current_roles=held, resolved=resolved, preexisting=preexisting)
         if integration:
             ensure_integration_mode(client, user, label)
-        return {**strip_internal(props), "systemuser_id": user_id_of(user),
-                "business_unit_id": norm_guid(str(user_field(user, "business_unit_id"))),
+        return {**strip_internal(props), "systemuser_id": user.systemuser_id,
+                "business_unit_id": user.business_unit_id,
                 "forbidden_roles_held": [], **outcome.outputs()}
 
     @user_errors("UserAccess")
     def create(self, props: dict[str, Any]) -> CreateResult:
+        """Resolve the roles and find the user (waiting for it, bounded), then assign the roles
+        and, for the integration user, set non-interactive access mode."""
         label = f"user access for {props['object_id']}"
-        client = client_for(props)
-        ensure_preflight(connection_of(props), client)
+        client = checked_client(props)
         if props.get("integration_user"):
-            refuse_in_administration_mode(connection_of(props), client, label, "the integration user")
+            refuse_in_administration_mode(client.connection, client, label, "the integration user")
         # Two independent reads, one round trip: the user with its roles, and the declared roles
         # (usually cached in this host already).  Nothing is written before both succeed.
         # Only the first look runs alongside; waiting for a user that is not there yet starts
@@ -162,20 +170,23 @@ class UserAccessProvider(DataverseProvider):
 
     @user_errors("UserAccess")
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Assign the declared roles and remove managed ones no longer declared; no request when
+        only the time-out or connection details changed."""
         label = f"user access for {news['object_id']}"
         same = (sorted(olds.get("roles") or []) == news["roles"]
                 and bool(olds.get("integration_user")) == news["integration_user"])
         if same:  # only wait_timeout_seconds / connection details changed
             return UpdateResult({**olds, **strip_internal(news)})
+        client = checked_client(news)
         if news.get("integration_user"):
-            ensure_preflight(connection_of(news))
-            refuse_in_administration_mode(connection_of(news), None, label, "the integration user")
-        client, user, held = user_for_update(news, id_, label)
+            refuse_in_administration_mode(client.connection, client, label, "the integration user")
+        user, held = user_for_update(client, id_, label)
         return UpdateResult(self._apply(client, user, held, news, olds.get("managed_role_ids") or [], label,
                                         preexisting=olds.get("preexisting_role_ids")))
 
     @user_errors("UserAccess")
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """The user's live roles (one request); System Administrator held is recorded as drift."""
         client = client_for(props)
         try:
             user, held = client.get_user_with_roles(id_)  # one request
@@ -196,7 +207,7 @@ class UserAccessProvider(DataverseProvider):
                 refs = sorted(set(refs) | {str(r.name) for r in admin})
         outs = {**strip_internal(props), "roles": refs, "role_ids": ids, "managed_role_ids": managed,
                 "integration_user": integration, "forbidden_roles_held": forbidden,
-                "business_unit_id": norm_guid(str(user_field(user, "business_unit_id")))}
+                "business_unit_id": user.business_unit_id}
         inputs = {"connection": props["connection"], "object_id": props["object_id"], "roles": refs,
                   "integration_user": integration,
                   "wait_timeout_seconds": props.get("wait_timeout_seconds", 600)}
@@ -209,10 +220,9 @@ class UserAccessProvider(DataverseProvider):
         managed = props.get("managed_role_ids") or []
         if not managed:
             return
-        client = client_for(props)
-        ensure_preflight(connection_of(props), client)
+        client = checked_client(props)
         try:
-            current = {norm_guid(str(r.role_id)) for r in client.user_roles(id_)}
+            current = {r.role_id for r in client.user_roles(id_)}
         except NotFoundError:
             progress(f"{label}: systemuser {id_} is gone; nothing to remove")
             return
@@ -245,9 +255,7 @@ class UserAccess(pulumi.dynamic.Resource, module="dataverse", name="UserAccess")
     provider_class = UserAccessProvider
 
     def __init__(self, name: str, args: UserAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        props = {"connection": args.connection, "object_id": args.object_id, "roles": args.roles,
-                 "integration_user": args.integration_user,
-                 "wait_timeout_seconds": args.wait_timeout_seconds,
-                 "systemuser_id": None, "role_ids": None, "managed_role_ids": None,
-                 "role_map": None, "business_unit_id": None, "forbidden_roles_held": None}
+        """Register the resource (outputs: systemuser_id, role_ids, role_map, managed_role_ids, ...)."""
+        props = resource_props(args, ("systemuser_id", "role_ids", "managed_role_ids", "role_map",
+                                      "business_unit_id", "forbidden_roles_held"))
         super().__init__(UserAccessProvider(), name, props, opts)

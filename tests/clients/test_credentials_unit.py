@@ -239,7 +239,7 @@ def test_device_code_needs_permission_and_tty(monkeypatch) -> None:
     env = {"AZURE_CLIENT_ID": APP, "PATH": ""}
     with pytest.raises(ConfigurationError):
         resolve_credential(CONN, CredentialSettings(allow_device_code=True), env=env)  # pytest: no TTY
-    monkeypatch.setattr("infra.clients.credentials._has_tty", lambda: True)
+    monkeypatch.setattr("infra.clients.credentials.kinds._has_tty", lambda: True)
     with pytest.raises(ConfigurationError):
         resolve_credential(CONN, env=env)  # TTY but not allowed
     cred = resolve_credential(CONN, CredentialSettings(allow_device_code=True), env=env)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from infra.clients.connection import Connection
-from infra.clients.dataverse import DataverseClient, normalize_depth, stage_body_length
+from infra.clients.dataverse import DataverseClient, stage_body_length, wire_depth
 from infra.clients.errors import ConfigurationError
 from infra.clients.http import ServiceHttp
 from infra.clients.odata import BatchRequest, build_batch, guid, parse_batch_response, quote
@@ -115,9 +115,9 @@ def test_ids_and_literals_are_validated() -> None:
     with pytest.raises(ConfigurationError):
         guid("1) or (1 eq 1")
     assert quote("O'Brien") == "'O''Brien'"
-    assert normalize_depth("global") == "Global" and normalize_depth(1) == "Local"
+    assert wire_depth("global") == "Global" and wire_depth(1) == "Local"
     with pytest.raises(ConfigurationError, match="allowed: Basic"):
-        normalize_depth("Organization")
+        wire_depth("Organization")
 
 
 def test_privileges_by_name_is_one_request_with_in_function() -> None:
@@ -158,3 +158,26 @@ def test_stage_solution_from_an_open_stream_is_resent_whole_on_retry() -> None:
     DataverseClient(CONN, cred, http=http).stage_solution(stream)
     expected = b'{"CustomizationFile":"' + base64.b64encode(b"PK\x03\x04 zip bytes") + b'"}'
     assert bodies == [expected, expected]
+
+
+def test_the_client_satisfies_the_protocol_providers_are_typed_with() -> None:
+    """Every member of DataverseApi exists on DataverseClient with the same parameters (names,
+    kinds, defaults), so a provider typed against the Protocol runs against the real client."""
+    import inspect
+
+    from infra.clients.dataverse import DataverseApi
+
+    members = [name for name, value in vars(DataverseApi).items()
+               if not name.startswith("_") and (callable(value) or isinstance(value, property))]
+    assert len(members) > 25
+    for name in members:
+        declared, actual = getattr(DataverseApi, name), getattr(DataverseClient, name, None)
+        assert actual is not None, f"DataverseClient has no {name}"
+        if isinstance(declared, property):
+            assert isinstance(actual, property), name
+            continue
+        want = [(p.name, p.kind, p.default) for p in inspect.signature(declared).parameters.values()]
+        have = [(p.name, p.kind, p.default) for p in inspect.signature(actual).parameters.values()]
+        assert have == want, name
+    assert "connection" in DataverseApi.__annotations__
+    assert isinstance(client_over(lambda request: httpx.Response(204)), DataverseApi)

@@ -167,7 +167,7 @@ def test_device_code_reaches_the_authority_the_emulator_has_no_device_flow(emula
     """The emulator serves only client credentials: DeviceCodeCredential's first request (the device
     authorization endpoint) gets 404, so the prompt is never shown.  What this proves: the credential
     is only built when allowed, and it signs in at our authority over TLS with our CA."""
-    monkeypatch.setattr("infra.clients.credentials._has_tty", lambda: True)
+    monkeypatch.setattr("infra.clients.credentials.kinds._has_tty", lambda: True)
     env = {"AZURE_CLIENT_ID": DEPLOYER_ID, "PATH": ""}
     cred = resolve_credential(conn, CredentialSettings(allow_device_code=True), env=env)
     assert cred.kind == "device_code" and isinstance(cred.azure_credential, azid.DeviceCodeCredential)

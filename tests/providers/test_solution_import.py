@@ -207,18 +207,18 @@ def test_project_relative_path_and_a_moved_package_is_no_change(
     assert dataverse_requests(emulator) == []
 
 
-def test_poll_schedule_is_fine_only_around_the_expected_end() -> None:
-    from infra.providers.solution_import import PollPolicy, _expected_end
+def test_poll_schedule_is_fine_only_around_theexpected_end() -> None:
+    from infra.clients.dataverse.operations import PollPolicy, expected_end
 
     policy = PollPolicy()
-    assert _expected_end(lambda: 25, 2.5) == 10.0
-    assert _expected_end(None, 2.5) is None and _expected_end(lambda: 0, 2.5) is None
-    assert _expected_end(lambda: 100, 2.5) is None
+    assert expected_end(lambda: 25, 2.5) == 10.0
+    assert expected_end(None, 2.5) is None and expected_end(lambda: 0, 2.5) is None
+    assert expected_end(lambda: 100, 2.5) is None
 
     def boom() -> float:
         raise RuntimeError("no import job")
 
-    assert _expected_end(boom, 2.5) is None
+    assert expected_end(boom, 2.5) is None
 
     def schedule(expected_end: float | None, until: float) -> list[float]:
         t, out = policy.first, []
