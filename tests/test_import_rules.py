@@ -45,8 +45,6 @@ KNOWN_CYCLES = {
     ("emulator.dataverse.seeding", "emulator.dataverse.store"),
     # $batch runs each part through the router, and the router hands $batch to batch.py
     ("emulator.dataverse.batch", "emulator.dataverse.router"),
-    # issue 14: the circle providers/base <-> providers/preflight (part B removes it)
-    ("infra.providers.base", "infra.providers.preflight"),
 }
 
 
