@@ -60,13 +60,13 @@ def minimal_cost(kind: str, outputs: Mapping[str, Any], inputs: Mapping[str, Any
 
 def _minimal_cost(kind: str, outputs: Mapping[str, Any], inputs: Mapping[str, Any], roles: list[str],
                   *, managed: bool, batch: bool) -> minimal.OpCost:
-    if kind == "Preflight":
-        return minimal.preflight_create()
+    if kind == "DeployerCheck":
+        return minimal.deployer_check_create()
     if kind == "SolutionImport":
         return minimal.solution_create(IMPORT_SECONDS, managed=managed)
     if kind == "SecurityRole":
         return minimal.security_role_create(adopted=bool(outputs.get("adopted")))
-    if kind == "UserAccess":
+    if kind == "UserRoleAssignment":
         return minimal.user_access_create(len(roles), patch_user=bool(inputs.get("integration_user")),
                                           batch=batch)
     if kind == "ApplicationUser":

@@ -21,7 +21,7 @@ from emulator.seed import ids
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from infra.clients import dataverse, http  # noqa: E402
-from infra.clients.connection import Connection  # noqa: E402
+from infra.clients.endpoints import EnvironmentEndpoints  # noqa: E402
 from infra.clients.credentials import clear_token_cache  # noqa: E402
 from infra.clients.dataverse import DataverseClient  # noqa: E402
 from infra.clients.http import RetryPolicy  # noqa: E402
@@ -38,7 +38,7 @@ def burst(emu: Emulator, args: argparse.Namespace, faults: str, shared_backoff: 
     forget_clients()
     clear_token_cache()
     u = emu.urls
-    conn = Connection(u.environment_url, u.tenant_id, authority_host=u.authority_host, graph_url=u.graph_url,
+    conn = EnvironmentEndpoints(u.environment_url, u.tenant_id, authority_host=u.authority_host, graph_url=u.graph_url,
                       ca_bundle=str(u.ca_bundle))
     dv = DataverseClient.for_connection(conn, env=ENV, max_concurrency=args.concurrency,
                                         retry=RetryPolicy(shared_backoff=shared_backoff))

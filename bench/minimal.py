@@ -12,8 +12,8 @@ Two numbers per operation:
   response, or must not be sent when an earlier response says so). This feeds the wall-time
   lower bound.
 
-Shared per provider-host process (cached): caller identity and roles (the preflight) and the root
-business unit. They are charged to the Preflight resource.
+Shared per provider-host process (cached): caller identity and roles (the deployer check) and the root
+business unit. They are charged to the DeployerCheck resource.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ NOTICE_TARGET_S = 1.0
 TOKEN_ROUND_TRIPS = 2
 
 
-def preflight_create() -> OpCost:
+def deployer_check_create() -> OpCost:
     """WhoAmI -> the caller's roles (needs UserId); root business unit in parallel."""
     return OpCost(3, 2, ("GET WhoAmI", "GET systemusers(<caller>)/systemuserroles_association",
                          "GET businessunits?$filter=parentbusinessunitid eq null (parallel)"))
@@ -117,11 +117,11 @@ def application_user_create(n_roles: int, *, exists: bool = False, batch: bool =
 def read_cost(kind: str) -> OpCost:
     """Minimal refresh (Read) per resource kind that still detects the drift issue 4 asks for."""
     table = {
-        "Preflight": OpCost(0, 0, ("nothing to read: the check's outputs are re-derived on up",)),
+        "DeployerCheck": OpCost(0, 0, ("nothing to read: the check's outputs are re-derived on up",)),
         "SolutionImport": OpCost(1, 1, ("GET solutions?$filter=uniquename eq ...",)),
         "SecurityRole": OpCost(1, 1, ("$batch: GET roles(<id>) (name, business unit, managed) + "
                                       "GET RetrieveRolePrivilegesRole(RoleId=<id>); 2 without $batch",)),
-        "UserAccess": OpCost(1, 1, ("GET systemusers(<id>)?$expand=systemuserroles_association",)),
+        "UserRoleAssignment": OpCost(1, 1, ("GET systemusers(<id>)?$expand=systemuserroles_association",)),
         "ApplicationUser": OpCost(1, 1, ("GET systemusers(<id>)?$expand=systemuserroles_association",)),
     }
     return table[kind]

@@ -129,7 +129,7 @@ def engine_figures(engine: dict[str, Any], figures: Mapping[str, Any]) -> dict[s
 def _one_per_kind(workload: Workload) -> list[str]:
     seen: dict[str, str] = {}
     for n in workload.nodes:
-        key = n.kind if n.kind != "UserAccess" else n.kind + ("-int" if n.name.endswith("integration-user") else "")
+        key = n.kind if n.kind != "UserRoleAssignment" else n.kind + ("-int" if n.name.endswith("integration-user") else "")
         seen.setdefault(key, n.name)
     return list(seen.values())
 
@@ -237,7 +237,7 @@ def markdown(rep: dict[str, Any]) -> str:
             start, end = min(i["start"] for i in items), max(i["end"] for i in items)
             return f"{end - start:.2f} s"
         notice = rep.get("import", {}).get("notice_s")
-        out += ["", "Phases of the first up (first start to last end): preflight " + span("preflight")
+        out += ["", "Phases of the first up (first start to last end): deployer check " + span("deployer-check")
                 + ", solution " + span("solution") + f" (import {rep['environment']['import_seconds']:.0f} s, "
                 f"notice delay {notice} s), roles " + span("role-") + ", integration user "
                 + span("access-integration-user") + ", 25 salespeople " + span("access-sales")

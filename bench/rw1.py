@@ -30,7 +30,7 @@ from bench.bounds import IMPORT_SECONDS, LATENCY_MS
 from bench.emulator_proc import EmulatorProcess, Request, dataverse, entra, import_notice, tokens
 from bench.report import TARGETS, build_report, engine_figures, markdown, print_report
 from bench.state_size import checkpoint_entry, entry_bytes
-from devkit.workload import REPO, Workload, connection_for, host_env, run_up, rw1
+from devkit.workload import REPO, Workload, endpoints_for, host_env, run_up, rw1
 
 PACKAGE_BYTES = 100 * 1000 * 1000
 
@@ -50,7 +50,7 @@ def phase_first_up(workdir: Path) -> dict[str, Any]:
     ProviderHost, Stack = _harness()
     out: dict[str, Any] = {}
     with EmulatorProcess(latency_ms=LATENCY_MS, import_seconds=IMPORT_SECONDS) as emu:
-        conn = connection_for(emu.urls)
+        conn = endpoints_for(emu.urls)
         env = host_env(emu.urls)
         workload = rw1(conn)
         with ProviderHost(env) as host:
@@ -108,7 +108,7 @@ def phase_per_resource() -> dict[str, Any]:
     ProviderHost, Stack = _harness()
     rows: dict[str, Any] = {}
     with EmulatorProcess(latency_ms=LATENCY_MS, import_seconds=IMPORT_SECONDS) as emu:
-        conn = connection_for(emu.urls)
+        conn = endpoints_for(emu.urls)
         workload = rw1(conn)
         with ProviderHost(host_env(emu.urls)) as host:
             stack = Stack(host)
@@ -168,11 +168,11 @@ def phase_rss(workdir: Path, package_bytes: int) -> dict[str, Any]:
     big = write_large_package(REPO / "solution" / "standin", workdir / "big-standin.zip", package_bytes)
     size = big.stat().st_size
     with EmulatorProcess(latency_ms=LATENCY_MS, import_seconds=1.0) as emu:
-        conn = connection_for(emu.urls)
+        conn = endpoints_for(emu.urls)
         workload = rw1(conn, package_path=str(big), salespeople=0, application_user=False)
         with ProviderHost(host_env(emu.urls)) as host:
             stack = Stack(host)
-            run_up(stack, workload, only=["preflight"])
+            run_up(stack, workload, only=["deployer-check"])
             with PeakRssMonitor(host.proc.pid) as mon:
                 t0 = time.time()
                 run_up(stack, workload, only=["solution"])

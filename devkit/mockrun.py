@@ -106,7 +106,7 @@ def _make_mocks() -> Any:
             elif typ == "azuread:index/applicationPassword:ApplicationPassword":
                 state["value"] = "mock-client-secret-value"
                 state["keyId"] = rid
-            elif typ.endswith("dataverse:Preflight"):
+            elif typ.endswith("dataverse:DeployerCheck"):
                 state.update(caller_user_id=_id("caller"), identity="mock deployer")
             elif typ.endswith("dataverse:SolutionImport"):
                 state.update(solution_id=rid, installed_version=inputs.get("version"))
@@ -115,7 +115,7 @@ def _make_mocks() -> Any:
                              managed=True)
             elif typ.endswith("dataverse:SecurityRole"):
                 state.update(role_id=inputs.get("role_id") or rid, adopted=False, created=True, managed=False)
-            elif typ.endswith("dataverse:UserAccess") or typ.endswith("dataverse:ApplicationUser"):
+            elif typ.endswith("dataverse:UserRoleAssignment") or typ.endswith("dataverse:ApplicationUser"):
                 state.update(systemuser_id=rid, role_ids=[r for r in inputs.get("roles", [])])
             return rid, state
 

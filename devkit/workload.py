@@ -23,10 +23,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 #: resource kind -> (module under infra.providers, class name)
 KINDS: dict[str, tuple[str, str]] = {
-    "Preflight": ("preflight", "Preflight"),
+    "DeployerCheck": ("deployer_check", "DeployerCheck"),
     "SolutionImport": ("solution_import", "SolutionImport"),
     "SecurityRole": ("security_role", "SecurityRole"),
-    "UserAccess": ("user_access", "UserAccess"),
+    "UserRoleAssignment": ("user_role_assignment", "UserRoleAssignment"),
     "ApplicationUser": ("application_user", "ApplicationUser"),
 }
 
@@ -102,7 +102,7 @@ def standin_package() -> Any:
 
 def rw1(connection: Mapping[str, Any], *, salespeople: int = 25, package_path: str | None = None,
         roles_dir: Path | None = None, application_user: bool = True) -> Workload:
-    """RW-1: preflight -> solution -> three roles -> integration user, salespeople, app user.
+    """RW-1: deployer check -> solution -> three roles -> integration user, salespeople, app user.
 
     ``package_path`` overrides the stand-in (the RSS run uses a 100 MB copy of it).
     """
@@ -113,8 +113,8 @@ def rw1(connection: Mapping[str, Any], *, salespeople: int = 25, package_path: s
     specs = {spec.name: spec for spec in load_roles(roles_dir or REPO / "roles")}
     conn = dict(connection)
     nodes: list[Node] = [
-        Node("preflight", "Preflight", (), lambda _o: {"connection": conn}),
-        Node("solution", "SolutionImport", ("preflight",), lambda _o: {
+        Node("deployer-check", "DeployerCheck", (), lambda _o: {"connection": conn}),
+        Node("solution", "SolutionImport", ("deployer-check",), lambda _o: {
             "connection": conn, "package_path": str(pkg.path), "unique_name": pkg.unique_name,
             "version": pkg.version, "managed": bool(pkg.managed), "sha256": pkg.sha256,
             "overwrite_unmanaged_customizations": True, "publish_workflows": True,
@@ -136,14 +136,14 @@ def rw1(connection: Mapping[str, Any], *, salespeople: int = 25, package_path: s
 
     ia, iu, pau = "Integration Administrator", "Integration User", "Product Availability User"
     role_deps = tuple(role_node.values())
-    nodes.append(Node("access-integration-user", "UserAccess", role_deps, lambda o: {
+    nodes.append(Node("access-integration-user", "UserRoleAssignment", role_deps, lambda o: {
         "connection": conn, "object_id": INTEGRATION_USER_OID, "roles": role_ids(o, ia, iu),
         "integration_user": True, "wait_timeout_seconds": 600}))
     # Like infra/program/sales.py: salespeople wait for the integration user (the connection
     # works first); their declared roles are the configured names plus Product Availability User.
     sales_deps = role_deps + ("access-integration-user",)
     for i in range(1, salespeople + 1):
-        nodes.append(Node(f"access-sales{i:02d}", "UserAccess", sales_deps, lambda o, i=i: {
+        nodes.append(Node(f"access-sales{i:02d}", "UserRoleAssignment", sales_deps, lambda o, i=i: {
             "connection": conn, "object_id": salesperson_oid(i),
             "roles": [SALESPERSON_ROLE] + role_ids(o, pau),
             "integration_user": False, "wait_timeout_seconds": 600}))
@@ -161,10 +161,10 @@ def host_env(emulator_urls: Mapping[str, Any], *, client_secret: str = DEPLOYER_
             "AZURE_CLIENT_SECRET": client_secret}
 
 
-def connection_for(emulator_urls: Mapping[str, Any]) -> dict[str, Any]:
-    from infra.clients.connection import Connection
+def endpoints_for(emulator_urls: Mapping[str, Any]) -> dict[str, Any]:
+    from infra.clients.endpoints import EnvironmentEndpoints
 
-    return Connection(environment_url=emulator_urls["environment_url"],
+    return EnvironmentEndpoints(environment_url=emulator_urls["environment_url"],
                       tenant_id=emulator_urls["tenant_id"],
                       authority_host=emulator_urls["authority_host"],
                       graph_url=emulator_urls["graph_url"],

@@ -25,7 +25,10 @@ from typing import Any, Final
 
 # --- resource type tokens ----------------------------------------------------------------------
 
-USER_ACCESS_TYPE: Final = "pulumi-python:dynamic/dataverse:UserAccess"
+USER_ROLE_ASSIGNMENT_TYPE: Final = "pulumi-python:dynamic/dataverse:UserRoleAssignment"
+#: The type UserRoleAssignment had before it was renamed; a pack must also judge stacks and programs
+#: that still record it (the program's alias keeps old stacks on the old URN until their next up).
+USER_ROLE_ASSIGNMENT_TYPES: Final = (USER_ROLE_ASSIGNMENT_TYPE, "pulumi-python:dynamic/dataverse:UserAccess")
 APPLICATION_USER_TYPE: Final = "pulumi-python:dynamic/dataverse:ApplicationUser"
 SECURITY_ROLE_TYPE: Final = "pulumi-python:dynamic/dataverse:SecurityRole"
 SOLUTION_IMPORT_TYPE: Final = "pulumi-python:dynamic/dataverse:SolutionImport"
@@ -253,7 +256,7 @@ def integration_role_violations(
 ) -> list[str]:
     """The integration user (or application user) must never hold System Administrator.
 
-    ``roles`` is what UserAccess/ApplicationUser take: role ids (GUIDs, braces allowed) or role
+    ``roles`` is what UserRoleAssignment/ApplicationUser take: role ids (GUIDs, braces allowed) or role
     names. A role is forbidden when its id is the System Administrator template id or one of the
     configured System Administrator role ids, or its name equals a forbidden name ignoring case and
     repeated spaces.
@@ -280,7 +283,7 @@ def integration_role_violations(
 
 def held_role_violations(held: Any, *, who: str = "the integration user") -> list[str]:
     """The roles a refresh found on the integration user (or application user) that it must never
-    hold -- the ``forbidden_roles_held`` output of UserAccess / ApplicationUser, e.g.
+    hold -- the ``forbidden_roles_held`` output of UserRoleAssignment / ApplicationUser, e.g.
     ``["System Administrator (627090ff-...)"]``.  Someone gave them by hand: the program's inputs
     never ask for them, so only the recorded outputs show it."""
     if held is UNKNOWN or held is None:

@@ -81,11 +81,11 @@ def _stack(args: ResourceValidationArgs) -> str | None:
 
 
 def _validate_integration_roles(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type not in (g.USER_ACCESS_TYPE, g.APPLICATION_USER_TYPE):
+    if args.resource_type not in (*g.USER_ROLE_ASSIGNMENT_TYPES, g.APPLICATION_USER_TYPE):
         return
     config = args.get_config()
     props = _props(args)
-    if args.resource_type == g.USER_ACCESS_TYPE:
+    if args.resource_type in g.USER_ROLE_ASSIGNMENT_TYPES:
         if _get(props, "integration_user", "integrationUser", False) is not True:
             return
     elif not bool(config.get("includeApplicationUsers", True)):
@@ -98,7 +98,7 @@ def _validate_integration_roles(args: ResourceValidationArgs, report: ReportViol
 integration_user_not_system_administrator = ResourceValidationPolicy(
     name="integration-user-not-system-administrator",
     description=(
-        "The Business Central integration user (UserAccess with integration_user, and application "
+        "The Business Central integration user (UserRoleAssignment with integration_user, and application "
         "users) never holds the System Administrator security role."
     ),
     enforcement_level=EnforcementLevel.MANDATORY,
@@ -134,14 +134,14 @@ def _validate_held_roles(args: StackValidationArgs, report: ReportViolation) -> 
     config = args.get_config()
     include_app_users = bool(config.get("includeApplicationUsers", True))
     for resource in args.resources:
-        if resource.resource_type == g.USER_ACCESS_TYPE:
+        if resource.resource_type in g.USER_ROLE_ASSIGNMENT_TYPES:
             who = "the integration user"
         elif resource.resource_type == g.APPLICATION_USER_TYPE and include_app_users:
             who = "the application user"
         else:
             continue
         props = plain(resource.props)
-        if resource.resource_type == g.USER_ACCESS_TYPE and \
+        if resource.resource_type in g.USER_ROLE_ASSIGNMENT_TYPES and \
                 _get(props, "integration_user", "integrationUser", False) is not True:
             continue
         for message in g.held_role_violations(_get(props, "forbidden_roles_held", "forbiddenRolesHeld"), who=who):
@@ -152,7 +152,7 @@ integration_user_holds_no_system_administrator = StackValidationPolicy(
     name="integration-user-holds-no-system-administrator",
     description=(
         "The integration user (and application users) do not hold System Administrator in the environment: "
-        "UserAccess / ApplicationUser outputs record what pulumi refresh found (forbidden_roles_held)."
+        "UserRoleAssignment / ApplicationUser outputs record what pulumi refresh found (forbidden_roles_held)."
     ),
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_validate_held_roles,

@@ -1,6 +1,6 @@
 """Exception hierarchy for everything in :mod:`infra.clients`.
 
-Callers (the providers, the preflight) branch on the *class* of an error -- "not found" means
+Callers (the providers, the deployer check) branch on the *class* of an error -- "not found" means
 "create it", "conflict" means "someone else has it", an ambiguous outcome means "go and look
 before trying again" -- so the mapping from a service's error JSON to a class lives here, in
 one place.  Every message is passed through :mod:`infra.clients.redact` so that a token or a
@@ -114,7 +114,7 @@ class PermissionDeniedError(ServiceError):
     """The caller lacks a privilege (403, Dataverse 0x80040220).
 
     ``missing_privilege`` is the ``prv...`` name when the service's message names one, so a
-    preflight can tell the user precisely which privilege to grant.
+    deployer check can tell the user precisely which privilege to grant.
     """
 
     def __init__(self, *args: Any, missing_privilege: str | None = None, **kwargs: Any) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import quote as urlquote
 
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 from infra.clients.errors import NotFoundError, ServiceError, error_from_response
 from infra.clients.redact import logger
 from infra.clients.service import ServiceClient
@@ -151,12 +151,12 @@ class GraphClient(ServiceClient):
     service = "graph"
 
     @classmethod
-    def base_url(cls, connection: Connection) -> str:
+    def base_url(cls, connection: EnvironmentEndpoints) -> str:
         """``<graph URL>/v1.0``."""
         return f"{connection.graph_url}/v1.0"
 
     @classmethod
-    def scope(cls, connection: Connection) -> str:
+    def scope(cls, connection: EnvironmentEndpoints) -> str:
         """``<graph resource>/.default``."""
         return connection.graph_scope
 

@@ -37,7 +37,7 @@ import httpcore  # noqa: F401 - imported so its loggers exist when redaction is 
 import httpx
 import tenacity
 
-from infra.clients.connection import require_https, ssl_context
+from infra.clients.endpoints import require_https, ssl_context
 from infra.clients.credentials import TokenCredential
 from infra.clients.errors import (
     AmbiguousOutcomeError,

@@ -1,4 +1,4 @@
-"""The Power Platform admin API: an environment's state, read by the preflight.
+"""The Power Platform admin API: an environment's state, read by the deployer check.
 
 Why: an environment in *administration mode* lets only users with System Administrator or System
 Customizer sign in ("Administration mode", Power Platform admin docs), so Business Central's
@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 from infra.clients.service import ServiceClient
 
 __all__ = ["PowerPlatformClient", "EnvironmentState", "ENVIRONMENTS_PATH", "API_VERSION"]
@@ -63,12 +63,12 @@ class PowerPlatformClient(ServiceClient):
     service = "powerplatform"
 
     @classmethod
-    def base_url(cls, connection: Connection) -> str:
+    def base_url(cls, connection: EnvironmentEndpoints) -> str:
         """The admin API's URL (``https://api.bap.microsoft.com`` in the public cloud)."""
         return connection.power_platform_url
 
     @classmethod
-    def scope(cls, connection: Connection) -> str:
+    def scope(cls, connection: EnvironmentEndpoints) -> str:
         """``<power platform resource>/.default``."""
         return connection.power_platform_scope
 

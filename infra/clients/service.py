@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Iterator, Mapping, TypeVar
 
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 from infra.clients.credentials import CredentialSettings, TokenCredential, resolve_credential
 from infra.clients.errors import ServiceError
 from infra.clients.http import DEFAULT_MAX_CONCURRENCY, RetryPolicy, ServiceHttp, Timeouts, get_service_http
@@ -36,7 +36,7 @@ class ServiceClient:
     #: Upper bound the service puts on concurrent requests per identity, if it documents one.
     concurrency_limit: ClassVar[int | None] = None
 
-    def __init__(self, connection: Connection, credential: TokenCredential | None = None, *,
+    def __init__(self, connection: EnvironmentEndpoints, credential: TokenCredential | None = None, *,
                  max_concurrency: int = DEFAULT_MAX_CONCURRENCY, retry: RetryPolicy | None = None,
                  timeouts: Timeouts | None = None, http: ServiceHttp | None = None) -> None:
         """Build the client; ``credential`` defaults to :func:`resolve_credential` (settings errors
@@ -52,17 +52,17 @@ class ServiceClient:
         )
 
     @classmethod
-    def base_url(cls, connection: Connection) -> str:
+    def base_url(cls, connection: EnvironmentEndpoints) -> str:
         """The https URL request paths are relative to."""
         raise NotImplementedError
 
     @classmethod
-    def scope(cls, connection: Connection) -> str:
+    def scope(cls, connection: EnvironmentEndpoints) -> str:
         """The token scope (``<resource>/.default``) for this service."""
         raise NotImplementedError
 
     @classmethod
-    def for_connection(cls: type[S], connection: Connection | Mapping[str, Any],
+    def for_connection(cls: type[S], connection: EnvironmentEndpoints | Mapping[str, Any],
                        credential: TokenCredential | None = None, *,
                        settings: CredentialSettings | None = None, env: Mapping[str, str] | None = None,
                        **kwargs: Any) -> S:

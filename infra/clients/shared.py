@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Mapping, TypeVar
 
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 from infra.clients.credentials import CredentialSettings, TokenCredential, resolve_credential
 
 C = TypeVar("C")
@@ -22,14 +22,14 @@ _LOCK = threading.Lock()
 
 def shared_client(
     factory: Callable[..., C],
-    connection: Connection | Mapping[str, Any],
+    connection: EnvironmentEndpoints | Mapping[str, Any],
     credential: TokenCredential | None,
     settings: CredentialSettings | None,
     env: Mapping[str, str] | None,
     kwargs: Mapping[str, Any],
 ) -> C:
     """The process's client built by ``factory(connection, credential, **kwargs)`` for this key."""
-    conn = connection if isinstance(connection, Connection) else Connection.from_dict(connection)
+    conn = connection if isinstance(connection, EnvironmentEndpoints) else EnvironmentEndpoints.from_dict(connection)
     cred = credential or resolve_credential(conn, settings, env)
     key = (factory, conn, cred.cache_key, tuple(sorted(kwargs.items())))
     with _LOCK:

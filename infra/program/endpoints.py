@@ -6,17 +6,17 @@ use it without importing each other.
 
 from __future__ import annotations
 
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 from infra.program.config import StackSettings
 
-__all__ = ["connection_for"]
+__all__ = ["endpoints_for"]
 
 
-def connection_for(settings: StackSettings) -> Connection:
+def endpoints_for(settings: StackSettings) -> EnvironmentEndpoints:
     """The environment endpoints the stack's settings name (Dataverse, sign-in host, Graph, CA bundle,
     Power Platform admin API when set); no credential is part of it, so it is safe in state."""
     extra = {"power_platform_url": settings.power_platform_url} if settings.power_platform_url else {}
-    return Connection(
+    return EnvironmentEndpoints(
         environment_url=settings.environment_url,
         tenant_id=settings.tenant_id,
         authority_host=settings.authority_host,

@@ -26,7 +26,7 @@ import pulumi_random as random
 
 from infra import facts
 from infra.program.config import StackSettings
-from infra.program.endpoints import connection_for
+from infra.program.endpoints import endpoints_for
 from infra.providers.usage_location import UsageLocation, UsageLocationArgs
 
 __all__ = [
@@ -179,7 +179,7 @@ class IntegrationIdentity(pulumi.ComponentResource):
 
     @staticmethod
     def _connection(s: StackSettings) -> dict[str, object]:
-        return connection_for(s).to_dict()
+        return endpoints_for(s).to_dict()
 
     # --- create: the full Entra side ---------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 from infra.clients.credentials import TokenCredential
 from infra.clients.graph import GraphClient, UserLicences
 from infra.program.license_seats import SkuSeats
@@ -23,7 +23,7 @@ class GraphSeatSource:
     ``client`` replaces the Graph client made from ``connection`` and ``credential`` (tests).
     """
 
-    def __init__(self, connection: Connection, credential: TokenCredential | None = None,
+    def __init__(self, connection: EnvironmentEndpoints, credential: TokenCredential | None = None,
                  client: GraphClient | None = None) -> None:
         self._client = client or GraphClient.for_connection(connection, credential)
 

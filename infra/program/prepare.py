@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 from infra.model.roles import RoleFileError, RoleSpec, load_roles
 from infra.model.solution_package import PackageError, PackageInfo, read_package
 from infra.program.config import PROJECT_ROOT, LoadedStack
-from infra.program.endpoints import connection_for
+from infra.program.endpoints import endpoints_for
 from infra.program.license_seats import SeatSource, run_license_seat_check
 
 __all__ = ["Prepared", "prepare", "graph_seat_source"]
@@ -36,7 +36,7 @@ class Prepared:
     sku_ids: dict[str, str]
 
 
-def graph_seat_source(connection: Connection, env: Mapping[str, str]) -> SeatSource | None:
+def graph_seat_source(connection: EnvironmentEndpoints, env: Mapping[str, str]) -> SeatSource | None:
     """A Graph-backed seat source when credentials are present in ``env``, else ``None``."""
     from infra.clients.credentials import resolve_credential
     from infra.clients.errors import ConfigurationError
@@ -82,7 +82,7 @@ def prepare(
             problems.append(f"bc-sales:solutionPath: {exc}")
     sku_ids = settings.sku_table()
     if not problems:
-        factory = seat_source or (lambda: graph_seat_source(connection_for(settings), env))
+        factory = seat_source or (lambda: graph_seat_source(endpoints_for(settings), env))
         try:
             sku_ids = run_license_seat_check(settings, factory, log, warn)
         except ValueError as exc:

@@ -1,4 +1,4 @@
-"""The Sales side: preflight -> solution -> the three roles -> user access -> application user.
+"""The Sales side: deployer check -> solution -> the three roles -> user access -> application user.
 
 The solution step depends on ``solutionSource``: ``package`` imports the package
 (:class:`SolutionImport`); ``business-central`` imports nothing and only requires the solution
@@ -21,18 +21,19 @@ from typing import Any
 import pulumi
 
 from infra import facts
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 from infra.model.roles import RoleSpec
 from infra.model.solution_package import PackageInfo
 from infra.program.config import PROJECT_ROOT, StackSettings
-from infra.program.endpoints import connection_for
+from infra.program.endpoints import endpoints_for
 from infra.program.identity import resource_slug
 from infra.providers.application_user import ApplicationUser, ApplicationUserArgs
-from infra.providers.preflight import Preflight, PreflightArgs
+from infra.providers.base import formerly
+from infra.providers.deployer_check import DeployerCheck, DeployerCheckArgs
 from infra.providers.security_role import SecurityRole, SecurityRoleArgs
 from infra.providers.solution_import import SolutionImport, SolutionImportArgs
 from infra.providers.solution_requirement import SolutionRequirement, SolutionRequirementArgs
-from infra.providers.user_access import UserAccess, UserAccessArgs
+from infra.providers.user_role_assignment import UserRoleAssignment, UserRoleAssignmentArgs
 
 __all__ = [
     "ROLE_KEYS",
@@ -46,10 +47,10 @@ __all__ = [
     "SalesPlan",
     "SalesIntegration",
     "SalesIntegrationArgs",
-    "connection_for",
+    "endpoints_for",
     "plan_sales",
     "resolve_roles",
-    "preflight_args",
+    "deployer_check_args",
     "solution_args",
     "solution_requirement_args",
     "role_args",
@@ -124,7 +125,7 @@ class SalesPlan:
     to the providers through the harness.
     """
 
-    connection: Connection
+    connection: EnvironmentEndpoints
     solution: dict[str, Any]  # SolutionImportArgs / SolutionRequirementArgs keywords except connection
     roles: tuple[RolePlan, ...]
     accesses: tuple[AccessPlan, ...]  # integration user first, then salespeople
@@ -172,7 +173,7 @@ def plan_sales(
     ``package`` is the manifest to import with solutionSource package and ``None`` with
     business-central (then the solution Business Central installed is required instead).
     """
-    connection = connection_for(settings)
+    connection = endpoints_for(settings)
     if settings.solution_source == "business-central":
         solution: dict[str, Any] = {
             "unique_name": facts.SALES_INTEGRATION_SOLUTION,
@@ -257,9 +258,9 @@ class SalesIntegrationArgs:
 # --- provider arguments: shared by the component and the end-to-end test -------------------------
 
 
-def preflight_args(plan: SalesPlan) -> PreflightArgs:
-    """Inputs of the Preflight resource (the deployer's admin roles are checked first)."""
-    return PreflightArgs(connection=plan.connection_input)
+def deployer_check_args(plan: SalesPlan) -> DeployerCheckArgs:
+    """Inputs of the DeployerCheck resource (the deployer's admin roles are checked first)."""
+    return DeployerCheckArgs(connection=plan.connection_input)
 
 
 def solution_args(plan: SalesPlan) -> SolutionImportArgs:
@@ -301,9 +302,9 @@ def role_args(plan: SalesPlan, role: RolePlan, installed_version: Any = None) ->
     )
 
 
-def access_args(plan: SalesPlan, access: AccessPlan, role_ids: Mapping[str, Any]) -> UserAccessArgs:
-    """Inputs of one UserAccess resource; ``role_ids`` is plan key -> role id (Outputs or strings)."""
-    return UserAccessArgs(
+def access_args(plan: SalesPlan, access: AccessPlan, role_ids: Mapping[str, Any]) -> UserRoleAssignmentArgs:
+    """Inputs of one UserRoleAssignment resource; ``role_ids`` is plan key -> role id (Outputs or strings)."""
+    return UserRoleAssignmentArgs(
         connection=plan.connection_input,
         object_id=access.object_id,
         roles=resolve_roles(access.roles, role_ids),
@@ -345,16 +346,18 @@ class SalesIntegration(pulumi.ComponentResource):
     def __init__(self, name: str, args: SalesIntegrationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("bc-sales:sales:SalesIntegration", name, None, opts)
         plan = args.plan
-        preflight = Preflight("preflight", preflight_args(plan), pulumi.ResourceOptions(parent=self))
+        # Named "preflight" (type Preflight) before the rename; the alias keeps such stacks unchanged.
+        deployer_check = DeployerCheck("deployer-check", deployer_check_args(plan), formerly(
+            "Preflight", pulumi.ResourceOptions(parent=self), name="preflight"))
         solution: SolutionImport | SolutionRequirement
         if plan.solution_source == "business-central":
             solution = SolutionRequirement(
                 "solution", solution_requirement_args(plan),
-                pulumi.ResourceOptions(parent=self, depends_on=[preflight]),
+                pulumi.ResourceOptions(parent=self, depends_on=[deployer_check]),
             )
         else:
             solution = SolutionImport(
-                "solution", solution_args(plan), pulumi.ResourceOptions(parent=self, depends_on=[preflight])
+                "solution", solution_args(plan), pulumi.ResourceOptions(parent=self, depends_on=[deployer_check])
             )
         roles: dict[str, Any] = {
             role.key: SecurityRole(
@@ -375,7 +378,7 @@ class SalesIntegration(pulumi.ComponentResource):
             if not access.integration_user and integration_access is not None:
                 # Salespeople come after the integration user: the connection works first.
                 waits.append(integration_access)
-            resource = UserAccess(
+            resource = UserRoleAssignment(
                 access.resource_name,
                 access_args(plan, access, role_ids_by_key),
                 pulumi.ResourceOptions(parent=self, depends_on=waits),

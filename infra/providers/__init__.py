@@ -1,11 +1,11 @@
 """Pulumi dynamic providers for Dataverse (Sales) -- and one for Entra (UsageLocation): how each
 resource is reconciled.
 
-One module per resource keeps its provider class, Args and Resource (``preflight``,
+One module per resource keeps its provider class, Args and Resource (``deployer_check``,
 ``security_role``, ``solution_import``, ``solution_requirement``, ``user_access``,
 ``application_user``, ``usage_location``): existing stacks' state names the provider classes by
 those module paths, so they stay.  Beside them: ``base`` (check/diff for all), ``runtime`` (clients,
-progress, failures at operation time), ``deployer`` and ``administration_mode`` (what the Preflight
+progress, failures at operation time), ``deployer`` and ``administration_mode`` (what the DeployerCheck
 checks), ``privileges``, ``role_reconcile``, ``role_lookup``, ``role_assignment`` and
 ``solution_install`` (the reconcile steps).
 
@@ -14,13 +14,13 @@ installed package so dill pickles them by reference into the state (no bytecode,
 """
 
 from infra.providers.application_user import ApplicationUser, ApplicationUserArgs
-from infra.providers.preflight import Preflight, PreflightArgs
+from infra.providers.deployer_check import DeployerCheck, DeployerCheckArgs
 from infra.providers.security_role import SecurityRole, SecurityRoleArgs
 from infra.providers.solution_import import SolutionImport, SolutionImportArgs
 from infra.providers.solution_requirement import SolutionRequirement, SolutionRequirementArgs
 from infra.providers.usage_location import UsageLocation, UsageLocationArgs
-from infra.providers.user_access import UserAccess, UserAccessArgs
+from infra.providers.user_role_assignment import UserRoleAssignment, UserRoleAssignmentArgs
 
-__all__ = ["ApplicationUser", "ApplicationUserArgs", "Preflight", "PreflightArgs", "SecurityRole",
+__all__ = ["ApplicationUser", "ApplicationUserArgs", "DeployerCheck", "DeployerCheckArgs", "SecurityRole",
            "SecurityRoleArgs", "SolutionImport", "SolutionImportArgs", "SolutionRequirement",
-           "SolutionRequirementArgs", "UsageLocation", "UsageLocationArgs", "UserAccess", "UserAccessArgs"]
+           "SolutionRequirementArgs", "UsageLocation", "UsageLocationArgs", "UserRoleAssignment", "UserRoleAssignmentArgs"]

@@ -9,7 +9,7 @@ with a note (the deployment itself does not need it).
 
 The read starts when the deploying identity's check passed (:mod:`infra.providers.deployer`): it
 is off the critical path (check -> solution import) and joined only by those who need it -- the
-Preflight resource, which reports it, and the integration user's and application user's
+DeployerCheck resource, which reports it, and the integration user's and application user's
 resources, which are refused while it is on.
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 from infra.clients.dataverse import DataverseApi
 from infra.clients.errors import ADMINISTRATION_MODE_HINT, ClientError
 from infra.clients.http import RetryPolicy, Timeouts
@@ -35,13 +35,13 @@ _ADMIN_API_TIMEOUTS = Timeouts(connect=5.0, read=20.0, write=20.0, pool=20.0)
 
 Mode = tuple[bool | None, str | None]
 
-_MODE: dict[tuple[Connection, str], Future[Mode]] = {}
+_MODE: dict[tuple[EnvironmentEndpoints, str], Future[Mode]] = {}
 _MODE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="administration-mode")
-_REPORTED: set[tuple[Connection, str]] = set()
+_REPORTED: set[tuple[EnvironmentEndpoints, str]] = set()
 _LOCK = threading.Lock()
 
 
-def read_administration_mode(connection: Connection) -> Mode:
+def read_administration_mode(connection: EnvironmentEndpoints) -> Mode:
     """(in administration mode?, why unknown) from the Power Platform admin API; one listing of
     the tenant's environments.  Client errors become the note, never an exception."""
     try:
@@ -57,13 +57,13 @@ def read_administration_mode(connection: Connection) -> Mode:
     return state.administration_mode, None
 
 
-def administration_mode_message(connection: Connection, label: str, who: str) -> str:
+def administration_mode_message(connection: EnvironmentEndpoints, label: str, who: str) -> str:
     """The refusal for ``who`` (the integration user, the application user) while the mode is on."""
     return (f"{label}: {who} cannot sign in to {connection.environment_url}: {ADMINISTRATION_MODE_HINT}. "
             "Nothing was changed.")
 
 
-def start_reading(connection: Connection, identity: str) -> Future[Mode]:
+def start_reading(connection: EnvironmentEndpoints, identity: str) -> Future[Mode]:
     """The (started or finished) read for this connection and identity; started at most once per process."""
     with _LOCK:
         future = _MODE.get((connection, identity))
@@ -72,16 +72,16 @@ def start_reading(connection: Connection, identity: str) -> Future[Mode]:
         return future
 
 
-def administration_mode(connection: Connection, client: DataverseApi | None = None) -> Mode:
+def administration_mode(connection: EnvironmentEndpoints, client: DataverseApi | None = None) -> Mode:
     """(in administration mode?, why unknown) for this connection, read once per process."""
     client = client if client is not None else dataverse_client(connection)
     return start_reading(connection, client.identity).result()
 
 
-def report_administration_mode(connection: Connection, client: DataverseApi | None = None, *,
+def report_administration_mode(connection: EnvironmentEndpoints, client: DataverseApi | None = None, *,
                                wait: bool = True) -> bool | None:
     """Say it once per process (a warning with what to do, or why it is unknown); returns the mode.
-    ``wait=False``: only when the read has finished (the Preflight resource does not hold up the
+    ``wait=False``: only when the read has finished (the DeployerCheck resource does not hold up the
     solution import for it; the integration user's and application user's resources wait)."""
     client = client if client is not None else dataverse_client(connection)
     key = (connection, client.identity)
@@ -93,14 +93,14 @@ def report_administration_mode(connection: Connection, client: DataverseApi | No
         first = key not in _REPORTED
         _REPORTED.add(key)
     if first and mode:
-        warn(f"preflight: {connection.environment_url}: {ADMINISTRATION_MODE_HINT} -- the integration user's "
+        warn(f"deployer check: {connection.environment_url}: {ADMINISTRATION_MODE_HINT} -- the integration user's "
              "access and the application user are refused until then")
     elif first and note:
-        progress(f"preflight: {note}")
+        progress(f"deployer check: {note}")
     return mode
 
 
-def refuse_in_administration_mode(connection: Connection, client: DataverseApi | None, label: str, who: str) -> None:
+def refuse_in_administration_mode(connection: EnvironmentEndpoints, client: DataverseApi | None, label: str, who: str) -> None:
     """The integration user's and application user's resources stop here (:class:`ProviderFailure`)
     while the environment is in administration mode: Business Central could not use what they set up."""
     if report_administration_mode(connection, client):

@@ -23,7 +23,7 @@ import pulumi.dynamic
 from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
 from infra import facts
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 from infra.clients.dataverse import DataverseApi, Role, SystemUser
 from infra.clients.errors import AmbiguousOutcomeError, ClientError, ConflictError, NotFoundError
 from infra.model.terms import guid, is_guid
@@ -34,7 +34,7 @@ from infra.providers.base import (
     DataverseProvider, FieldRule, ProviderFailure, client_for, credentials_available, is_unknown, progress,
     resource_props, root_business_unit_id, strip_internal, user_errors, warn,
 )
-from infra.providers.deployer import PreflightError, checked_client, ensure_preflight
+from infra.providers.deployer import DeployerCheckError, checked_client, ensure_deployer_check
 from infra.providers.role_assignment import (
     RoleAssignment, assign_roles, canonical_roles, forbidden_roles_held, held_system_administrator, live_assignment,
     refuse_held_system_administrator, resolve_declared_roles, roles_failures, user_for_update,
@@ -122,19 +122,19 @@ class ApplicationUserProvider(DataverseProvider):
         return failures
 
     def check_live(self, olds: Mapping[str, Any], inputs: dict[str, Any],
-                   connection: Connection | None) -> list[CheckFailure]:
+                   connection: EnvironmentEndpoints | None) -> list[CheckFailure]:
         """With credentials at preview: refused while the environment is in administration mode
-        (the preflight started reading it; no request of its own)."""
+        (the deployer check started reading it; no request of its own)."""
         if connection is None:
             return []
         try:
             if credentials_available(connection):
                 client = dataverse_client(connection)
-                if ensure_preflight(connection, client, brief_repeat=True) and \
+                if ensure_deployer_check(connection, client, brief_repeat=True) and \
                         report_administration_mode(connection, client):
                     return [CheckFailure("connection", administration_mode_message(
                         connection, f"application user for {inputs.get('application_id')}", "the application user"))]
-        except (PreflightError, ClientError, ProviderFailure):
+        except (DeployerCheckError, ClientError, ProviderFailure):
             pass  # the base check reported it, or the writing operations will
         return []
 

@@ -1,4 +1,4 @@
-"""The base of every dynamic provider here: validation in check(), a declarative diff, the preflight hook.
+"""The base of every dynamic provider here: validation in check(), a declarative diff, the deployer check hook.
 
 Pulumi's dynamic provider protocol ("Dynamic Resource Providers", Pulumi docs; the Python SDK's
 ``pulumi.dynamic.ResourceProvider``) calls check() with the program's inputs, diff() with the
@@ -14,16 +14,17 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Iterable, Mapping
 
+import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, ResourceProvider
 
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 from infra.clients.errors import ClientError, ConfigurationError
 from infra.model.terms import guid, is_guid
-from infra.providers.deployer import PreflightError, ensure_preflight
+from infra.providers.deployer import DeployerCheckError, ensure_deployer_check
 from infra.providers.runtime import (
     ProviderFailure,
     client_for,
-    connection_of,
+    endpoints_of,
     credentials_available,
     has_unknown,
     is_unknown,
@@ -37,7 +38,7 @@ from infra.providers.runtime import (
 
 __all__ = [
     "is_guid", "guid", "is_unknown", "progress", "warn", "ProviderFailure", "DataverseProvider",
-    "connection_failures", "connection_of", "client_for", "user_errors", "strip_internal", "FieldRule",
+    "connection_failures", "endpoints_of", "formerly", "client_for", "user_errors", "strip_internal", "FieldRule",
     "credentials_available", "root_business_unit_id", "resource_props",
 ]
 
@@ -47,18 +48,32 @@ def connection_failures(value: Any) -> list[CheckFailure]:
     return _checked_connection(value)[1]
 
 
-def _checked_connection(value: Any) -> tuple[Connection | None, list[CheckFailure]]:
+def _checked_connection(value: Any) -> tuple[EnvironmentEndpoints | None, list[CheckFailure]]:
     """(the connection when fully known and valid, failures): parsed once per check()."""
     if is_unknown(value):
         return None, []
     if not isinstance(value, Mapping):
-        return None, [CheckFailure("connection", "expected a mapping (Connection.to_dict())")]
+        return None, [CheckFailure("connection", "expected a mapping (EnvironmentEndpoints.to_dict())")]
     if has_unknown(value):
         return None, []
     try:
         return parse_connection(value), []
     except ConfigurationError as exc:
         return None, [CheckFailure("connection", str(exc))]
+
+
+def formerly(type_name: str, opts: pulumi.ResourceOptions | None, *,
+             name: str | None = None) -> pulumi.ResourceOptions:
+    """``opts`` plus a Pulumi alias to what a renamed resource was recorded as: the dynamic type
+    ``pulumi-python:dynamic/dataverse:<type_name>`` (and the logical ``name`` when that changed too).
+
+    Stacks created before the rename then see the same resource -- no replace, no change -- as
+    Pulumi's "aliases" resource option documents; any aliases the caller gave are kept.
+    """
+    type_ = f"pulumi-python:dynamic/dataverse:{type_name}"
+    # Alias fields left out default to the resource's own (the SDK's sentinel is ..., not None).
+    alias = pulumi.Alias(type_=type_) if name is None else pulumi.Alias(type_=type_, name=name)
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[alias]))
 
 
 def resource_props(args: Any, outputs: Iterable[str]) -> dict[str, Any]:
@@ -78,7 +93,7 @@ class FieldRule:
 
 
 class DataverseProvider(ResourceProvider):
-    """Base provider: canonical inputs, validation in check(), generic diff, preflight hook.
+    """Base provider: canonical inputs, validation in check(), generic diff, deployer check hook.
 
     Subclasses set ``fields`` and implement ``validate`` / ``canonical`` (and ``check_live`` for
     checks that read the environment).  No instance state: dill pickles the class by reference
@@ -91,8 +106,8 @@ class DataverseProvider(ResourceProvider):
 
     resource_label: str = "Dataverse resource"
     fields: tuple[FieldRule, ...] = ()
-    #: run the (cached) preflight from check() when credentials are present
-    preflight_in_check: bool = True
+    #: run the (cached) deployer check from check() when credentials are present
+    deployer_check_in_check: bool = True
 
     # -- hooks for subclasses --------------------------------------------------------------
 
@@ -105,8 +120,8 @@ class DataverseProvider(ResourceProvider):
         return []
 
     def check_live(self, olds: Mapping[str, Any], inputs: dict[str, Any],
-                   connection: Connection | None) -> list[CheckFailure]:
-        """Checks after the inputs passed validation and the preflight, typically reading the
+                   connection: EnvironmentEndpoints | None) -> list[CheckFailure]:
+        """Checks after the inputs passed validation and the deployer check, typically reading the
         environment when credentials are present.  ``connection`` is None while preview does not
         know it yet.  May complete ``inputs`` (they are the checked inputs check() returns)."""
         return []
@@ -118,15 +133,15 @@ class DataverseProvider(ResourceProvider):
     # -- ResourceProvider --------------------------------------------------------------------
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        """Validate and canonicalise the inputs; with credentials, run the preflight and the
+        """Validate and canonicalise the inputs; with credentials, run the deployer check and the
         subclass's :meth:`check_live` (every failure is reported, nothing is written)."""
         connection, failures = _checked_connection(news.get("connection"))
         failures += self.validate(news)
         if failures:
             return CheckResult(news, failures)
         inputs = self.canonical(dict(news))
-        if self.preflight_in_check and connection is not None:
-            failure = _preflight_in_check(connection)
+        if self.deployer_check_in_check and connection is not None:
+            failure = _deployer_check_in_check(connection)
             if failure is not None:
                 return CheckResult(inputs, [failure])
         return CheckResult(inputs, self.check_live(olds, inputs, connection))
@@ -162,15 +177,15 @@ def _env_url(conn: Mapping[str, Any]) -> str:
     return str(conn.get("environment_url", "")).rstrip("/").lower()
 
 
-def _preflight_in_check(connection: Connection) -> CheckFailure | None:
+def _deployer_check_in_check(connection: EnvironmentEndpoints) -> CheckFailure | None:
     if not credentials_available(connection):
         return None
     try:
-        ensure_preflight(connection, brief_repeat=True)
-    except PreflightError as exc:
+        ensure_deployer_check(connection, brief_repeat=True)
+    except DeployerCheckError as exc:
         return CheckFailure("connection", str(exc))
     except (ClientError, ProviderFailure) as exc:
         # Credentials that cannot sign in (expired CLI login, network) must not block a preview
-        # without them; the writing operations run the preflight again and fail there.
-        warn(f"preflight skipped in preview: {exc}")
+        # without them; the writing operations run the deployer check again and fail there.
+        warn(f"deployer check skipped in preview: {exc}")
     return None

@@ -1,101 +1,11 @@
-"""Preflight: the resource that fails a deployment early when the deploying identity lacks its roles.
+"""Where :class:`~infra.providers.deployer_check.DeployerCheckProvider` lived before it was renamed.
 
-The check itself -- System Administrator and System Customizer, once per process -- is
-:mod:`infra.providers.deployer`; the environment's administration mode is
-:mod:`infra.providers.administration_mode`.  Both are re-exported here, where they lived before.
-This module keeps the provider class: existing stacks' state names it as
-``infra.providers.preflight.PreflightProvider``.
+Pulumi keeps each dynamic resource's provider object in state, pickled by reference to its module
+and class; stacks recorded before the rename name ``infra.providers.preflight.PreflightProvider``
+there, and ``pulumi refresh`` / ``destroy`` unpickle it.  So this name must keep resolving.
+Nothing new should import it.
 """
 
-from __future__ import annotations
+from infra.providers.deployer_check import DeployerCheckProvider as PreflightProvider
 
-from dataclasses import dataclass
-from typing import Any, Mapping
-
-import pulumi
-import pulumi.dynamic
-from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
-
-from infra.providers.administration_mode import (
-    administration_mode,
-    administration_mode_message,
-    read_administration_mode,
-    refuse_in_administration_mode,
-    report_administration_mode,
-)
-from infra.providers.base import DataverseProvider, connection_of, resource_props, strip_internal, user_errors
-from infra.providers.runtime import dataverse_client
-from infra.providers.deployer import (
-    PreflightError,
-    PreflightResult,
-    RepeatedPreflightError,
-    clear_preflight_cache,
-    ensure_preflight,
-    run_preflight,
-)
-
-__all__ = ["Preflight", "PreflightArgs", "PreflightProvider", "PreflightResult", "PreflightError",
-           "RepeatedPreflightError", "ensure_preflight", "run_preflight", "clear_preflight_cache",
-           "read_administration_mode", "administration_mode", "report_administration_mode",
-           "refuse_in_administration_mode", "administration_mode_message"]
-
-
-# --- the Preflight resource -----------------------------------------------------------------
-
-
-@dataclass
-class PreflightArgs:
-    """Inputs of a Preflight: the environment (``Connection.to_dict()``)."""
-
-    connection: Mapping[str, Any]
-
-
-class PreflightProvider(DataverseProvider):
-    """A resource other resources can depend on so a refusal shows before any of them runs."""
-
-    resource_label = "Preflight"
-
-    @staticmethod
-    def _check(props: Mapping[str, Any]) -> PreflightResult:
-        connection = connection_of(props)
-        client = dataverse_client(connection)
-        result = ensure_preflight(connection, client)
-        report_administration_mode(connection, client, wait=False)  # when already read
-        return result
-
-    def _outs(self, props: Mapping[str, Any], result: PreflightResult) -> dict[str, Any]:
-        return {**strip_internal(props), "caller_user_id": result.caller_user_id,
-                "identity": result.identity}
-
-    @user_errors("preflight")
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        """Run the check (cached per process); report the administration mode when already read."""
-        result = self._check(props)
-        return CreateResult(result.caller_user_id, self._outs(props, result))
-
-    @user_errors("preflight")
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        """As create: the check again for the new connection."""
-        return UpdateResult(self._outs(news, self._check(news)))
-
-    @user_errors("preflight")
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        """No request: the preflight owns nothing in the environment that could drift; the
-        check itself runs again before the next write (create/update of any resource)."""
-        return ReadResult(id_, strip_internal(props), {"connection": props["connection"]})
-
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        """Nothing to remove: the check owns nothing in the environment."""
-        return None
-
-
-class Preflight(pulumi.dynamic.Resource, module="dataverse", name="Preflight"):
-    """Fails the deployment early when the deploying identity lacks the admin roles."""
-
-    caller_user_id: pulumi.Output[str]
-    identity: pulumi.Output[str]
-    provider_class = PreflightProvider
-
-    def __init__(self, name: str, args: PreflightArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        """Register the resource (outputs: ``caller_user_id``, ``identity``)."""
-        super().__init__(PreflightProvider(), name, resource_props(args, ("caller_user_id", "identity")), opts)
+__all__ = ["PreflightProvider"]

@@ -13,7 +13,7 @@ import json
 import threading
 from typing import Any, Iterable, Mapping, Sequence
 
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 from infra.clients.dataverse import DataverseApi, Privilege
 from infra.model.solution_package import PackageError, package_privileges, read_package
 from infra.model.terms import PrivilegeDepth
@@ -49,7 +49,7 @@ def privileges_digest(privileges: Mapping[str, Any] | None) -> str:
 # Privileges found in the catalog, per host process and connection: check() looks every role's
 # names up at preview, and the create/update that follows in the same process need not ask again.
 # Only privileges that exist are kept -- a name the import is about to add is asked again later.
-_CATALOG: dict[tuple[Connection, str], Privilege] = {}
+_CATALOG: dict[tuple[EnvironmentEndpoints, str], Privilege] = {}
 _CATALOG_LOCK = threading.Lock()
 
 

@@ -1,4 +1,4 @@
-"""Role assignment shared by UserAccess and ApplicationUser: "this user has these roles".
+"""Role assignment shared by UserRoleAssignment and ApplicationUser: "this user has these roles".
 
 Why one module: both resources must agree on how a role reference (a role id or a role name)
 becomes the role to associate -- the copy that lives in the user's business unit

@@ -16,7 +16,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Mapping
 
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 from infra.clients.dataverse import DataverseApi, Role
 from infra.model.terms import guid, is_guid
 from infra.providers.runtime import ProviderFailure
@@ -26,11 +26,11 @@ __all__ = ["resolve_roles", "role_copies", "remember_roles", "forget_role", "cle
 #: At most this many requests in flight inside one operation (the host runs 4 operations).
 PARALLEL = 4
 
-_BY_ID: dict[tuple[Connection, str], Role] = {}
-_BY_NAME: dict[tuple[Connection, str, str], list[Role]] = {}
-_COPIES: dict[tuple[Connection, str, str], str] = {}
+_BY_ID: dict[tuple[EnvironmentEndpoints, str], Role] = {}
+_BY_NAME: dict[tuple[EnvironmentEndpoints, str, str], list[Role]] = {}
+_COPIES: dict[tuple[EnvironmentEndpoints, str, str], str] = {}
 _CACHE_LOCK = threading.Lock()
-_LOOKUP_LOCKS: dict[Connection, threading.Lock] = {}
+_LOOKUP_LOCKS: dict[EnvironmentEndpoints, threading.Lock] = {}
 
 
 def clear_role_cache() -> None:
@@ -60,7 +60,7 @@ def forget_role(client: DataverseApi, role_id: str) -> None:
             del _COPIES[k]
 
 
-def _lookup_lock(key: Connection) -> threading.Lock:
+def _lookup_lock(key: EnvironmentEndpoints) -> threading.Lock:
     with _CACHE_LOCK:
         return _LOOKUP_LOCKS.setdefault(key, threading.Lock())
 

@@ -17,14 +17,14 @@ from typing import Any, Callable, Mapping, TypeVar
 import pulumi
 from pulumi.runtime.settings import get_engine
 
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 from infra.clients.credentials import resolve_credential
 from infra.clients.dataverse import DataverseApi, DataverseClient
 from infra.clients.errors import ClientError, ConfigurationError
 
 __all__ = [
     "ProviderFailure", "user_errors", "progress", "warn", "is_unknown", "has_unknown", "strip_internal",
-    "parse_connection", "connection_of", "client_for", "dataverse_client", "credentials_available",
+    "parse_connection", "endpoints_of", "client_for", "dataverse_client", "credentials_available",
     "root_business_unit_id",
 ]
 
@@ -114,16 +114,16 @@ def strip_internal(props: Mapping[str, Any]) -> dict[str, Any]:
 # --- connection and clients -------------------------------------------------------------------
 
 
-def parse_connection(value: Any) -> Connection:
-    """The ``connection`` input (``Connection.to_dict()``) as a :class:`Connection`.
+def parse_connection(value: Any) -> EnvironmentEndpoints:
+    """The ``connection`` input (``EnvironmentEndpoints.to_dict()``) as a :class:`EnvironmentEndpoints`.
 
     Raises :class:`ConfigurationError` naming what is wrong (not a mapping, unknown or missing
     keys, a URL that is not https).
     """
-    return Connection.from_dict(value)
+    return EnvironmentEndpoints.from_dict(value)
 
 
-def connection_of(props: Mapping[str, Any]) -> Connection:
+def endpoints_of(props: Mapping[str, Any]) -> EnvironmentEndpoints:
     """The resource's connection; :class:`ProviderFailure` when the input is not a valid one."""
     try:
         return parse_connection(props["connection"])
@@ -131,7 +131,7 @@ def connection_of(props: Mapping[str, Any]) -> Connection:
         raise ProviderFailure(str(exc)) from None
 
 
-def dataverse_client(connection: Connection) -> DataverseClient:
+def dataverse_client(connection: EnvironmentEndpoints) -> DataverseClient:
     """The process's :class:`DataverseClient` for ``connection`` with credentials from the
     environment; :class:`ProviderFailure` when no credential can be set up."""
     try:
@@ -142,10 +142,10 @@ def dataverse_client(connection: Connection) -> DataverseClient:
 
 def client_for(props: Mapping[str, Any]) -> DataverseClient:
     """The :class:`DataverseClient` for a resource's ``connection`` input (see :func:`dataverse_client`)."""
-    return dataverse_client(connection_of(props))
+    return dataverse_client(endpoints_of(props))
 
 
-def credentials_available(connection: Connection) -> bool:
+def credentials_available(connection: EnvironmentEndpoints) -> bool:
     """Whether credentials for ``connection`` are present (preview reads the environment then).
     Reads settings only; no request is sent."""
     try:

@@ -18,7 +18,7 @@ import pulumi
 import pulumi.dynamic
 from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, UpdateResult
 
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 from infra.clients.dataverse import Role
 from infra.clients.errors import ClientError, NotFoundError
 from infra.model.terms import PrivilegeDepth, guid, is_guid
@@ -96,7 +96,7 @@ class SecurityRoleProvider(DataverseProvider):
               FieldRule("role_id", replace=True), FieldRule("business_unit_id", replace=True))
 
     def check_live(self, olds: Mapping[str, Any], inputs: dict[str, Any],
-                   connection: Connection | None) -> list[CheckFailure]:
+                   connection: EnvironmentEndpoints | None) -> list[CheckFailure]:
         """Also resolve privilege names and depths at preview (credentials present), so a role file
         the environment cannot take is refused before the solution import -- not after it.
 

@@ -17,16 +17,16 @@ import pulumi
 import pulumi.dynamic
 from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 from infra.clients.dataverse import Solution
 from infra.clients.errors import ClientError, NotFoundError
 from infra.model.solution_package import PackageError, assert_importable, read_package
 from infra.model.terms import parse_version
 from infra.providers.base import (
-    DataverseProvider, FieldRule, ProviderFailure, client_for, connection_of, credentials_available, is_unknown,
+    DataverseProvider, FieldRule, ProviderFailure, client_for, endpoints_of, credentials_available, is_unknown,
     progress, resource_props, strip_internal, user_errors, warn,
 )
-from infra.providers.deployer import checked_client, ensure_preflight
+from infra.providers.deployer import checked_client, ensure_deployer_check
 from infra.providers.runtime import dataverse_client
 from infra.providers.solution_install import (
     OperationStillRunning, install_solution, installed_solution, next_version, resolve_package_path,
@@ -95,7 +95,7 @@ class SolutionImportProvider(DataverseProvider):
         return failures
 
     def check_live(self, olds: Mapping[str, Any], inputs: dict[str, Any],
-                   connection: Connection | None) -> list[CheckFailure]:
+                   connection: EnvironmentEndpoints | None) -> list[CheckFailure]:
         """A managed package whose bytes changed but whose version did not is refused (see
         :meth:`_same_version_new_bytes`)."""
         failure = self._same_version_new_bytes(olds, inputs, connection)
@@ -103,7 +103,7 @@ class SolutionImportProvider(DataverseProvider):
 
     @staticmethod
     def _same_version_new_bytes(olds: Mapping[str, Any], news: Mapping[str, Any],
-                                connection: Connection | None) -> CheckFailure | None:
+                                connection: EnvironmentEndpoints | None) -> CheckFailure | None:
         """A managed package whose bytes changed but whose version did not is refused here, at
         preview, before anything is written: Dataverse keeps an installed managed solution of
         the same version, so the new content would never arrive (an unmanaged one is imported
@@ -161,7 +161,7 @@ class SolutionImportProvider(DataverseProvider):
 
     def _install(self, props: Mapping[str, Any], *, reimport_same_version: bool = False) -> tuple[Solution, bool]:
         label = self._label(props)
-        connection = connection_of(props)
+        connection = endpoints_of(props)
         try:
             info = read_package(resolve_package_path(props["package_path"]))
             assert_importable(info, connection.environment_url)
@@ -171,7 +171,7 @@ class SolutionImportProvider(DataverseProvider):
             raise ProviderFailure(f"{label}: the package changed since preview (sha256 {info.sha256}); "
                                   "run the deployment again")
         client = dataverse_client(connection)
-        ensure_preflight(connection, client)  # after the offline package checks: a bad package costs no request
+        ensure_deployer_check(connection, client)  # after the offline package checks: a bad package costs no request
         return install_solution(client, props, label, reimport_same_version=reimport_same_version)
 
     @user_errors("SolutionImport")

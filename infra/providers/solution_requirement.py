@@ -23,7 +23,7 @@ import pulumi
 import pulumi.dynamic
 from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 from infra.clients.dataverse import DataverseApi, Solution
 from infra.clients.errors import ClientError
 from infra.model.terms import parse_version
@@ -78,7 +78,7 @@ class SolutionRequirementProvider(DataverseProvider):
               FieldRule("observed_version"))
 
     def check_live(self, olds: Mapping[str, Any], inputs: dict[str, Any],
-                   connection: Connection | None) -> list[CheckFailure]:
+                   connection: EnvironmentEndpoints | None) -> list[CheckFailure]:
         """Read the installed solution (credentials present) into ``observed_version``; refuse
         when it is missing, too old or unmanaged against the requirement."""
         # Without a live read the last observation stands (a preview without credentials is no change).

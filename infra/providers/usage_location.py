@@ -23,7 +23,7 @@ from infra.clients.errors import ConfigurationError
 from infra.clients.graph import GraphClient
 from infra.model.terms import guid, is_guid
 from infra.providers.base import (
-    DataverseProvider, FieldRule, ProviderFailure, connection_of, is_unknown, progress, resource_props,
+    DataverseProvider, FieldRule, ProviderFailure, endpoints_of, is_unknown, progress, resource_props,
     strip_internal, user_errors,
 )
 
@@ -32,7 +32,7 @@ __all__ = ["UsageLocation", "UsageLocationArgs", "UsageLocationProvider", "ensur
 
 def _graph(props: Mapping[str, Any]) -> GraphClient:
     try:
-        return GraphClient.for_connection(connection_of(props))
+        return GraphClient.for_connection(endpoints_of(props))
     except ConfigurationError as exc:
         raise ProviderFailure(f"cannot reach Microsoft Graph: {exc}") from None
 
@@ -54,7 +54,7 @@ class UsageLocationProvider(DataverseProvider):
     """Sets one property of an existing Entra user through Graph; the object id replaces."""
 
     resource_label = "UsageLocation"
-    preflight_in_check = False  # Graph only: the Dataverse preflight is not this resource's business
+    deployer_check_in_check = False  # Graph only: the Dataverse deployer check is not this resource's business
     fields = (FieldRule("object_id", replace=True), FieldRule("usage_location"))
 
     def validate(self, news: Mapping[str, Any]) -> list[CheckFailure]:

@@ -14,7 +14,7 @@ import pytest
 
 from emulator.seed import ids
 from infra.clients import dataverse, graph, http
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 from infra.clients.credentials import AccessToken, TokenCredential, clear_token_cache
 from infra.clients.shared import forget_clients
 
@@ -52,7 +52,7 @@ class FakeCredential(TokenCredential):
     def __init__(self, lifetime_s: float = 3600.0) -> None:
         self.lifetime_s = lifetime_s
         self.issued: list[str] = []
-        conn = Connection("https://fake.example", "tenant-fake")
+        conn = EnvironmentEndpoints("https://fake.example", "tenant-fake")
         super().__init__(conn, "fake", "client-fake", lambda: _FakeAzureCredential(self), f"fake-{next(self._ids)}")
 
 
@@ -72,9 +72,9 @@ def fake_credential() -> FakeCredential:
     return FakeCredential()
 
 
-def connection_for(emu: Any) -> Connection:
+def endpoints_for(emu: Any) -> EnvironmentEndpoints:
     u = emu.urls
-    return Connection(environment_url=u.environment_url, tenant_id=u.tenant_id, authority_host=u.authority_host,
+    return EnvironmentEndpoints(environment_url=u.environment_url, tenant_id=u.tenant_id, authority_host=u.authority_host,
                       graph_url=u.graph_url, ca_bundle=str(u.ca_bundle), power_platform_url=u.power_platform_url)
 
 
@@ -98,8 +98,8 @@ def client_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
 
 
 @pytest.fixture
-def conn(emulator: Any) -> Connection:
-    return connection_for(emulator)
+def conn(emulator: Any) -> EnvironmentEndpoints:
+    return endpoints_for(emulator)
 
 
 def write_fake_az(directory: Path, payload: dict | None = None, *, exit_code: int = 0, stderr: str = "") -> Path:

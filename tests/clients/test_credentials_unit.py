@@ -18,13 +18,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 from infra.clients.credentials import ENV_VARIABLES, CredentialSettings, resolve_credential
 from infra.clients.errors import AuthenticationError, ConfigurationError
 
 from .conftest import FakeCredential, az_calls, az_path, write_fake_az
 
-CONN = Connection("https://org.crm.dynamics.com", "6b1c2d3e-0000-4000-8000-00000000a001")
+CONN = EnvironmentEndpoints("https://org.crm.dynamics.com", "6b1c2d3e-0000-4000-8000-00000000a001")
 APP = "6b1c2d3e-0000-4000-8000-00000000d001"
 
 
@@ -258,17 +258,17 @@ def test_credentials_refuse_pickling() -> None:
 
 def test_connection_is_picklable_and_round_trips() -> None:
     again = pickle.loads(pickle.dumps(CONN))
-    assert again == CONN and Connection.from_dict(CONN.to_dict()) == CONN
+    assert again == CONN and EnvironmentEndpoints.from_dict(CONN.to_dict()) == CONN
 
 
 def test_connection_refuses_http_and_unknown_keys() -> None:
     with pytest.raises(ConfigurationError, match="https"):
-        Connection("http://org.crm.dynamics.com", "t")
+        EnvironmentEndpoints("http://org.crm.dynamics.com", "t")
     with pytest.raises(ConfigurationError, match="https"):
-        Connection("https://org.crm.dynamics.com", "t", authority_host="http://login.example")
+        EnvironmentEndpoints("https://org.crm.dynamics.com", "t", authority_host="http://login.example")
     with pytest.raises(ConfigurationError, match="unknown keys"):
-        Connection.from_dict({"environment_url": "https://x", "tenant_id": "t", "secret": "no"})
-    assert Connection("https://x/", "t", authority_host="usgov").authority == "https://login.microsoftonline.us/t"
+        EnvironmentEndpoints.from_dict({"environment_url": "https://x", "tenant_id": "t", "secret": "no"})
+    assert EnvironmentEndpoints("https://x/", "t", authority_host="usgov").authority == "https://login.microsoftonline.us/t"
 
 
 def test_handles_share_one_credential_and_force_refresh_starts_afresh() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 from infra.clients.dataverse import DataverseClient, stage_body_length, wire_depth
 from infra.clients.errors import ConfigurationError
 from infra.clients.http import ServiceHttp
@@ -19,7 +19,7 @@ from infra.clients.odata import BatchRequest, build_batch, guid, parse_batch_res
 
 from .conftest import FakeCredential
 
-CONN = Connection("https://org.crm.dynamics.com", "tenant")
+CONN = EnvironmentEndpoints("https://org.crm.dynamics.com", "tenant")
 
 
 class StreamingTransport(httpx.BaseTransport):

@@ -19,13 +19,13 @@ from cryptography.hazmat.primitives.serialization import (BestAvailableEncryptio
 from cryptography.x509 import load_pem_x509_certificate
 
 from emulator.seed import ids
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 from infra.clients.credentials import CredentialSettings, resolve_credential
 from infra.clients.dataverse import DataverseClient
 from infra.clients.errors import AuthenticationError
 
 from .conftest import (DEPLOYER_ID, GITHUB_SUBJECT, LIMITED_ID, LIMITED_SECRET, az_calls, az_path, clear_log,
-                       connection_for, secret_env, wait_for_log, write_fake_az)
+                       endpoints_for, secret_env, wait_for_log, write_fake_az)
 
 DEPLOYER_USER = ids.DEPLOYER_SYSTEMUSER_ID
 LIMITED_USER = ids.LIMITED_SYSTEMUSER_ID
@@ -180,7 +180,7 @@ def test_device_code_reaches_the_authority_the_emulator_has_no_device_flow(emula
 
 
 def test_tls_is_verified_without_the_emulators_ca(emulator, conn) -> None:
-    untrusted = Connection(**{**conn.to_dict(), "ca_bundle": None})
+    untrusted = EnvironmentEndpoints(**{**conn.to_dict(), "ca_bundle": None})
     with pytest.raises(AuthenticationError) as err:
         resolve_credential(untrusted, env=secret_env()).get_token(conn.dataverse_scope)
     assert "CERTIFICATE_VERIFY_FAILED" in str(err.value) or "certificate verify failed" in str(err.value)
@@ -229,7 +229,7 @@ def test_401_forces_one_refresh_and_a_resend(emulator, conn) -> None:
 
 def test_short_lived_tokens_never_reach_the_service_expired(emulator_factory) -> None:
     emu = emulator_factory(token_lifetime_s=3)
-    conn = connection_for(emu)
+    conn = endpoints_for(emu)
     dv = DataverseClient.for_connection(conn, env=secret_env())
     first = dv.credential.get_token(conn.dataverse_scope)
     dv.whoami()

@@ -13,7 +13,7 @@ from infra.clients.dataverse import DataverseClient
 from infra.clients.errors import AmbiguousOutcomeError, ThrottledError
 from infra.clients.http import RetryPolicy
 
-from .conftest import clear_log, connection_for, secret_env, wait_for_log
+from .conftest import clear_log, endpoints_for, secret_env, wait_for_log
 
 BC_APP = ids.BUSINESS_CENTRAL_APP_ID
 FAST = RetryPolicy(max_attempts=4, backoff_initial_s=0.05, backoff_max_s=0.2, jitter_s=0.02)
@@ -81,7 +81,7 @@ def test_unknown_outcome_of_a_non_idempotent_create_is_not_retried(emulator, con
 
 def test_concurrency_cap_under_100_parallel_calls(emulator_factory) -> None:
     emu = emulator_factory(latency_ms=20)
-    conn = connection_for(emu)
+    conn = endpoints_for(emu)
     dv = DataverseClient.for_connection(conn, env=secret_env(), max_concurrency=8)
     dv.whoami()
     clear_log(emu)

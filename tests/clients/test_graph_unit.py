@@ -6,7 +6,7 @@ import json
 
 import httpx
 
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 from infra.clients.graph import GraphClient
 from infra.clients.http import RetryPolicy, ServiceHttp
 
@@ -25,7 +25,7 @@ def test_throttled_sub_request_is_resent_individually() -> None:
                 {"id": ids[1], "status": 429, "headers": {"Retry-After": "0"}, "body": {}}]})
         return httpx.Response(200, json={"id": "u2", "userPrincipalName": "b@x"})
 
-    conn = Connection("https://org.example", "t", graph_url="https://graph.example")
+    conn = EnvironmentEndpoints("https://org.example", "t", graph_url="https://graph.example")
     cred = FakeCredential()
     http = ServiceHttp("https://graph.example/v1.0", cred, conn.graph_scope, service="graph",
                        transport=httpx.MockTransport(handler), retry=RetryPolicy(backoff_initial_s=0.01))

@@ -18,7 +18,7 @@ from infra.clients.errors import AmbiguousOutcomeError, AuthenticationError, Cli
 from infra.clients.graph import GraphClient
 from infra.clients.http import RetryPolicy
 
-from .conftest import DEPLOYER_ID, DEPLOYER_SECRET, GITHUB_SUBJECT, LIMITED_SECRET, connection_for, secret_env
+from .conftest import DEPLOYER_ID, DEPLOYER_SECRET, GITHUB_SUBJECT, LIMITED_SECRET, endpoints_for, secret_env
 
 FAST = RetryPolicy(max_attempts=2, backoff_initial_s=0.01, backoff_max_s=0.02)
 JWT = re.compile(r"eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}")
@@ -26,7 +26,7 @@ JWT = re.compile(r"eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}")
 
 def test_no_secret_or_token_in_logs_or_errors(emulator_factory, caplog, tmp_path: Path, monkeypatch) -> None:
     emu = emulator_factory(token_lifetime_s=2)
-    conn = connection_for(emu)
+    conn = endpoints_for(emu)
     texts: list[str] = []
     issued: list[str] = []
     get_token = credmod.TokenCredential.get_token

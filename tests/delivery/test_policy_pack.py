@@ -47,23 +47,31 @@ def test_integration_user_policy() -> None:
     policy = p.integration_user_not_system_administrator
     ok = {"connection": CONNECTION, "object_id": "x", "integration_user": True,
           "roles": ["6f960e32-a72b-e511-80d9-3863bb349780", "8c8d4f51-a72b-e511-80d9-3863bb349780"]}
-    assert run_policy(policy, g.USER_ACCESS_TYPE, ok) == []
+    assert run_policy(policy, g.USER_ROLE_ASSIGNMENT_TYPE, ok) == []
     bad = {**ok, "roles": [*ok["roles"], "System Administrator"]}
-    [message] = run_policy(policy, g.USER_ACCESS_TYPE, bad)
+    [message] = run_policy(policy, g.USER_ROLE_ASSIGNMENT_TYPE, bad)
     assert "roles[2]" in message
     # a salesperson is not the integration user: the rule does not apply
-    assert run_policy(policy, g.USER_ACCESS_TYPE, {**bad, "integration_user": False}) == []
+    assert run_policy(policy, g.USER_ROLE_ASSIGNMENT_TYPE, {**bad, "integration_user": False}) == []
     # application users (server-to-server) are integration identities too, unless configured off
     app_user = {"connection": CONNECTION, "application_id": "a", "roles": ["627090ff-40a3-4053-8790-584edc5be201"]}
     assert run_policy(policy, g.APPLICATION_USER_TYPE, app_user)
     assert run_policy(policy, g.APPLICATION_USER_TYPE, app_user, config={"includeApplicationUsers": False}) == []
 
 
+def test_integration_user_policy_judges_the_type_recorded_before_the_rename() -> None:
+    """Stacks recorded before UserAccess became UserRoleAssignment still carry the old type."""
+    [old] = [t for t in g.USER_ROLE_ASSIGNMENT_TYPES if t != g.USER_ROLE_ASSIGNMENT_TYPE]
+    assert old == "pulumi-python:dynamic/dataverse:UserAccess"
+    bad = {"connection": CONNECTION, "object_id": "x", "integration_user": True, "roles": ["System Administrator"]}
+    assert len(run_policy(p.integration_user_not_system_administrator, old, bad)) == 1
+
+
 def test_integration_user_policy_checks_known_roles_while_others_are_unknown() -> None:
     props = {"integration_user": True, "roles": [UNKNOWN_STRING_VALUE, "System Administrator"]}
-    assert len(run_policy(p.integration_user_not_system_administrator, g.USER_ACCESS_TYPE, props)) == 1
+    assert len(run_policy(p.integration_user_not_system_administrator, g.USER_ROLE_ASSIGNMENT_TYPE, props)) == 1
     props = {"integration_user": True, "roles": UNKNOWN_ARRAY_VALUE}
-    assert run_policy(p.integration_user_not_system_administrator, g.USER_ACCESS_TYPE, props) == []
+    assert run_policy(p.integration_user_not_system_administrator, g.USER_ROLE_ASSIGNMENT_TYPE, props) == []
 
 
 def test_held_system_administrator_stack_policy() -> None:
@@ -73,19 +81,19 @@ def test_held_system_administrator_stack_policy() -> None:
     held = ["System Administrator (6b1c2d3e-0000-4000-8000-00000000a101)"]
     integration = {"integration_user": True, "roles": ["System Administrator"], "forbidden_roles_held": held}
     [(message, urn)] = run_stack_policy(policy, [
-        (g.USER_ACCESS_TYPE, "access-integration-user", integration),
-        (g.USER_ACCESS_TYPE, "access-sales01", {"integration_user": False, "forbidden_roles_held": held}),
-        (g.USER_ACCESS_TYPE, "access-sales02", {"integration_user": True, "forbidden_roles_held": []}),
+        (g.USER_ROLE_ASSIGNMENT_TYPE, "access-integration-user", integration),
+        (g.USER_ROLE_ASSIGNMENT_TYPE, "access-sales01", {"integration_user": False, "forbidden_roles_held": held}),
+        (g.USER_ROLE_ASSIGNMENT_TYPE, "access-sales02", {"integration_user": True, "forbidden_roles_held": []}),
         (g.SOLUTION_IMPORT_TYPE, "solution", {"managed": True}),
     ])
     assert "System Administrator" in message and "Manage security roles" in message
-    assert urn == urn_for("dev", g.USER_ACCESS_TYPE, "access-integration-user")
+    assert urn == urn_for("dev", g.USER_ROLE_ASSIGNMENT_TYPE, "access-integration-user")
     app_user = (g.APPLICATION_USER_TYPE, "application-user", {"forbidden_roles_held": held})
     [(message, _)] = run_stack_policy(policy, [app_user])
     assert "the application user holds" in message
     assert run_stack_policy(policy, [app_user], config={"includeApplicationUsers": False}) == []
     # a preview of a resource not created yet: outputs unknown, nothing to say
-    unknown = (g.USER_ACCESS_TYPE, "new", {"integration_user": True, "forbidden_roles_held": UNKNOWN_ARRAY_VALUE})
+    unknown = (g.USER_ROLE_ASSIGNMENT_TYPE, "new", {"integration_user": True, "forbidden_roles_held": UNKNOWN_ARRAY_VALUE})
     assert run_stack_policy(policy, [unknown]) == []
 
 

@@ -59,7 +59,7 @@ def _real_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_program_complies_with_the_guardrails(stack: str) -> None:
     resources = _program_resources(stack)
     types = {r["type"] for r in resources}
-    assert {"pulumi-python:dynamic/dataverse:UserAccess", "pulumi-python:dynamic/dataverse:SecurityRole",
+    assert {"pulumi-python:dynamic/dataverse:UserRoleAssignment", "pulumi-python:dynamic/dataverse:SecurityRole",
             "pulumi-python:dynamic/dataverse:SolutionImport"} <= types
     assert _violations(stack, resources) == []
 

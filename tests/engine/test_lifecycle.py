@@ -61,7 +61,7 @@ def test_refresh_reports_drift_and_up_restores_it(engine_stack: EngineStack, emu
 
     refresh = engine_stack.refresh()
     drifted = re.findall(r"~ .*dataverse:(\w+) (\S+) updated", refresh.stdout)
-    assert sorted(drifted) == [("SecurityRole", "role-integration-user"), ("UserAccess", "access-integration-user")], \
+    assert sorted(drifted) == [("SecurityRole", "role-integration-user"), ("UserRoleAssignment", "access-integration-user")], \
         refresh.stdout
     preview = engine_stack.preview("--expect-no-changes", check=False)
     assert preview.returncode != 0, "after the drift, preview must plan changes"

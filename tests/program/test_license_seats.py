@@ -9,7 +9,7 @@ import pytest
 
 from emulator.seed import ids
 from infra import facts
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 from infra.clients.credentials import resolve_credential
 from infra.program.license_seats import LicenseNeed, SkuSeats, check_seats, license_needs, run_license_seat_check
 from infra.program.license_seats_graph import GraphSeatSource
@@ -96,7 +96,7 @@ def test_without_credentials_auto_skips_and_required_refuses(tmp_path: Any) -> N
 
 def test_graph_seat_source_against_the_emulator(emulator: Any) -> None:
     u = emulator.urls
-    conn = Connection(environment_url=u.environment_url, tenant_id=u.tenant_id, authority_host=u.authority_host,
+    conn = EnvironmentEndpoints(environment_url=u.environment_url, tenant_id=u.tenant_id, authority_host=u.authority_host,
                       graph_url=u.graph_url, ca_bundle=u.ca_bundle)
     env = {"AZURE_TENANT_ID": u.tenant_id, "AZURE_CLIENT_ID": ids.DEPLOYER_CLIENT_ID,
            "AZURE_CLIENT_SECRET": ids.DEPLOYER_SECRET}

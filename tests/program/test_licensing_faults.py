@@ -14,7 +14,7 @@ from emulator.graph.groups import add_member
 from emulator.graph.store import GraphError, GraphUser
 from emulator.seed import ids
 from infra import facts
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 from infra.clients.credentials import resolve_credential
 from infra.program.license_seats_graph import GraphSeatSource
 from tests.program.conftest import DEPLOYER, Run, run_stack
@@ -41,7 +41,7 @@ def check_license_seats(*args: Any) -> Any:
 
 def _source(emu: Any) -> GraphSeatSource:
     u = emu.urls
-    conn = Connection(environment_url=u.environment_url, tenant_id=u.tenant_id, authority_host=u.authority_host,
+    conn = EnvironmentEndpoints(environment_url=u.environment_url, tenant_id=u.tenant_id, authority_host=u.authority_host,
                       graph_url=u.graph_url, ca_bundle=u.ca_bundle)
     return GraphSeatSource(conn, resolve_credential(conn, env=dict(DEPLOYER)))
 
@@ -101,13 +101,13 @@ def test_usage_location_config_is_validated() -> None:
 def test_usage_location_resource_sets_it_so_the_licence_succeeds(emulator: Any) -> None:
     from infra.providers import UsageLocation
     from devkit.harness import ProviderHost, Stack
-    from tests.providers.conftest import connection_for
+    from tests.providers.conftest import endpoints_for
 
     with pytest.raises(GraphError, match="invalid usage location"):
         emulator.graph.assign_license(NEW_HIRE_ID, [{"skuId": SALES}], [])
     with ProviderHost(dict(DEPLOYER)) as host:
         stack = Stack(host)
-        inputs = {"connection": connection_for(emulator), "object_id": NEW_HIRE_ID, "usage_location": "GB"}
+        inputs = {"connection": endpoints_for(emulator), "object_id": NEW_HIRE_ID, "usage_location": "GB"}
         step = stack.up(UsageLocation, "loc", inputs)
         assert step.op == "create" and step.outputs.get("previous_usage_location") is None
         assert emulator.graph.get_user(NEW_HIRE_ID).usage_location == "GB"

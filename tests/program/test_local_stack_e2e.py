@@ -17,13 +17,13 @@ from infra.model.roles import load_roles
 from infra.model.solution_package import read_package
 from infra.program.config import PROJECT_ROOT, StackSettings
 from infra.program.sales import (
-    SalesPlan, access_args, application_user_args, plan_sales, preflight_args, role_args, solution_args,
+    SalesPlan, access_args, application_user_args, plan_sales, deployer_check_args, role_args, solution_args,
 )
 from infra.providers.application_user import ApplicationUser
-from infra.providers.preflight import Preflight
+from infra.providers.deployer_check import DeployerCheck
 from infra.providers.security_role import SecurityRole
 from infra.providers.solution_import import SolutionImport
-from infra.providers.user_access import UserAccess
+from infra.providers.user_role_assignment import UserRoleAssignment
 from tests.program.conftest import DEPLOYER, emulator_endpoints
 from tests.program.test_config import load
 
@@ -47,7 +47,7 @@ def inputs(args: Any) -> dict[str, Any]:
 
 def deploy(stack: Stack, plan: SalesPlan) -> dict[str, str]:
     """``pulumi up`` of the Sales side in the program's order; returns op per resource."""
-    ops = {"preflight": stack.up(Preflight, "preflight", inputs(preflight_args(plan))).op,
+    ops = {"deployer-check": stack.up(DeployerCheck, "deployer-check", inputs(deployer_check_args(plan))).op,
            "solution": stack.up(SolutionImport, "solution", inputs(solution_args(plan))).op}
     role_ids: dict[str, str] = {}
     for role in plan.roles:
@@ -56,7 +56,7 @@ def deploy(stack: Stack, plan: SalesPlan) -> dict[str, str]:
         ops[role.resource_name] = step.op
     for access in plan.accesses:
         ops[access.resource_name] = stack.up(
-            UserAccess, access.resource_name, inputs(access_args(plan, access, role_ids))).op
+            UserRoleAssignment, access.resource_name, inputs(access_args(plan, access, role_ids))).op
     assert plan.application_user is not None
     ops["application-user"] = stack.up(
         ApplicationUser, plan.application_user.resource_name, inputs(application_user_args(plan, role_ids))).op

@@ -59,11 +59,11 @@ def test_dev_registers_the_full_graph(dev: Run) -> None:
     assert names(dev, "servicePrincipal:ServicePrincipal") == {"app-service-principal"}
     assert names(dev, "ApplicationFederatedIdentityCredential") == {"ci-env-dev"}
     assert names(dev, "applicationPassword:ApplicationPassword") == {"client-secret"}
-    assert names(dev, "dataverse:Preflight") == {"preflight"}
+    assert names(dev, "dataverse:DeployerCheck") == {"deployer-check"}
     assert names(dev, "dataverse:SolutionImport") == {"solution"}
     assert names(dev, "dataverse:SecurityRole") == {
         "role-integration-administrator", "role-integration-user", "role-product-availability-user"}
-    assert names(dev, "dataverse:UserAccess") == {
+    assert names(dev, "dataverse:UserRoleAssignment") == {
         "access-integration-user", "access-alex-wilber-contoso-onmicrosoft-com",
         "access-megan-bowen-contoso-onmicrosoft-com", "access-lee-gu-contoso-onmicrosoft-com"}
     assert names(dev, "dataverse:ApplicationUser") == {"application-user"}
@@ -113,7 +113,7 @@ def test_delete_policies_differ_between_dev_and_prod(dev: Run, prod: Run) -> Non
 def test_local_registers_no_entra_resources(local: Run) -> None:
     types = {r["type"].split(":")[0] for r in local.resources}
     assert types == {"bc-sales", "pulumi-python"}, types  # no azuread, no random -> no plugin at all
-    assert len(local.of_type("dataverse:UserAccess")) == 4
+    assert len(local.of_type("dataverse:UserRoleAssignment")) == 4
     access = local.by_name("access-integration-user")["inputs"]
     assert access["object_id"] == seed_ids.INTEGRATION_USER_OBJECT_ID
     assert access["integration_user"] is True
@@ -122,7 +122,7 @@ def test_local_registers_no_entra_resources(local: Run) -> None:
 
 
 def test_local_connection_comes_from_the_emulator_variables(local: Run, graph_emulator: Any) -> None:
-    conn = local.by_name("preflight")["inputs"]["connection"]
+    conn = local.by_name("deployer-check")["inputs"]["connection"]
     u = graph_emulator.urls
     assert conn["environment_url"] == u.environment_url
     assert conn["authority_host"] == u.authority_host
@@ -231,7 +231,7 @@ def test_user_access_roles(dev: Run, local: Run) -> None:
 def test_dependencies_make_the_order_explicit(dev: Run) -> None:
     deps = lambda name: set(dev.by_name(name)["dependencies"])  # noqa: E731
     roles = {dev.urn(n) for n in names(dev, "dataverse:SecurityRole")}
-    assert dev.urn("preflight") in deps("solution")
+    assert dev.urn("deployer-check") in deps("solution")
     for role in names(dev, "dataverse:SecurityRole"):
         assert dev.urn("solution") in deps(role), role
     integ = deps("access-integration-user")
@@ -284,7 +284,7 @@ def test_serialized_providers_hold_no_secret(local: Run) -> None:
     dumped = json.dumps(local.record)
     assert CANARY_SECRET not in dumped
     blobs = [unwrap(r["inputs"]["__provider"]) for r in local.of_type("") if "__provider" in r["inputs"]]
-    assert len(blobs) == 10  # preflight, solution, 3 roles, 4 user accesses, the application user
+    assert len(blobs) == 10  # deployer check, solution, 3 roles, 4 user accesses, the application user
     for blob in blobs:
         raw = base64.b64decode(blob)
         assert b"infra.providers." in raw  # pickled by reference to the installed package, not by value
@@ -335,7 +335,7 @@ def _systemuser_id(upn: str) -> str:
     from infra.program.identity import resource_slug
     from devkit.mockrun import _id
 
-    return _id(f"{DYNAMIC}UserAccess", f"access-{resource_slug(upn)}")  # the mock's systemuser_id
+    return _id(f"{DYNAMIC}UserRoleAssignment", f"access-{resource_slug(upn)}")  # the mock's systemuser_id
 
 
 def test_connection_setup_holds_what_business_central_asks_for(dev: Run) -> None:
@@ -392,7 +392,7 @@ def test_business_central_source_imports_nothing_and_roles_wait_for_the_requirem
     assert requirement["type"] == f"{DYNAMIC}SolutionRequirement"
     assert {k: requirement["inputs"][k] for k in ("unique_name", "minimum_version", "require_managed")} == {
         "unique_name": facts.SALES_INTEGRATION_SOLUTION, "minimum_version": "9.0.2", "require_managed": True}
-    assert run.urn("preflight") in requirement["dependencies"]
+    assert run.urn("deployer-check") in requirement["dependencies"]
     for role in run.of_type("dataverse:SecurityRole"):
         assert requirement["urn"] in role["dependencies"], role["name"]
     assert run.by_name("role-integration-user")["inputs"]["role_id"] == facts.INTEGRATION_USER_ROLE_ID

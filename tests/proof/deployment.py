@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 from devkit.harness.host import ProviderError, ProviderHost
 from devkit.harness.stack import CheckFailed, Stack
 from devkit.workload import (BUSINESS_CENTRAL_APP_ID, INTEGRATION_USER_OID, Node,
-                             Workload, connection_for, host_env, run_destroy, run_refresh, run_up, rw1,
+                             Workload, endpoints_for, host_env, run_destroy, run_refresh, run_up, rw1,
                              salesperson_oid)
 from emulator import FaultRule
 
@@ -94,7 +94,7 @@ class Deployment:
 
     def __post_init__(self) -> None:
         self.urls = self.emulator.urls.to_dict()
-        self.connection = connection_for(self.urls)
+        self.connection = endpoints_for(self.urls)
         self.env = {**host_env(self.urls), **self.host_env_extra}
         self.workload = rw1(self.connection, salespeople=self.salespeople)
         self.host = ProviderHost(self.env)
@@ -215,8 +215,8 @@ class Deployment:
             if node.kind == "SecurityRole":
                 [role] = self.roles_named(inputs["name"])
                 assert self.privileges_of(role["roleid"]) == dict(inputs["privileges"]), node.name
-            elif node.kind in ("UserAccess", "ApplicationUser"):
-                if node.kind == "UserAccess":
+            elif node.kind in ("UserRoleAssignment", "ApplicationUser"):
+                if node.kind == "UserRoleAssignment":
                     uid = self.user_id(inputs["object_id"])
                 else:
                     [user] = self.app_users()

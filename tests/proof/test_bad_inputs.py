@@ -22,7 +22,7 @@ import pytest
 
 from devkit.harness.host import ProviderError, ProviderHost
 from devkit.harness.stack import CheckFailed, Stack
-from devkit.workload import DEPLOYER_SECRET, connection_for, host_env, rw1
+from devkit.workload import DEPLOYER_SECRET, endpoints_for, host_env, rw1
 from emulator.seed import ids
 from tests.proof.corpus import BASE_CONFIG, CASES, GOOD_ROLE, STANDIN, Case, config_raw
 from tests.proof.deployment import dataverse_writes
@@ -146,7 +146,7 @@ class ProviderWorld:
         self.emulator = emulator
         self.tmp = tmp
         self.urls = emulator.urls.to_dict()
-        self.connection = connection_for(self.urls)
+        self.connection = endpoints_for(self.urls)
         self.workload = rw1(self.connection, salespeople=1)
         self.hosts: dict[str, ProviderHost] = {}
         self.installed = False
@@ -171,7 +171,7 @@ class ProviderWorld:
         if kind == "SecurityRole":
             node = next(n for n in self.workload.nodes if n.name == "role-integration-user")
             return node.build({})
-        if kind == "UserAccess":
+        if kind == "UserRoleAssignment":
             node = next(n for n in self.workload.nodes if n.name == "access-integration-user")
             fake = {"role_id": "6f960e32-a72b-e511-80d9-3863bb349780"}
             inputs = node.build({"role-integration-administrator": fake, "role-integration-user": fake})
@@ -186,7 +186,7 @@ class ProviderWorld:
         if self.installed:
             return
         stack = Stack(self.host("deployer"))
-        for name in ("preflight", "solution"):
+        for name in ("deployer-check", "solution"):
             node = next(n for n in self.workload.nodes if n.name == name)
             stack.up(node.cls, name, node.build({}))
         self.installed = True
@@ -214,7 +214,7 @@ def world(emulator_tls_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> I
 
 def test_provider_baseline_passes_check(world: ProviderWorld) -> None:
     """The unchanged inputs pass Check, so each case's failure comes from its one change."""
-    for kind in ("Preflight", "SolutionImport", "SecurityRole", "UserAccess", "ApplicationUser"):
+    for kind in ("DeployerCheck", "SolutionImport", "SecurityRole", "UserRoleAssignment", "ApplicationUser"):
         node = next(n for n in world.workload.nodes if n.kind == kind)
         outcome = world.host("deployer").check(node.cls, "baseline", {}, world.base_inputs(kind))
         assert outcome.failures == [], (kind, outcome.failures)

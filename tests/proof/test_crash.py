@@ -7,7 +7,7 @@ completed before the kill stays in state, as in the engine; interrupted creates 
 state, as the engine drops pending creates. A second ``up`` with a new host must converge: every
 resource created, nothing duplicated (roles, assignments, application user).
 
-The normal run interrupts at every third boundary of a small graph (preflight, solution, three
+The normal run interrupts at every third boundary of a small graph (deployer check, solution, three
 roles, integration user, application user); ``-m soak`` covers every boundary of it, and every
 boundary three times over with three salespeople
 (salespeople run concurrently, so each repeat meets the boundaries in another order). The

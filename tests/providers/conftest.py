@@ -3,7 +3,7 @@ and helpers that read the emulator's request log.
 
 The host is one ``python -m pulumi.dynamic`` process per module (starting it costs ~0.5 s);
 each test still gets a fresh emulator on a new port, so the per-process caches of the host
-(preflight, clients, tokens) never carry state from one test into the next.
+(deployer check, clients, tokens) never carry state from one test into the next.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 
 from devkit.harness import ProviderHost, Stack
 from emulator.seed import ids
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 
 TENANT_ID = ids.TENANT_ID
 DEPLOYER = {"AZURE_TENANT_ID": TENANT_ID, "AZURE_CLIENT_ID": ids.DEPLOYER_CLIENT_ID,
@@ -29,9 +29,9 @@ SYSADMIN_TEMPLATE = ids.SYSTEM_ADMINISTRATOR_TEMPLATE_ID
 salesperson_oid = ids.salesperson_object_id  # sales<nn>@contoso.example, n = 1..30
 
 
-def connection_for(emu: Any) -> dict[str, Any]:
+def endpoints_for(emu: Any) -> dict[str, Any]:
     u = emu.urls
-    return Connection(environment_url=u.environment_url, tenant_id=u.tenant_id,
+    return EnvironmentEndpoints(environment_url=u.environment_url, tenant_id=u.tenant_id,
                       authority_host=u.authority_host, graph_url=u.graph_url,
                       ca_bundle=u.ca_bundle, power_platform_url=u.power_platform_url).to_dict()
 
@@ -71,7 +71,7 @@ def host() -> Iterator[ProviderHost]:
 
 @pytest.fixture
 def conn(emulator: Any) -> dict[str, Any]:
-    return connection_for(emulator)
+    return endpoints_for(emulator)
 
 
 @pytest.fixture

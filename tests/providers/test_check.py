@@ -1,6 +1,6 @@
 """check() turns bad input into CheckFailures (a clean preview error), through the real host.
 
-No credentials are given to this host, so check() validates offline and skips the preflight.
+No credentials are given to this host, so check() validates offline and skips the deployer check.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any, Iterator
 import pytest
 
 from devkit.harness import ProviderHost
-from infra.providers import ApplicationUser, SecurityRole, SolutionImport, UserAccess
+from infra.providers import ApplicationUser, SecurityRole, SolutionImport, UserRoleAssignment
 
 CONN = {"environment_url": "https://contoso.crm.dynamics.com", "tenant_id": "6b1c2d3e-0000-4000-8000-00000000a001"}
 ROLE_ID = "8c8d4f51-a72b-e511-80d9-3863bb349780"
@@ -61,9 +61,9 @@ def test_role_input_errors(offline_host: ProviderHost, over: dict[str, Any], pro
 
 
 @pytest.mark.parametrize("cls, inputs, prop, word", [
-    (UserAccess, {"object_id": "bob", "roles": ["Salesperson"]}, "object_id", "GUID"),
-    (UserAccess, {"object_id": "6b1c2d3e-0000-4000-8000-000000000001", "roles": []}, "roles", "empty"),
-    (UserAccess, {"object_id": "6b1c2d3e-0000-4000-8000-000000000001", "roles": ["x"],
+    (UserRoleAssignment, {"object_id": "bob", "roles": ["Salesperson"]}, "object_id", "GUID"),
+    (UserRoleAssignment, {"object_id": "6b1c2d3e-0000-4000-8000-000000000001", "roles": []}, "roles", "empty"),
+    (UserRoleAssignment, {"object_id": "6b1c2d3e-0000-4000-8000-000000000001", "roles": ["x"],
                   "wait_timeout_seconds": -1}, "wait_timeout_seconds", "0-86400"),
     (ApplicationUser, {"application_id": "nope", "roles": ["x"]}, "application_id", "client id"),
     (ApplicationUser, {"application_id": "6b1c2d3e-0000-4000-8000-00000000d003", "roles": [""]}, "roles", "non-empty"),
@@ -74,7 +74,7 @@ def test_access_input_errors(offline_host: ProviderHost, cls: type, inputs: dict
 
 
 def test_roles_are_a_sorted_set(offline_host: ProviderHost) -> None:
-    result = offline_host.check(UserAccess, "u", {}, {
+    result = offline_host.check(UserRoleAssignment, "u", {}, {
         "connection": CONN, "object_id": "6B1C2D3E-0000-4000-8000-000000000001",
         "roles": ["Salesperson", ROLE_ID.upper(), "Salesperson"]})
     assert result.failures == []

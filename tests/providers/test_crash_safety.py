@@ -16,7 +16,7 @@ from typing import Any, Callable
 from devkit.harness import ProviderError, ProviderHost, Stack
 from emulator import FaultRule
 from emulator.seed import ids
-from infra.providers import ApplicationUser, Preflight, SecurityRole, SolutionImport, UserAccess
+from infra.providers import ApplicationUser, DeployerCheck, SecurityRole, SolutionImport, UserRoleAssignment
 
 from .conftest import BC_APP_ID, settle, dataverse_requests, salesperson_oid
 from .test_solution_import import package, sol_inputs
@@ -26,19 +26,19 @@ SALES_MANAGER = ids.SALES_MANAGER_ROLE_ID
 
 
 def _warm(emulator: Any, host: ProviderHost, cls: type, inputs: dict[str, Any]) -> None:
-    """A fresh host process warmed the same way every time (preflight passed, what check() looks
+    """A fresh host process warmed the same way every time (deployer check passed, what check() looks
     up once per process), then the emulator back to its seed: each run then makes exactly the
     requests of the probe -- a host still holding the previous run's caches (e.g. resolved roles)
     would skip some and shift every boundary."""
     host.restart()
-    Stack(host).up(Preflight, "warm-up", {"connection": inputs["connection"]})
+    Stack(host).up(DeployerCheck, "warm-up", {"connection": inputs["connection"]})
     Stack(host).preview(cls, "probe", inputs)
     settle(emulator)
     emulator.reset()
 
 
 def _probe(emulator: Any, host: ProviderHost, cls: type, inputs: dict[str, Any]) -> list[Any]:
-    """The Dataverse requests one uninterrupted create makes on a warm host (preflight cached)."""
+    """The Dataverse requests one uninterrupted create makes on a warm host (deployer check cached)."""
     _warm(emulator, host, cls, inputs)
     Stack(host).up(cls, "probe", inputs)
     return dataverse_requests(emulator)
@@ -137,7 +137,7 @@ def test_user_access_create_interrupted_anywhere(emulator: Any, conn: dict,
         held = emulator.dataverse.user_roles[uid]
         assert len(held) == len(set(held)) == 3  # seed Salesperson + the two declared, no duplicate
 
-    crashes, writes = _interrupt_each_request(emulator, host, UserAccess, inputs, check)
+    crashes, writes = _interrupt_each_request(emulator, host, UserRoleAssignment, inputs, check)
     assert crashes >= 1 and writes == 1  # user+roles ($expand), then one $batch for both roles
 
 

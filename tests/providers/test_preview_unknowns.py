@@ -1,6 +1,6 @@
 """Preview with values other resources have not produced yet (unknowns) must not fail.
 
-In `pulumi preview` a UserAccess that lists a SecurityRole's ``role_id`` receives an unknown;
+In `pulumi preview` a UserRoleAssignment that lists a SecurityRole's ``role_id`` receives an unknown;
 check() must accept it and diff() must report a (possible) change instead of crashing.
 """
 
@@ -11,18 +11,18 @@ from typing import Any
 from pulumi.runtime import rpc
 
 from devkit.harness import Stack
-from infra.providers import SecurityRole, UserAccess
+from infra.providers import SecurityRole, UserRoleAssignment
 
 from .conftest import salesperson_oid
 
 
 def test_unknown_role_id_in_preview(emulator: Any, conn: dict, stack: Stack) -> None:
     inputs = {"connection": conn, "object_id": salesperson_oid(4), "roles": ["Salesperson"]}
-    stack.up(UserAccess, "s4", inputs)
-    result = stack.host.check(UserAccess, "s4", stack.inputs("s4"),
+    stack.up(UserRoleAssignment, "s4", inputs)
+    result = stack.host.check(UserRoleAssignment, "s4", stack.inputs("s4"),
                               {**inputs, "roles": ["Salesperson", rpc.UNKNOWN]})
     assert result.failures == []
-    preview = stack.preview(UserAccess, "s4", {**inputs, "roles": ["Salesperson", rpc.UNKNOWN]})
+    preview = stack.preview(UserRoleAssignment, "s4", {**inputs, "roles": ["Salesperson", rpc.UNKNOWN]})
     assert preview.op == "update"
 
 

@@ -235,7 +235,7 @@ def _sysadmin_role(emulator: Any) -> dict[str, Any]:
 
 def test_an_integration_user_that_already_holds_system_administrator_is_refused_and_reported(
         emulator: Any, conn: dict, stack: Stack) -> None:
-    from infra.providers import UserAccess
+    from infra.providers import UserRoleAssignment
 
     from .conftest import INTEGRATION_USER_OID
 
@@ -246,22 +246,22 @@ def test_an_integration_user_that_already_holds_system_administrator_is_refused_
               "integration_user": True}
     emulator.clear_log()
     with pytest.raises(CheckFailed) as err:
-        stack.preview(UserAccess, "access", inputs)
+        stack.preview(UserRoleAssignment, "access", inputs)
     reason = dict(err.value.failures)["roles"]
     for part in (uid, "the integration user", "System Administrator", admin["roleid"], "Manage security roles",
                  f"systemusers({uid})/systemuserroles_association", "Nothing was changed"):
         assert part in reason, (part, reason)
     # Create refuses too (a host that runs it without the check, e.g. no credentials at preview).
-    checked = stack.host.check(UserAccess, "access", {}, inputs).inputs
+    checked = stack.host.check(UserRoleAssignment, "access", {}, inputs).inputs
     with pytest.raises(ProviderError) as created:
-        stack.host.create(UserAccess, "access", checked)
+        stack.host.create(UserRoleAssignment, "access", checked)
     assert "holds the System Administrator security role" in created.value.message
     assert writes(emulator) == []
     assert admin["roleid"] in emulator.dataverse.user_roles[uid]  # never taken away by us
 
     # Given after the deployment: refresh reports it as drift; the next run refuses.
     emulator.dataverse.disassociate_role(uid, admin["roleid"])
-    assert stack.up(UserAccess, "access", inputs).op == "create"
+    assert stack.up(UserRoleAssignment, "access", inputs).op == "create"
     assert stack.outputs("access")["forbidden_roles_held"] == []
     emulator.dataverse.associate_role(uid, admin["roleid"])
     stack.host.clear_log()
@@ -270,7 +270,7 @@ def test_an_integration_user_that_already_holds_system_administrator_is_refused_
     assert "System Administrator" in stack.inputs("access")["roles"]  # drift shows in the diff
     assert any("drift" in line and "System Administrator" in line for line in stack.host.log)
     with pytest.raises(CheckFailed):
-        stack.up(UserAccess, "access", inputs)
+        stack.up(UserRoleAssignment, "access", inputs)
 
 
 def test_an_application_user_that_holds_system_administrator_is_not_adopted(
@@ -292,25 +292,25 @@ def test_an_application_user_that_holds_system_administrator_is_not_adopted(
 # --- kind 7: the environment is in administration mode -----------------------------------------------------
 
 
-def test_administration_mode_is_reported_by_the_preflight_and_refuses_the_integration_identities(
+def test_administration_mode_is_reported_by_the_deployer_check_and_refuses_the_integration_identities(
         emulator: Any, conn: dict, fresh_host: Any) -> None:
-    from infra.providers import ApplicationUser, Preflight, UserAccess
+    from infra.providers import ApplicationUser, DeployerCheck, UserRoleAssignment
 
     from .conftest import BC_APP_ID, INTEGRATION_USER_OID
 
     emulator.dataverse.set_administration_mode(True)
-    stack = Stack(fresh_host())  # a fresh process: the preflight reads the mode once
+    stack = Stack(fresh_host())  # a fresh process: the deployer check reads the mode once
     emulator.clear_log()
-    # The preflight reads the mode (in the background, off the import's critical path) and
+    # The deployer check reads the mode (in the background, off the import's critical path) and
     # reports it once per process with what to do.
-    assert stack.up(Preflight, "preflight", {"connection": conn}).op == "create"
+    assert stack.up(DeployerCheck, "deployer-check", {"connection": conn}).op == "create"
     integration = {"connection": conn, "object_id": INTEGRATION_USER_OID, "roles": ["Salesperson"],
                    "integration_user": True}
     with pytest.raises(CheckFailed) as err:
-        Stack(fresh_host()).preview(UserAccess, "access", integration)  # a preview on its own, too
+        Stack(fresh_host()).preview(UserRoleAssignment, "access", integration)  # a preview on its own, too
     with pytest.raises(CheckFailed) as err:
-        stack.preview(UserAccess, "access", integration)
-    [report] = [line for line in stack.host.log if "warning: preflight:" in line and "administration mode" in line]
+        stack.preview(UserRoleAssignment, "access", integration)
+    [report] = [line for line in stack.host.log if "warning: deployer check:" in line and "administration mode" in line]
     assert "Power Platform admin center" in report and "--runtime-state Enabled" in report, stack.host.log
     reason = dict(err.value.failures)["connection"]
     assert "the integration user cannot sign in" in reason and "administration mode" in reason
@@ -320,9 +320,9 @@ def test_administration_mode_is_reported_by_the_preflight_and_refuses_the_integr
                                                "roles": ["Salesperson"]})
     assert "the application user cannot sign in" in dict(err.value.failures)["connection"]
     # create refuses too, with the same clear message (a run without the check)
-    checked = stack.host.check(UserAccess, "access", {}, integration).inputs
+    checked = stack.host.check(UserRoleAssignment, "access", {}, integration).inputs
     with pytest.raises(ProviderError) as created:
-        stack.host.create(UserAccess, "access", checked)
+        stack.host.create(UserRoleAssignment, "access", checked)
     assert "administration mode" in created.value.message and "HTTP 403" not in created.value.message
     assert writes(emulator) == []
 
@@ -330,10 +330,10 @@ def test_administration_mode_is_reported_by_the_preflight_and_refuses_the_integr
     from .conftest import salesperson_oid
 
     salesperson = {"connection": conn, "object_id": salesperson_oid(3), "roles": ["Salesperson"]}
-    assert stack.up(UserAccess, "sales03", salesperson).op == "create"
+    assert stack.up(UserRoleAssignment, "sales03", salesperson).op == "create"
     # Turned off: the integration user's access goes through (a new deployment, a new process).
     emulator.dataverse.set_administration_mode(False)
-    assert Stack(fresh_host()).up(UserAccess, "access", integration).op == "create"
+    assert Stack(fresh_host()).up(UserRoleAssignment, "access", integration).op == "create"
 
 
 def test_a_non_admin_caller_in_administration_mode_gets_what_to_do_not_a_bare_http_error(

@@ -1,6 +1,6 @@
 """What each operation costs in Dataverse requests, measured from the emulator's request log.
 
-The preflight (WhoAmI + the caller's roles) runs once per host process and connection; it is
+The deployer check (WhoAmI + the caller's roles) runs once per host process and connection; it is
 paid up front here so the figures below are per operation.  Run with ``-s`` to see the table.
 The bounds make a regression (an extra lookup per role, a chatty poll) fail the suite.
 """
@@ -12,7 +12,7 @@ from typing import Any
 
 from devkit.harness import Stack
 from emulator.seed import ids
-from infra.providers import ApplicationUser, Preflight, SecurityRole, SolutionImport, UserAccess
+from infra.providers import ApplicationUser, DeployerCheck, SecurityRole, SolutionImport, UserRoleAssignment
 
 from .conftest import BC_APP_ID, clear_log, dataverse_requests, describe, salesperson_oid
 from .test_solution_import import package, sol_inputs
@@ -41,8 +41,8 @@ def _measure(emulator: Any, stack: Stack, cls: type, name: str, first: dict, sec
 
 def test_request_costs(emulator: Any, conn: dict, stack: Stack, tmp_path: Path, capsys: Any) -> None:
     clear_log(emulator)
-    stack.up(Preflight, "preflight", {"connection": conn})
-    table: dict[str, dict[str, list[str]]] = {"Preflight (once per process)": {
+    stack.up(DeployerCheck, "deployer-check", {"connection": conn})
+    table: dict[str, dict[str, list[str]]] = {"DeployerCheck (once per process)": {
         "create": describe(dataverse_requests(emulator))}}
 
     privs = {"prvReadAccount": "Global", "prvWriteAccount": "Global", "prvReadContact": "Local"}
@@ -56,8 +56,8 @@ def test_request_costs(emulator: Any, conn: dict, stack: Stack, tmp_path: Path, 
     oid = salesperson_oid(5)
     uid = next(u["systemuserid"] for u in emulator.dataverse.systemusers.values()
                if u.get("azureactivedirectoryobjectid") == oid)
-    table["UserAccess"] = _measure(
-        emulator, stack, UserAccess, "access",
+    table["UserRoleAssignment"] = _measure(
+        emulator, stack, UserRoleAssignment, "access",
         {"connection": conn, "object_id": oid, "roles": ["Sales Manager", ROLE_ID]},
         {"connection": conn, "object_id": oid, "roles": ["Sales Manager", "System Customizer"]},
         lambda: emulator.dataverse.disassociate_role(uid, ids.SALES_MANAGER_ROLE_ID))
@@ -84,20 +84,20 @@ def test_request_costs(emulator: Any, conn: dict, stack: Stack, tmp_path: Path, 
     def n(resource: str, op: str) -> int:
         return len(table[resource][op])
 
-    # Exact counts (before this rework: Preflight 2, SecurityRole 6/3/2, UserAccess 5/6/2,
+    # Exact counts (before this rework: DeployerCheck 2, SecurityRole 6/3/2, UserRoleAssignment 5/6/2,
     # ApplicationUser 5/5/2, SolutionImport 7/7/1 for create/update/refresh).
-    assert n("Preflight (once per process)", "create") == 3  # WhoAmI -> roles, root BU alongside
-    for resource in ("SecurityRole", "UserAccess", "ApplicationUser", "SolutionImport"):
+    assert n("DeployerCheck (once per process)", "create") == 3  # WhoAmI -> roles, root BU alongside
+    for resource in ("SecurityRole", "UserRoleAssignment", "ApplicationUser", "SolutionImport"):
         assert n(resource, "no-op") == 0, table[resource]["no-op"]
         assert n(resource, "refresh") == 1, table[resource]["refresh"]
     assert table["SecurityRole"]["refresh"] == ["POST $batch"]  # roles(<id>) + RetrieveRolePrivilegesRole
     # role absent: catalog ‖ by id, by name, POST roles, ReplacePrivilegesRole
     assert n("SecurityRole", "create") == 5 and n("SecurityRole", "update") == 3
     # user with roles ($expand) ‖ the roles not cached yet (one query), one $batch of grants
-    assert table["UserAccess"]["create"] == ["GET systemusers", "GET roles", "POST $batch"] or \
-        sorted(table["UserAccess"]["create"]) == ["GET roles", "GET systemusers", "POST $batch"]
+    assert table["UserRoleAssignment"]["create"] == ["GET systemusers", "GET roles", "POST $batch"] or \
+        sorted(table["UserRoleAssignment"]["create"]) == ["GET roles", "GET systemusers", "POST $batch"]
     # user with roles, the one uncached name, one change set adding and removing
-    assert n("UserAccess", "update") == 3 and table["UserAccess"]["update"][-1] == "POST $batch"
+    assert n("UserRoleAssignment", "update") == 3 and table["UserRoleAssignment"]["update"][-1] == "POST $batch"
     # roles lookup ‖ find by application id ($expand), create, grant -- the new user is not re-read
     assert n("ApplicationUser", "create") == 4 and n("ApplicationUser", "update") == 2
     assert not any("/systemuserroles_association" == r[-len("/systemuserroles_association"):]
@@ -110,14 +110,14 @@ def test_request_costs(emulator: Any, conn: dict, stack: Stack, tmp_path: Path, 
 def test_second_user_of_the_same_roles_costs_two_requests(emulator: Any, conn: dict, stack: Stack) -> None:
     """Role names and ids are resolved once per host process: the next user costs its own
     lookup ($expand) and its grants only; a user already holding everything costs one."""
-    stack.up(Preflight, "preflight", {"connection": conn})
+    stack.up(DeployerCheck, "deployer-check", {"connection": conn})
     roles = ["Sales Manager", "System Customizer"]
-    stack.up(UserAccess, "first", {"connection": conn, "object_id": salesperson_oid(11), "roles": roles})
+    stack.up(UserRoleAssignment, "first", {"connection": conn, "object_id": salesperson_oid(11), "roles": roles})
     clear_log(emulator)
-    stack.up(UserAccess, "second", {"connection": conn, "object_id": salesperson_oid(12), "roles": roles})
+    stack.up(UserRoleAssignment, "second", {"connection": conn, "object_id": salesperson_oid(12), "roles": roles})
     assert describe(dataverse_requests(emulator)) == ["GET systemusers", "POST $batch"]
     # sales01..10 hold Salesperson in the seed: once the name is known, one request each.
-    stack.up(UserAccess, "held1", {"connection": conn, "object_id": salesperson_oid(1), "roles": ["Salesperson"]})
+    stack.up(UserRoleAssignment, "held1", {"connection": conn, "object_id": salesperson_oid(1), "roles": ["Salesperson"]})
     clear_log(emulator)
-    stack.up(UserAccess, "held2", {"connection": conn, "object_id": salesperson_oid(2), "roles": ["Salesperson"]})
+    stack.up(UserRoleAssignment, "held2", {"connection": conn, "object_id": salesperson_oid(2), "roles": ["Salesperson"]})
     assert describe(dataverse_requests(emulator)) == ["GET systemusers"]

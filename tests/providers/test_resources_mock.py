@@ -15,8 +15,8 @@ import pulumi
 import pytest
 
 from infra.providers import (
-    ApplicationUser, ApplicationUserArgs, Preflight, PreflightArgs, SecurityRole, SecurityRoleArgs,
-    SolutionImport, SolutionImportArgs, UserAccess, UserAccessArgs,
+    ApplicationUser, ApplicationUserArgs, DeployerCheck, DeployerCheckArgs, SecurityRole, SecurityRoleArgs,
+    SolutionImport, SolutionImportArgs, UserRoleAssignment, UserRoleAssignmentArgs,
 )
 
 CONN = {"environment_url": "https://contoso.crm.dynamics.com", "tenant_id": "6b1c2d3e-0000-4000-8000-00000000a001"}
@@ -55,9 +55,9 @@ def test_resources_register_with_expected_tokens_and_inputs(mocks: Mocks) -> Any
     role = SecurityRole("ia", SecurityRoleArgs(connection=CONN, name="Integration Administrator",
                                                role_id="8c8d4f51-a72b-e511-80d9-3863bb349780",
                                                privileges={"prvReadAccount": "Global"}))
-    access = UserAccess("iu", UserAccessArgs(connection=CONN, object_id="6b1c2d3e-0000-4000-8000-00000000e000",
+    access = UserRoleAssignment("iu", UserRoleAssignmentArgs(connection=CONN, object_id="6b1c2d3e-0000-4000-8000-00000000e000",
                                              roles=[role.role_id], integration_user=True))
-    Preflight("pf", PreflightArgs(connection=CONN))
+    DeployerCheck("pf", DeployerCheckArgs(connection=CONN))
     ApplicationUser("bc", ApplicationUserArgs(connection=CONN, application_id="6b1c2d3e-0000-4000-8000-00000000d003",
                                               roles=["Integration User"]))
     SolutionImport("sol", SolutionImportArgs(connection=CONN, package_path="solution/standin",
@@ -69,12 +69,12 @@ def test_resources_register_with_expected_tokens_and_inputs(mocks: Mocks) -> Any
         assert user_id == "00000000-0000-0000-0000-0000000000bb"
         tokens = sorted(a.typ for a in mocks.seen)
         assert tokens == sorted(f"pulumi-python:dynamic/dataverse:{n}" for n in
-                                ("SecurityRole", "UserAccess", "Preflight", "ApplicationUser", "SolutionImport"))
+                                ("SecurityRole", "UserRoleAssignment", "DeployerCheck", "ApplicationUser", "SolutionImport"))
         for args in mocks.seen:
             provider = args.inputs["__provider"]
             assert isinstance(provider, str)  # not wrapped as a secret
             assert b"infra.providers." in base64.b64decode(provider)
-        ua = next(a for a in mocks.seen if a.typ.endswith("UserAccess"))
+        ua = next(a for a in mocks.seen if a.typ.endswith("UserRoleAssignment"))
         assert ua.inputs["integration_user"] is True and "wait_timeout_seconds" in ua.inputs
         assert ua.inputs["roles"] == ["8c8d4f51-a72b-e511-80d9-3863bb349780"]
 

@@ -38,7 +38,7 @@ def test_lifecycle_create_noop_update_refresh_delete(emulator: Any, conn: dict, 
     clear_log(emulator)
     again = stack.up(SecurityRole, "ia", role_inputs(conn))
     assert again.op == "same" and again.diff.changes is False
-    assert dataverse_requests(emulator) == []  # preflight cached, diff is local
+    assert dataverse_requests(emulator) == []  # deployer check cached, diff is local
 
     changed = {**PRIVS, "prvWriteAccount": "Local", "prvCreateContact": "Basic"}
     step = stack.up(SecurityRole, "ia", role_inputs(conn, privileges=changed))

@@ -22,9 +22,9 @@ from infra.model.roles import load_roles
 from infra.model.solution_package import read_package
 from infra.program.config import PROJECT_ROOT
 from infra.program.sales import (
-    SalesPlan, access_args, plan_sales, preflight_args, role_args, solution_requirement_args,
+    SalesPlan, access_args, plan_sales, deployer_check_args, role_args, solution_requirement_args,
 )
-from infra.providers import Preflight, SecurityRole, SolutionImport, SolutionRequirement, UserAccess
+from infra.providers import DeployerCheck, SecurityRole, SolutionImport, SolutionRequirement, UserRoleAssignment
 from tests.program.conftest import emulator_endpoints
 from tests.program.packages import vendor_like_zip
 from tests.program.test_config import load
@@ -62,7 +62,7 @@ def test_solution_present_roles_are_adopted_by_business_centrals_ids(emulator: A
     assert plan.solution == {"unique_name": facts.SALES_INTEGRATION_SOLUTION, "minimum_version": "9.0",
                              "require_managed": False}
     clear_log(emulator)
-    stack.up(Preflight, "preflight", inputs(preflight_args(plan)))
+    stack.up(DeployerCheck, "deployer-check", inputs(deployer_check_args(plan)))
     step = stack.up(SolutionRequirement, "solution", inputs(solution_requirement_args(plan)))
     assert step.op == "create"
     assert step.outputs["installed_version"] == "9.0.0.1" and step.outputs["managed"] is True
@@ -78,7 +78,7 @@ def test_solution_present_roles_are_adopted_by_business_centrals_ids(emulator: A
     assert role_ids["integration-user"] == facts.INTEGRATION_USER_ROLE_ID
     assert stack.outputs("role-integration-user")["adopted"] is True  # Business Central's role, adopted
     access = plan.accesses[0]
-    assert stack.up(UserAccess, access.resource_name, inputs(access_args(plan, access, role_ids))).op == "create"
+    assert stack.up(UserRoleAssignment, access.resource_name, inputs(access_args(plan, access, role_ids))).op == "create"
     # a second run: no change, no write; destroying the requirement leaves the solution installed
     clear_log(emulator)
     assert stack.up(SolutionRequirement, "solution", inputs(solution_requirement_args(plan))).op == "same"

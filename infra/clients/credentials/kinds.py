@@ -22,7 +22,7 @@ import azure.identity as azid
 import httpx
 
 from infra import facts
-from infra.clients.connection import Connection, require_https, ssl_context
+from infra.clients.endpoints import EnvironmentEndpoints, require_https, ssl_context
 from infra.clients.credentials.settings import (
     CLIENT_ID_VARS,
     ENV_VARIABLES,
@@ -134,7 +134,7 @@ class _Choice:
     """What every builder needs: the connection, the merged values, the environment, and the
     keyword arguments every azure-identity credential is built with."""
 
-    connection: Connection
+    connection: EnvironmentEndpoints
     values: CredentialValues
     env: Mapping[str, str]
 
@@ -282,7 +282,7 @@ def _order(values: CredentialValues) -> list[str]:
 
 
 def resolve_credential(
-    connection: Connection,
+    connection: EnvironmentEndpoints,
     settings: CredentialSettings | None = None,
     env: Mapping[str, str] | None = None,
 ) -> TokenCredential:
@@ -301,7 +301,7 @@ def resolve_credential(
     env = os.environ if env is None else env
 
     if s.tenant_id and s.tenant_id != connection.tenant_id:
-        connection = Connection(**{**connection.to_dict(), "tenant_id": s.tenant_id})
+        connection = EnvironmentEndpoints(**{**connection.to_dict(), "tenant_id": s.tenant_id})
     env_tenant = first(env, TENANT_VARS)
     if env_tenant and not s.tenant_id and env_tenant.lower() != connection.tenant_id.lower():
         # The connection (stack config) names the environment's tenant and wins; say so, since

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from azure.core.exceptions import AzureError
 
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 from infra.clients.errors import AuthenticationError, ConfigurationError
 from infra.clients.redact import THIRD_PARTY_LOGGERS, install_log_redaction, logger, register_secret
 
@@ -86,7 +86,7 @@ class TokenCredential:
     (settings azure-identity refuses, raised on construction).  Refuses to be pickled.
     """
 
-    def __init__(self, connection: Connection, kind: str, client_id: str | None, build: Callable[[], Any],
+    def __init__(self, connection: EnvironmentEndpoints, kind: str, client_id: str | None, build: Callable[[], Any],
                  material: str, description: str | None = None) -> None:
         self.connection = connection
         self.kind = kind

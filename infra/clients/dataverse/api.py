@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import BinaryIO, Iterable, Mapping, Protocol, runtime_checkable
 
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 from infra.clients.dataverse.dto import (
     AsyncJob,
     AsyncOperation,
@@ -36,7 +36,7 @@ class DataverseApi(Protocol):
     """One Dataverse environment as one identity, as the providers use it."""
 
     #: The environment (and tenant) this client talks to; also the key of per-process caches.
-    connection: Connection
+    connection: EnvironmentEndpoints
 
     @property
     def identity(self) -> str:

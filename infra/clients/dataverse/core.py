@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from infra.clients.connection import Connection
+from infra.clients.endpoints import EnvironmentEndpoints
 from infra.clients.credentials import TokenCredential
 from infra.clients.errors import ConfigurationError, NotFoundError, error_from_response
 from infra.clients.http import DATAVERSE_MAX_CONCURRENCY, DEFAULT_MAX_CONCURRENCY, RetryPolicy, ServiceHttp, Timeouts
@@ -44,7 +44,7 @@ class DataverseCore(ServiceClient):
 
     def __init__(
         self,
-        connection: Connection,
+        connection: EnvironmentEndpoints,
         credential: TokenCredential | None = None,
         *,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
@@ -65,12 +65,12 @@ class DataverseCore(ServiceClient):
             self.http.default_headers.setdefault(key, value)
 
     @classmethod
-    def base_url(cls, connection: Connection) -> str:
+    def base_url(cls, connection: EnvironmentEndpoints) -> str:
         """``<environment URL>/api/data/v9.2``."""
         return connection.dataverse_api_url
 
     @classmethod
-    def scope(cls, connection: Connection) -> str:
+    def scope(cls, connection: EnvironmentEndpoints) -> str:
         """``<environment URL>/.default``."""
         return connection.dataverse_scope
 

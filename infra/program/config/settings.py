@@ -129,7 +129,7 @@ class StackSettings(BaseModel):
     )
     power_platform_url: HttpsUrl | None = Field(
         default="",
-        description="Power Platform admin API URL (the preflight reads administration mode there); empty for "
+        description="Power Platform admin API URL (the deployer check reads administration mode there); empty for "
                     "https://api.bap.microsoft.com",
     )
     endpoints_from_environment: bool = Field(

@@ -1,6 +1,6 @@
 """Where the services live: a non-secret, picklable description of one environment.
 
-A :class:`Connection` is stored in Pulumi state as the ``connection`` input of every dynamic
+A :class:`EnvironmentEndpoints` is stored in Pulumi state as the ``connection`` input of every dynamic
 resource, so it must never hold a credential; credentials are resolved from settings / the
 environment at operation time (:mod:`infra.clients.credentials`).
 """
@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from infra import facts
 from infra.clients.errors import ConfigurationError
 
-__all__ = ["Connection", "require_https", "ssl_context", "WEB_API_PATH", "MICROSOFT_AUTHORITY_HOSTS"]
+__all__ = ["EnvironmentEndpoints", "require_https", "ssl_context", "WEB_API_PATH", "MICROSOFT_AUTHORITY_HOSTS"]
 
 #: The Dataverse Web API below an environment URL (version 9.2, "Use the Dataverse Web API").
 WEB_API_PATH = "/api/data/v9.2"
@@ -62,7 +62,7 @@ def ssl_context(ca_bundle: str | None) -> ssl.SSLContext | bool:
 
 
 @dataclass(frozen=True)
-class Connection:
+class EnvironmentEndpoints:
     """One Dataverse environment plus the Entra / Graph endpoints of its tenant."""
 
     environment_url: str
@@ -140,13 +140,13 @@ class Connection:
         return out
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Connection":
-        """The connection a ``to_dict()`` mapping (or a Connection) describes.
+    def from_dict(cls, d: Mapping[str, Any]) -> "EnvironmentEndpoints":
+        """The connection a ``to_dict()`` mapping (or a EnvironmentEndpoints) describes.
 
         Raises :class:`ConfigurationError` for a non-mapping, unknown keys, a missing
         ``environment_url`` / ``tenant_id``, or a URL that is not https.
         """
-        if isinstance(d, Connection):
+        if isinstance(d, EnvironmentEndpoints):
             return d
         if not isinstance(d, Mapping):
             raise ConfigurationError(f"connection must be a mapping, got {type(d).__name__}")
@@ -164,4 +164,4 @@ class Connection:
 
 #: Fields added after stacks were first deployed: absent from the dict while at their default.
 _OMITTED_WHEN_DEFAULT = ("power_platform_url", "power_platform_resource")
-_DEFAULTS = {f.name: f.default for f in fields(Connection)}
+_DEFAULTS = {f.name: f.default for f in fields(EnvironmentEndpoints)}

@@ -1,4 +1,4 @@
-"""UserAccess and ApplicationUser lifecycles through the provider host against the emulator."""
+"""UserRoleAssignment and ApplicationUser lifecycles through the provider host against the emulator."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from devkit.harness import ProviderError, Stack
 from emulator.seed import ids
-from infra.providers import ApplicationUser, UserAccess
+from infra.providers import ApplicationUser, UserRoleAssignment
 
 from .conftest import (
     clear_log,
@@ -37,20 +37,20 @@ def access(conn: dict, oid: str, roles: list[str], **over: Any) -> dict[str, Any
 def test_user_access_lifecycle(emulator: Any, conn: dict, stack: Stack) -> None:
     oid = salesperson_oid(1)  # holds Salesperson from the seed (not managed by us)
     uid = user_id_for(emulator, oid)
-    step = stack.up(UserAccess, "s1", access(conn, oid, ["Sales Manager"]))
+    step = stack.up(UserRoleAssignment, "s1", access(conn, oid, ["Sales Manager"]))
     assert step.op == "create" and step.outputs["systemuser_id"] == uid
     assert roles_of(emulator, uid) == {SALESPERSON, SALES_MANAGER}
     assert step.outputs["managed_role_ids"] == [SALES_MANAGER]
 
     clear_log(emulator)
-    assert stack.up(UserAccess, "s1", access(conn, oid, ["Sales Manager"])).op == "same"
+    assert stack.up(UserRoleAssignment, "s1", access(conn, oid, ["Sales Manager"])).op == "same"
     assert dataverse_requests(emulator) == []
     # Order and spelling of ids do not matter: roles are a set.
-    assert stack.up(UserAccess, "s1", access(conn, oid, ["Sales Manager"])).op == "same"
+    assert stack.up(UserRoleAssignment, "s1", access(conn, oid, ["Sales Manager"])).op == "same"
 
     # Replace the declared role: the one we managed goes, the seed's Salesperson stays.
     sysadmin_copy_free = ids.SYSTEM_CUSTOMIZER_ROLE_ID  # System Customizer
-    step = stack.up(UserAccess, "s1", access(conn, oid, [sysadmin_copy_free.upper()]))
+    step = stack.up(UserRoleAssignment, "s1", access(conn, oid, [sysadmin_copy_free.upper()]))
     assert step.op == "update"
     assert roles_of(emulator, uid) == {SALESPERSON, sysadmin_copy_free}
 
@@ -59,7 +59,7 @@ def test_user_access_lifecycle(emulator: Any, conn: dict, stack: Stack) -> None:
     refreshed = stack.refresh("s1")
     assert refreshed.outputs["roles"] == [] and refreshed.outputs["role_ids"] == []
     assert stack.inputs("s1")["roles"] == []
-    assert stack.up(UserAccess, "s1", access(conn, oid, [sysadmin_copy_free])).op == "update"
+    assert stack.up(UserRoleAssignment, "s1", access(conn, oid, [sysadmin_copy_free])).op == "update"
     assert sysadmin_copy_free in roles_of(emulator, uid)
 
     stack.destroy("s1")
@@ -69,7 +69,7 @@ def test_user_access_lifecycle(emulator: Any, conn: dict, stack: Stack) -> None:
 def test_child_business_unit_gets_the_role_copy(emulator: Any, conn: dict, stack: Stack) -> None:
     oid = salesperson_oid(27)  # in "Sales West"
     uid = user_id_for(emulator, oid)
-    step = stack.up(UserAccess, "s27", access(conn, oid, ["Sales Manager"]))
+    step = stack.up(UserRoleAssignment, "s27", access(conn, oid, ["Sales Manager"]))
     copy_id = step.outputs["role_ids"][0]
     assert copy_id != SALES_MANAGER
     copy = emulator.dataverse.get_role(copy_id)
@@ -81,12 +81,12 @@ def test_integration_user_mode_and_sysadmin_refusal(emulator: Any, conn: dict, s
     uid = user_id_for(emulator, INTEGRATION_USER_OID)
     clear_log(emulator)
     with pytest.raises(ProviderError) as err:
-        stack.up(UserAccess, "iu", access(conn, INTEGRATION_USER_OID, ["System Administrator"],
+        stack.up(UserRoleAssignment, "iu", access(conn, INTEGRATION_USER_OID, ["System Administrator"],
                                           integration_user=True))
     assert "must not hold the System Administrator role" in err.value.message
     assert writes(emulator) == [], describe(writes(emulator))
 
-    stack.up(UserAccess, "iu", access(conn, INTEGRATION_USER_OID, ["Salesperson"], integration_user=True))
+    stack.up(UserRoleAssignment, "iu", access(conn, INTEGRATION_USER_OID, ["Salesperson"], integration_user=True))
     user = emulator.dataverse.get_user(uid)
     assert user["accessmode"] == 4 and user["isintegrationuser"] is True
     assert roles_of(emulator, uid) == {SALESPERSON}
@@ -94,7 +94,7 @@ def test_integration_user_mode_and_sysadmin_refusal(emulator: Any, conn: dict, s
     emulator.dataverse.update_user(uid, {"accessmode": 0})
     stack.refresh("iu")
     assert stack.inputs("iu")["integration_user"] is False
-    assert stack.up(UserAccess, "iu", access(conn, INTEGRATION_USER_OID, ["Salesperson"],
+    assert stack.up(UserRoleAssignment, "iu", access(conn, INTEGRATION_USER_OID, ["Salesperson"],
                                              integration_user=True)).op == "update"
     assert emulator.dataverse.get_user(uid)["accessmode"] == 4
 
@@ -102,7 +102,7 @@ def test_integration_user_mode_and_sysadmin_refusal(emulator: Any, conn: dict, s
 def test_missing_user_fails_with_likely_causes(emulator: Any, conn: dict, stack: Stack) -> None:
     clear_log(emulator)
     with pytest.raises(ProviderError) as err:
-        stack.up(UserAccess, "nh", access(conn, NEW_HIRE_OID, ["Salesperson"], wait_timeout_seconds=1))
+        stack.up(UserRoleAssignment, "nh", access(conn, NEW_HIRE_OID, ["Salesperson"], wait_timeout_seconds=1))
     msg = err.value.message
     assert NEW_HIRE_OID in msg and "licence" in msg and "security group" in msg and "disabled" in msg
     assert writes(emulator) == []
@@ -113,7 +113,7 @@ def test_missing_user_fails_with_likely_causes(emulator: Any, conn: dict, stack:
 def test_unknown_role_reference_is_reported_before_writes(emulator: Any, conn: dict, stack: Stack) -> None:
     clear_log(emulator)
     with pytest.raises(ProviderError) as err:
-        stack.up(UserAccess, "s2", access(conn, salesperson_oid(2),
+        stack.up(UserRoleAssignment, "s2", access(conn, salesperson_oid(2),
                                           ["No Such Role", "6b1c2d3e-0000-4000-8000-0000000000ee"]))
     assert "'No Such Role'" in err.value.message and "0000000000ee" in err.value.message
     assert writes(emulator) == []
@@ -194,9 +194,9 @@ def test_soft_deleted_application_user_gets_a_clear_error(emulator: Any, conn: d
 def test_roles_held_before_the_stack_are_never_taken_away(emulator: Any, conn: dict, stack: Stack) -> None:
     oid = salesperson_oid(6)  # already holds Salesperson from the seed
     uid = user_id_for(emulator, oid)
-    step = stack.up(UserAccess, "s6", access(conn, oid, ["Salesperson", "Sales Manager"]))
+    step = stack.up(UserRoleAssignment, "s6", access(conn, oid, ["Salesperson", "Sales Manager"]))
     assert step.outputs["managed_role_ids"] == [SALES_MANAGER]
-    stack.up(UserAccess, "s6", access(conn, oid, ["Sales Manager"]))  # undeclare the pre-held role
+    stack.up(UserRoleAssignment, "s6", access(conn, oid, ["Sales Manager"]))  # undeclare the pre-held role
     assert SALESPERSON in roles_of(emulator, uid)
     stack.destroy("s6")
     assert roles_of(emulator, uid) == {SALESPERSON}
@@ -211,15 +211,15 @@ def test_unknown_role_creates_no_application_user(emulator: Any, conn: dict, sta
 
 
 def test_waits_for_a_newly_licensed_user_to_appear(emulator_factory: Any, stack: Stack) -> None:
-    from .conftest import connection_for
+    from .conftest import endpoints_for
 
     emulator = emulator_factory(provisioning_delay_s=1.5)
-    conn = connection_for(emulator)
+    conn = endpoints_for(emulator)
     emulator.graph.update_user(NEW_HIRE_OID, {"usageLocation": "US"})
     emulator.graph.assign_license(NEW_HIRE_OID, [{"skuId": ids.SALES_SKU_ID}], [])
     stack.host.clear_log()
     clear_log(emulator)
-    step = stack.up(UserAccess, "nh", access(conn, NEW_HIRE_OID, ["Salesperson"], wait_timeout_seconds=20))
+    step = stack.up(UserRoleAssignment, "nh", access(conn, NEW_HIRE_OID, ["Salesperson"], wait_timeout_seconds=20))
     assert step.outputs["role_ids"] == [SALESPERSON]
     finds = [r for r in dataverse_requests(emulator) if r.path.endswith("/systemusers")]
     assert 2 <= len(finds) <= 3  # 1 s, then 2 s back-off: no busy polling
@@ -232,6 +232,6 @@ def test_disabled_user_is_refused_with_the_reason(emulator: Any, conn: dict, sta
     emulator.dataverse.update_user(uid, {"isdisabled": True})
     clear_log(emulator)
     with pytest.raises(ProviderError) as err:
-        stack.up(UserAccess, "s7", access(conn, salesperson_oid(7), ["Sales Manager"]))
+        stack.up(UserRoleAssignment, "s7", access(conn, salesperson_oid(7), ["Sales Manager"]))
     assert f"systemuser {uid} is disabled" in err.value.message
     assert writes(emulator) == []
