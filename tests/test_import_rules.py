@@ -193,3 +193,13 @@ def test_no_new_import_cycle_between_modules() -> None:
     assert new == [], "import cycles:\n" + "\n".join(" <-> ".join(c) for c in new)
     stale = sorted(tuple(sorted(pair)) for pair in known if not any(pair <= c for c in components))
     assert stale == [], f"no longer a cycle, remove from KNOWN_CYCLES: {stale}"
+
+
+#: Issue 14: no module outside tests/ longer than this (lines); a longer one has two jobs.
+MAX_MODULE_LINES = 450
+
+
+def test_no_module_outside_tests_is_longer_than_the_limit() -> None:
+    long = sorted(f"{name}: {n} lines" for name, path in ALL.items() if not name.startswith("tests")
+                  for n in [len(path.read_text(encoding="utf-8").splitlines())] if n > MAX_MODULE_LINES)
+    assert long == [], "split along its seams:\n" + "\n".join(long)
