@@ -63,5 +63,12 @@ def test_a_stack_made_before_the_redesign_upgrades_without_change(
     new.refresh("--expect-no-changes")
     after = {r["urn"] for r in new.resources()}
     assert len(after) == len(created)
+    # The aliases moved the recorded resources to the new names (same resources, no replace).
+    types = lambda urns: {u.split("::")[2].rsplit("$", 1)[-1] for u in urns}  # noqa: E731
+    old_types = {"pulumi-python:dynamic/dataverse:Preflight", "pulumi-python:dynamic/dataverse:UserAccess"}
+    new_types = {"pulumi-python:dynamic/dataverse:DeployerCheck", "pulumi-python:dynamic/dataverse:UserRoleAssignment"}
+    assert old_types <= types(created) and not new_types & types(created)
+    assert new_types <= types(after) and not old_types & types(after)
+    assert any(u.endswith("::preflight") for u in created) and any(u.endswith("::deployer-check") for u in after)
     new.destroy()
     assert new.resources() == []
