@@ -38,14 +38,7 @@ LAZY_EXCEPTIONS = {
 }
 #: Import cycles between modules of one package that exist on purpose (each closed by an import
 #: inside a function) or are yet to go; a new cycle fails, and so does an entry that no longer is one.
-KNOWN_CYCLES = {
-    # groups.py raises the store's GraphError; the store applies group licensing from groups.py
-    ("emulator.graph.groups", "emulator.graph.store"),
-    # the store seeds itself (seeding.py) on construction; seeding fills the store's tables
-    ("emulator.dataverse.seeding", "emulator.dataverse.store"),
-    # $batch runs each part through the router, and the router hands $batch to batch.py
-    ("emulator.dataverse.batch", "emulator.dataverse.router"),
-}
+KNOWN_CYCLES: set[tuple[str, str]] = set()
 
 
 def module_name(path: Path) -> str:

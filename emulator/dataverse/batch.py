@@ -1,8 +1,9 @@
 """OData $batch (multipart/mixed) with atomic change sets, as Dataverse implements it.
 
-Parts run through the same dispatcher as top-level requests, with the batch's caller. A change
-set is atomic: on the first failing request the store is restored to its state before the
-change set and only that failure is returned for it. GET is not allowed inside a change set;
+Parts run through the same dispatcher as top-level requests, with the batch's caller; the router
+passes its ``dispatch`` in, so this module does not import the router that hands it ``$batch``.
+A change set is atomic: on the first failing request the store is restored to its state before
+the change set and only that failure is returned for it. GET is not allowed inside a change set;
 at most 1000 requests per batch; processing stops at the first failure unless the request has
 ``Prefer: odata.continue-on-error``. Change sets are not isolated from requests that run
 concurrently (a rollback restores the whole store), which is fine for tests.
@@ -15,6 +16,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import Awaitable, Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from .bigbody import blob_from_json
@@ -23,6 +25,8 @@ from .http import BASE_PATH, JSON_TYPE, DvRequest, DvResponse, Env, json_body
 
 MAX_REQUESTS = 1000
 CRLF = "\r\n"
+#: runs one request and turns Dataverse errors into error responses (router.dispatch)
+Dispatch = Callable[[Env, DvRequest], Awaitable[DvResponse]]
 
 
 @dataclass
@@ -116,8 +120,7 @@ def _relative(url: str, ids: dict[str, str]) -> tuple[str, dict[str, str]]:
     return path.lstrip("/"), dict(parse_qsl(parts.query, keep_blank_values=True))
 
 
-async def _run(env: Env, batch_req: DvRequest, part: Part, ids: dict[str, str]) -> DvResponse:
-    from .router import dispatch
+async def _run(env: Env, batch_req: DvRequest, part: Part, ids: dict[str, str], dispatch: Dispatch) -> DvResponse:
     try:
         path, params = _relative(part.url, ids)
         req = DvRequest(part.method, path, params, part.headers, caller=batch_req.caller)
@@ -147,7 +150,13 @@ def _render(resp: DvResponse, content_id: str | None) -> str:
     return CRLF.join(lines)
 
 
-async def handle(env: Env, req: DvRequest) -> DvResponse:
+async def handle(env: Env, req: DvRequest, dispatch: Dispatch) -> DvResponse:
+    """Answer ``POST $batch``: run each part (in order, change sets atomically) through
+    ``dispatch`` and return a 200 multipart/mixed response with one part per request or change
+    set ("Execute batch operations using the Web API", Dataverse Web API v9.2).
+
+    Raises ``DataverseError`` (400) for a malformed body or more than ``MAX_REQUESTS`` requests.
+    """
     items = parse(req.raw_body, req.header("content-type"))
     count = sum(len(i.parts) if isinstance(i, ChangeSet) else 1 for i in items)
     if count > MAX_REQUESTS:
@@ -159,7 +168,7 @@ async def handle(env: Env, req: DvRequest) -> DvResponse:
     for item in items:
         failed = False
         if isinstance(item, Part):
-            resp = await _run(env, req, item, {})
+            resp = await _run(env, req, item, {}, dispatch)
             out.append(_render(resp, item.content_id))
             failed = resp.status >= 400
         else:
@@ -167,7 +176,7 @@ async def handle(env: Env, req: DvRequest) -> DvResponse:
             ids: dict[str, str] = {}
             rendered: list[str] = []
             for part in item.parts:
-                resp = await _run(env, req, part, ids)
+                resp = await _run(env, req, part, ids, dispatch)
                 if resp.status >= 400:
                     env.store.restore(before)
                     rendered = [_render(resp, part.content_id)]

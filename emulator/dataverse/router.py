@@ -13,7 +13,7 @@ import sys
 import traceback
 from typing import Any
 
-from . import api_roles, api_solutions, api_users, metadata, solutions
+from . import api_roles, api_solutions, api_users, batch, metadata, solutions
 from .errors import METHOD_NOT_ALLOWED, RESOURCE_NOT_FOUND, DataverseError, bad_request
 from .http import (DvRequest, DvResponse, Env, collection_response, count_response, find_record, guid_key, records_of,
                    single_response)
@@ -104,10 +104,9 @@ def route(env: Env, req: DvRequest) -> Any:
             raise no_http_resource(env, req)
         return api_users.whoami(env, req)
     if path == "$batch":
-        from . import batch
         if method != "POST":
             raise method_not_allowed(method, path)
-        return batch.handle(env, req)
+        return batch.handle(env, req, dispatch)  # dispatch passed in: batch.py does not import the router
     if path in UNBOUND_ACTIONS:
         if method != "POST":
             raise no_http_resource(env, req)

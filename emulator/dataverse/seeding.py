@@ -1,23 +1,29 @@
 """Seeding a DataverseStore: the standard privilege catalog plus the seed's ``dataverse:`` section
 (organization id, business units, roles with their privileges, systemusers and their roles,
-soft-deleted application users)."""
+soft-deleted application users).
+
+It fills the store it is given and imports store.py only for type checking: the store calls
+``apply_seed`` from its constructor, and what both need is in records.py."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..seed import SeedError
 from . import catalog
 from .errors import DataverseError
 from .privileges import allowed_depths, parse_depth
-from .store import _NS, ADMIN_TEMPLATES, DataverseStore, Record, iso
+from .records import ADMIN_TEMPLATES, ID_NAMESPACE, Record, iso
+
+if TYPE_CHECKING:  # pragma: no cover - the store imports this module to seed itself
+    from .store import DataverseStore
 
 
 def apply_seed(store: DataverseStore, seed: dict[str, Any]) -> None:
     """Fill a fresh store from the seed's ``dataverse:`` section (and the standard catalog)."""
     dv = seed.get("dataverse") or {}
-    store.organization_id = str(dv.get("organization_id") or uuid.uuid5(_NS, "organization"))
+    store.organization_id = str(dv.get("organization_id") or uuid.uuid5(ID_NAMESPACE, "organization"))
     for key in ("administration_mode", "background_operations"):
         if key in dv:
             if not isinstance(dv[key], bool):
@@ -25,7 +31,8 @@ def apply_seed(store: DataverseStore, seed: dict[str, Any]) -> None:
             setattr(store, key, dv[key])
     for p in catalog.standard_privileges():
         store.privileges[p["privilegeid"]] = store.touch(p)
-    bus = dv.get("business_units") or [{"id": str(uuid.uuid5(_NS, "root-bu")), "name": "org", "parent": None}]
+    root_bu = {"id": str(uuid.uuid5(ID_NAMESPACE, "root-bu")), "name": "org", "parent": None}
+    bus = dv.get("business_units") or [root_bu]
     for bu in bus:
         store.businessunits[bu["id"].lower()] = store.touch({
             "businessunitid": bu["id"].lower(), "name": bu["name"], "isdisabled": False,
@@ -53,7 +60,7 @@ def apply_seed(store: DataverseStore, seed: dict[str, Any]) -> None:
         except ValueError as exc:
             raise SeedError(source, f"dataverse.systemusers[{i}].roles", str(exc)) from None
     for app_id in dv.get("soft_deleted_application_users") or []:
-        uid = str(uuid.uuid5(_NS, f"soft-deleted:{app_id}"))
+        uid = str(uuid.uuid5(ID_NAMESPACE, f"soft-deleted:{app_id}"))
         store.soft_deleted_users[uid] = store.touch(store.user_record(
             uid, application_id=app_id, fullname=f"# {app_id}", bu=root, accessmode=4, isdisabled=True),
             created=True)
@@ -61,11 +68,11 @@ def apply_seed(store: DataverseStore, seed: dict[str, Any]) -> None:
 
 
 def _seed_solutions(store: DataverseStore) -> None:
-    sid = str(uuid.uuid5(_NS, "solution:Default"))
+    sid = str(uuid.uuid5(ID_NAMESPACE, "solution:Default"))
     store.solutions[sid] = store.touch({
         "solutionid": sid, "uniquename": "Default", "friendlyname": "Default Solution", "version": "1.0",
         "ismanaged": False, "installedon": iso(0), "isvisible": False, "description": None,
-        "_publisherid_value": str(uuid.uuid5(_NS, "publisher:Default"))}, created=True)
+        "_publisherid_value": str(uuid.uuid5(ID_NAMESPACE, "publisher:Default"))}, created=True)
 
 
 def _seed_role_privileges(store: DataverseStore, spec: Record) -> dict[str, int]:

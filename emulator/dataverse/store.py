@@ -13,25 +13,18 @@ import copy
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
-from ..seed.ids import SYSTEM_ADMINISTRATOR_TEMPLATE_ID, SYSTEM_CUSTOMIZER_TEMPLATE_ID
 from . import catalog
 from .errors import (DUPLICATE, INHERITED_ROLE_READONLY, MANAGED_NOT_DELETABLE, NOT_A_MEMBER,
                      PRIVILEGE_DENIED, ROLE_BU_MISMATCH, USER_DISABLED, DataverseError, bad_request, not_found)
 from .privileges import RolePrivileges
+# Record, ADMIN_TEMPLATES and iso are also imported from here (solutions.py, tests).
+from .records import ADMIN_TEMPLATES, ID_NAMESPACE, Record, iso
+from .seeding import apply_seed
 
-Record = dict[str, Any]
-#: Roles made from these templates (System Administrator, System Customizer) are the administrators.
-ADMIN_TEMPLATES = frozenset({SYSTEM_ADMINISTRATOR_TEMPLATE_ID, SYSTEM_CUSTOMIZER_TEMPLATE_ID})
-_NS = uuid.UUID("6b1c2d3e-0000-4000-8000-0000000e0000")
 #: systemuser object type code, shown as ``type=8`` in privilege errors.
 SYSTEMUSER_OTC = 8
-
-
-def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _check_isinherited(value: Any) -> None:
@@ -70,7 +63,6 @@ class DataverseStore(RolePrivileges):
         #: center): only System Administrators / Customizers get in (dataverse/admin_mode.py)
         self.administration_mode = False
         self.background_operations = True
-        from .seeding import apply_seed
         apply_seed(self, seed or {})
 
     # -- helpers ---------------------------------------------------------------------------
@@ -179,7 +171,7 @@ class DataverseStore(RolePrivileges):
                 oid = object_id.lower()
                 if oid in known or now < licensed_at + delay_s:
                     continue
-                uid = str(uuid.uuid5(_NS, f"user:{oid}"))
+                uid = str(uuid.uuid5(ID_NAMESPACE, f"user:{oid}"))
                 self.systemusers[uid] = self.touch(self.user_record(
                     uid, bu=root, object_id=oid, fullname=name or upn or oid, upn=upn, islicensed=True), created=True)
                 self.user_roles[uid] = []
@@ -306,7 +298,7 @@ class DataverseStore(RolePrivileges):
             self.role_privilege_map.setdefault(rid, {})
             if bu == root_bu:
                 for child in self.child_business_units():
-                    cid = str(uuid.uuid5(_NS, f"role-copy:{rid}:{child}"))
+                    cid = str(uuid.uuid5(ID_NAMESPACE, f"role-copy:{rid}:{child}"))
                     self.roles[cid] = self._role_record(cid, name, child, rid, template_id, managed, solution_id,
                                                         description, isinherited, customizable)
             self.changed()

@@ -23,7 +23,7 @@ from . import batch as graph_batch
 from . import groups as graph_groups
 from . import licenses, users
 from .odata import GraphRequestError, Handler
-from .store import GraphError
+from .errors import GraphError
 
 GRAPH_AUDIENCE = "https://graph.microsoft.com"
 

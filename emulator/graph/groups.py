@@ -29,6 +29,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .errors import GraphError
+
 if TYPE_CHECKING:  # pragma: no cover
     from .store import GraphStore, GraphUser
 
@@ -121,8 +123,6 @@ def licence_assignment_states(store: "GraphStore", user: "GraphUser") -> list[di
 
 
 def require_group(store: "GraphStore", group_id: str) -> Group:
-    from .store import GraphError
-
     group = store.groups.get(group_id.lower())
     if group is None:
         raise GraphError(404, "Request_ResourceNotFound",
@@ -131,8 +131,6 @@ def require_group(store: "GraphStore", group_id: str) -> Group:
 
 
 def add_member(store: "GraphStore", group_id: str, object_id: str) -> None:
-    from .store import GraphError
-
     with store.lock:
         group = require_group(store, group_id)
         user = store.get_user(object_id)
@@ -148,8 +146,6 @@ def add_member(store: "GraphStore", group_id: str, object_id: str) -> None:
 
 
 def remove_member(store: "GraphStore", group_id: str, object_id: str) -> None:
-    from .store import GraphError
-
     with store.lock:
         group = require_group(store, group_id)
         if object_id.lower() not in group.members:
@@ -164,8 +160,6 @@ def remove_member(store: "GraphStore", group_id: str, object_id: str) -> None:
 
 
 def assign_group_license(store: "GraphStore", group_id: str, add: list[dict[str, Any]], remove: list[str]) -> Group:
-    from .store import GraphError
-
     with store.lock:
         group = require_group(store, group_id)
         if not group.security_enabled:

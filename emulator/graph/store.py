@@ -15,14 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable
 
 from . import groups as graph_groups
-
-
-class GraphError(Exception):
-    """A Graph request failed; rendered as Graph's error JSON by the Graph routes."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status, self.code, self.message = status, code, message
+from .errors import GraphError  # also imported from here (graph/app.py, tests)
 
 
 @dataclass
