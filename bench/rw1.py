@@ -139,7 +139,7 @@ def _by_call(reqs: list[Request]) -> dict[str, int]:
 
 
 def state_sizes(workload: Workload, state: Mapping[str, tuple[type, str, dict, dict]]) -> dict[str, Any]:
-    from devkit.harness.host import type_token, urn_for
+    from devkit.harness.host import PARENT_TYPE, type_token, urn_for
 
     sizes: dict[str, int] = {}
     index = workload.by_name()
@@ -151,7 +151,7 @@ def state_sizes(workload: Workload, state: Mapping[str, tuple[type, str, dict, d
         entry = checkpoint_entry(
             urn=urn_for(token, name, "dev"), type_=token, id_=id_, inputs=inputs, outputs=outputs,
             dependencies=deps, property_dependencies={"roles": deps} if "roles" in inputs else {},
-            parent="urn:pulumi:dev::bc-sales::bc-sales:index:SalesIntegration::sales",
+            parent=f"urn:pulumi:dev::bc-sales::{PARENT_TYPE}::sales",
             provider_ref="urn:pulumi:dev::bc-sales::pulumi:providers:pulumi-python::default::"
                          "00000000-0000-4000-8000-000000000000",
             provider_secret=secret)
