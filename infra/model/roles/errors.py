@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, TYPE_CHECKING
 
 if TYPE_CHECKING:  # the spec module does not import this one back at run time
     from infra.model.roles.spec import RoleSpec
@@ -32,7 +32,7 @@ class RoleFileError(ValueError):
         where = self.file if self.line is None else f"{self.file}:{self.line}"
         return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
 
-    def __reduce__(self):  # keep picklable across process boundaries (pytest-xdist, providers)
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # keep picklable across process boundaries (pytest-xdist, providers)
         return (type(self), (self.file, self.line, self.key, self.message))
 
     def each(self) -> list[RoleFileError]:
@@ -58,7 +58,7 @@ class RoleFileErrors(RoleFileError):
     def __str__(self) -> str:
         return "\n".join(RoleFileError.__str__(p) for p in self.problems)
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         return (type(self), (self.problems,))
 
     def each(self) -> list[RoleFileError]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pathlib import Path
 
 __all__ = ["PackageError"]
@@ -23,5 +25,5 @@ class PackageError(ValueError):
     def __str__(self) -> str:
         return f"{self.file}: {self.element}: {self.message}" if self.element else f"{self.file}: {self.message}"
 
-    def __reduce__(self):  # picklable across process boundaries (pytest-xdist, provider hosts)
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # picklable across process boundaries (pytest-xdist, provider hosts)
         return (type(self), (self.file, self.element, self.message))

@@ -17,6 +17,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
+from xml.etree.ElementTree import Element
 from urllib.parse import urlsplit
 
 from infra import facts
@@ -255,7 +256,7 @@ def _info(path: Path, solution: bytes, customizations: bytes, digest: str, size:
     )
 
 
-def _role(path: Path, role, index: int) -> PackageRole:  # role: ET.Element of Roles/Role
+def _role(path: Path, role: Element, index: int) -> PackageRole:  # an element Roles/Role
     where = f"{CUSTOMIZATIONS_XML} Roles/Role[{index}]"
     try:
         role_id = guid(role.get("id", "").strip())
