@@ -32,8 +32,8 @@ def _non_negative(kind: type) -> Callable[[str], Any]:
     return parse
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m emulator",
+def parse_args(argv: list[str] | None = None, prog: str = "python -m emulator") -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog=prog,
                                 description="Local Entra + Microsoft Graph + Dataverse emulator over HTTPS, one loopback origin each.")
     p.add_argument("--port", type=_non_negative(int), default=0,
                    help="TCP port of the origins (0 = pick a free one): Entra on 127.0.0.1, Graph on 127.0.0.2, "
@@ -59,8 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m emulator") -> int:
+    args = parse_args(argv, prog)
     try:
         emu = Emulator.start(args.seed, port=args.port, layout=args.layout, state_dir=args.state, latency_ms=args.latency_ms,
                              import_seconds=args.import_seconds, provisioning_delay_s=args.provisioning_delay,

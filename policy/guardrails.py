@@ -69,6 +69,8 @@ GLOBAL_DEPTHS: Final = frozenset({"global", "organization"})
 DEFAULT_MAX_SECRET_LIFETIME_DAYS: Final = 180
 DEFAULT_MANAGED_ONLY_STACKS: Final = ("prod",)
 
+# Its own GUID pattern: the pack runs in its own virtualenv (policy/requirements.txt) without
+# this project installed, so infra.model.terms.guid is not importable there.
 _GUID_RE = re.compile(r"^\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?$")
 _DURATION_PART_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|h|m|s)")
 _DURATION_UNITS: Final[dict[str, float]] = {

@@ -13,7 +13,8 @@ are reported as text, never as a Python traceback.
 
 The emulator (the top-level package ``emulator``, installed with ``pip install
 'bc-sales-infra[emulator]'``) is imported only when its subcommand runs; the mock run is
-``python -m devkit.mockrun`` in a subprocess.  ``infra`` imports neither, so it works without them.
+``python -m devkit.mockrun`` in a subprocess.  Apart from that one lazy import behind
+``bc-sales emulator``, ``infra`` imports neither, so it works without them.
 """
 
 from __future__ import annotations
@@ -134,15 +135,15 @@ def _emulator(args: argparse.Namespace) -> int:
     if extra[:1] == ["--"]:
         extra = extra[1:]
     try:
-        return emulator_main(extra)
+        return emulator_main(extra, prog=f"{PROG} emulator")
     except SystemExit as exc:  # argparse inside the emulator: 2 for usage mistakes
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
 
 
 def _mock_run(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("devkit") is None:
-        print(f"{PROG} mock-run: needs the project's devkit package, which comes with a source checkout: clone "
-              "the repository and run `pip install -e .` there", file=sys.stderr)
+        print(f"{PROG} mock-run: needs the project's devkit package, which is installed with this one: "
+              "reinstall with `pip install -e .` in the repository", file=sys.stderr)
         return EXIT_USAGE
     root = project_dir()
     with tempfile.TemporaryDirectory(prefix="bc-sales-mockrun-") as tmp:

@@ -141,7 +141,7 @@ class EnvironmentEndpoints:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "EnvironmentEndpoints":
-        """The connection a ``to_dict()`` mapping (or a EnvironmentEndpoints) describes.
+        """The connection a ``to_dict()`` mapping (or an EnvironmentEndpoints) describes.
 
         Raises :class:`ConfigurationError` for a non-mapping, unknown keys, a missing
         ``environment_url`` / ``tenant_id``, or a URL that is not https.

@@ -17,12 +17,12 @@ from typing import Any, Iterable, Mapping
 from infra.clients.errors import ConfigurationError
 from infra.model import terms
 
-__all__ = ["guid", "quote", "BatchRequest", "BatchResponse", "build_batch", "parse_batch_response"]
+__all__ = ["url_guid", "quote", "BatchRequest", "BatchResponse", "build_batch", "parse_batch_response"]
 
 CRLF = "\r\n"
 
 
-def guid(value: Any, what: str = "id") -> str:
+def url_guid(value: Any, what: str = "id") -> str:
     """``value`` as a canonical GUID (lower case, no braces) for a URL or a filter.
 
     Ids go into URLs, so nothing else may pass: raises :class:`ConfigurationError` naming ``what``

@@ -2,9 +2,11 @@
 resource is reconciled.
 
 One module per resource keeps its provider class, Args and Resource (``deployer_check``,
-``security_role``, ``solution_import``, ``solution_requirement``, ``user_access``,
-``application_user``, ``usage_location``): existing stacks' state names the provider classes by
-those module paths, so they stay.  Beside them: ``base`` (check/diff for all), ``runtime`` (clients,
+``security_role``, ``solution_import``, ``solution_requirement``, ``user_role_assignment``,
+``application_user``, ``usage_location``); stacks' state names the provider classes by these
+module paths, so moving one breaks refresh and destroy of existing stacks.  ``preflight`` and
+``user_access`` are where two of them lived before they were renamed (issue 14): kept only so the
+pickles in older state still load.  Beside them: ``base`` (check/diff for all), ``runtime`` (clients,
 progress, failures at operation time), ``deployer`` and ``administration_mode`` (what the DeployerCheck
 checks), ``privileges``, ``role_reconcile``, ``role_lookup``, ``role_assignment`` and
 ``solution_install`` (the reconcile steps).

@@ -15,7 +15,7 @@ from infra.clients.endpoints import EnvironmentEndpoints
 from infra.clients.dataverse import DataverseClient, stage_body_length, wire_depth
 from infra.clients.errors import ConfigurationError
 from infra.clients.http import ServiceHttp
-from infra.clients.odata import BatchRequest, build_batch, guid, parse_batch_response, quote
+from infra.clients.odata import BatchRequest, build_batch, url_guid, parse_batch_response, quote
 
 from .conftest import FakeCredential
 
@@ -111,9 +111,9 @@ def test_batch_round_trip_with_change_set() -> None:
 
 
 def test_ids_and_literals_are_validated() -> None:
-    assert guid("{6B1C2D3E-0000-4000-8000-00000000D001}") == "6b1c2d3e-0000-4000-8000-00000000d001"
+    assert url_guid("{6B1C2D3E-0000-4000-8000-00000000D001}") == "6b1c2d3e-0000-4000-8000-00000000d001"
     with pytest.raises(ConfigurationError):
-        guid("1) or (1 eq 1")
+        url_guid("1) or (1 eq 1")
     assert quote("O'Brien") == "'O''Brien'"
     assert wire_depth("global") == "Global" and wire_depth(1) == "Local"
     with pytest.raises(ConfigurationError, match="allowed: Basic"):

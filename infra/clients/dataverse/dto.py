@@ -52,7 +52,10 @@ IMPORT_JOB_SELECT = "importjobid,progress,data,solutionname,completedon"
 
 
 def lower_id(value: Any) -> str | None:
-    """A GUID from the wire in the form we compare (lower case); None for an empty value."""
+    """A GUID from the wire in the form we compare (lower case); None for an empty value.
+
+    Not :func:`infra.model.terms.guid`: what Dataverse answers is taken as it is (only its case
+    normalised), where ids we send are checked."""
     return str(value).lower() if value else None
 
 

@@ -14,7 +14,7 @@ from urllib.parse import quote as url_quote, urlencode
 from infra.clients.dataverse.core import DataverseCore, raise_for_part
 from infra.clients.dataverse.dto import PRIVILEGE_SELECT, ROLE_SELECT, Privilege, Role, RolePrivilege, wire_depth
 from infra.clients.errors import ConfigurationError, ConflictError, NotFoundError
-from infra.clients.odata import guid, quote
+from infra.clients.odata import url_guid, quote
 
 __all__ = ["RolesApi", "PRIVILEGE_NAMES_PER_QUERY"]
 
@@ -36,7 +36,7 @@ class RolesApi(DataverseCore):
 
     def get_role(self, role_id: str) -> Role | None:
         """The role, or None when there is no role with that id."""
-        rid = guid(role_id, "role id")
+        rid = url_guid(role_id, "role id")
         try:
             return Role.from_json(self.get(f"roles({rid})", {"$select": ROLE_SELECT}))
         except NotFoundError:
@@ -48,7 +48,7 @@ class RolesApi(DataverseCore):
         if name is not None:
             clauses.append(f"name eq {quote(name)}")
         if business_unit_id is not None:
-            clauses.append(f"_businessunitid_value eq {guid(business_unit_id, 'business unit id')}")
+            clauses.append(f"_businessunitid_value eq {url_guid(business_unit_id, 'business unit id')}")
         params = {"$select": ROLE_SELECT}
         if clauses:
             params["$filter"] = " and ".join(clauses)
@@ -60,7 +60,7 @@ class RolesApi(DataverseCore):
         ONE request: ``In`` on roleid ``or`` (``In`` on name ``and`` the business unit).
         Raises ConfigurationError for more than :data:`PRIVILEGE_NAMES_PER_QUERY` references or
         names without a business unit."""
-        ids = sorted({guid(r, "role id") for r in role_ids})
+        ids = sorted({url_guid(r, "role id") for r in role_ids})
         wanted = sorted(set(names))
         if len(ids) + len(wanted) > PRIVILEGE_NAMES_PER_QUERY:
             raise ConfigurationError(f"too many roles in one lookup ({len(ids) + len(wanted)})")
@@ -70,7 +70,7 @@ class RolesApi(DataverseCore):
         if wanted:
             if business_unit_id is None:
                 raise ConfigurationError("a business unit is needed to find roles by name")
-            bu = guid(business_unit_id, "business unit id")
+            bu = url_guid(business_unit_id, "business unit id")
             clauses.append(f"({_in('name', wanted)} and _businessunitid_value eq {bu})")
         if not clauses:
             return []
@@ -79,7 +79,7 @@ class RolesApi(DataverseCore):
 
     def get_role_with_privileges(self, role_id: str) -> tuple[Role, list[RolePrivilege]] | None:
         """``roles(<id>)`` and ``RetrieveRolePrivilegesRole`` in one round trip; None if gone."""
-        rid = guid(role_id, "role id")
+        rid = url_guid(role_id, "role id")
         role_part, privs_part = self.get_many([
             f"roles({rid})?{urlencode({'$select': ROLE_SELECT}, quote_via=url_quote, safe=',$')}",
             f"RetrieveRolePrivilegesRole(RoleId={rid})"])
@@ -93,8 +93,8 @@ class RolesApi(DataverseCore):
 
     def find_role_copy(self, root_role_id: str, business_unit_id: str) -> Role | None:
         """The copy of a root-BU role that lives in ``business_unit_id`` (itself for the root BU)."""
-        rid = guid(root_role_id, "root role id")
-        bu = guid(business_unit_id, "business unit id")
+        rid = url_guid(root_role_id, "root role id")
+        bu = url_guid(business_unit_id, "business unit id")
         rows = self.get_all("roles", {"$select": ROLE_SELECT,
                                       "$filter": f"_parentrootroleid_value eq {rid} and _businessunitid_value eq {bu}"})
         return Role.from_json(rows[0]) if rows else None
@@ -104,8 +104,8 @@ class RolesApi(DataverseCore):
         """Create a role with a primary key of our choosing.  Because the key is fixed, a retry can
         never create a second role; a duplicate after a lost response is recognised and returned
         (:class:`ConflictError` when another role holds the id)."""
-        rid = guid(role_id, "role id")
-        bu = guid(business_unit_id, "business unit id")
+        rid = url_guid(role_id, "role id")
+        bu = url_guid(business_unit_id, "business unit id")
         body: dict[str, Any] = {"roleid": rid, "name": name, "businessunitid@odata.bind": f"/businessunits({bu})"}
         if description is not None:
             body["description"] = description
@@ -123,12 +123,12 @@ class RolesApi(DataverseCore):
 
     def rename_role(self, role_id: str, name: str) -> None:
         """PATCH the role's name (``If-Match: *``: update only)."""
-        rid = guid(role_id, "role id")
+        rid = url_guid(role_id, "role id")
         self._json("PATCH", f"roles({rid})", body={"name": name}, headers={"If-Match": "*"})
 
     def delete_role(self, role_id: str) -> bool:
         """Delete; ``False`` when it was already gone."""
-        return self._delete(f"roles({guid(role_id, 'role id')})")
+        return self._delete(f"roles({url_guid(role_id, 'role id')})")
 
     # --- privileges -------------------------------------------------------------------------
 
@@ -151,14 +151,14 @@ class RolesApi(DataverseCore):
 
     def role_privileges(self, role_id: str) -> list[RolePrivilege]:
         """The role's privileges and depths (``RetrieveRolePrivilegesRole``)."""
-        rid = guid(role_id, "role id")
+        rid = url_guid(role_id, "role id")
         d = self.get(f"RetrieveRolePrivilegesRole(RoleId={rid})") or {}
         return [RolePrivilege.from_json(p) for p in d.get("RolePrivileges", [])]
 
     def _privilege_bodies(self, privileges: Iterable[RolePrivilege] | Mapping[str, str],
                           business_unit_id: str | None) -> list[dict[str, Any]]:
         items = (
-            [RolePrivilege(guid(k, "privilege id"), wire_depth(v)) for k, v in privileges.items()]
+            [RolePrivilege(url_guid(k, "privilege id"), wire_depth(v)) for k, v in privileges.items()]
             if isinstance(privileges, Mapping) else list(privileges)
         )
         return [p.to_json(business_unit_id) for p in items]
@@ -166,14 +166,14 @@ class RolesApi(DataverseCore):
     def replace_role_privileges(self, role_id: str, privileges: Iterable[RolePrivilege] | Mapping[str, str],
                                 *, business_unit_id: str | None = None) -> None:
         """Make the role hold exactly ``privileges`` (privilege id -> depth, or RolePrivilege)."""
-        rid = guid(role_id, "role id")
+        rid = url_guid(role_id, "role id")
         body = {"Privileges": self._privilege_bodies(privileges, business_unit_id)}
         self._json("POST", f"roles({rid})/Microsoft.Dynamics.CRM.ReplacePrivilegesRole", body=body, idempotent=True)
 
     def add_role_privileges(self, role_id: str, privileges: Iterable[RolePrivilege] | Mapping[str, str],
                             *, business_unit_id: str | None = None) -> None:
         """Add privileges or raise their depth (idempotent)."""
-        rid = guid(role_id, "role id")
+        rid = url_guid(role_id, "role id")
         body = {"Privileges": self._privilege_bodies(privileges, business_unit_id)}
         self._json("POST", f"roles({rid})/Microsoft.Dynamics.CRM.AddPrivilegesRole", body=body, idempotent=True)
 
@@ -181,7 +181,7 @@ class RolesApi(DataverseCore):
         """Remove one privilege.  The action's only parameter is ``Privilege``, typed as the
         ``privilege`` entity (learn.microsoft.com, "RemovePrivilegeRole Action"), so it is sent
         as an entity reference; a bare ``PrivilegeId`` GUID is rejected by the real service."""
-        rid = guid(role_id, "role id")
-        pid = guid(privilege_id, "privilege id")
+        rid = url_guid(role_id, "role id")
+        pid = url_guid(privilege_id, "privilege id")
         body = {"Privilege": {"@odata.type": "Microsoft.Dynamics.CRM.privilege", "privilegeid": pid}}
         self._json("POST", f"roles({rid})/Microsoft.Dynamics.CRM.RemovePrivilegeRole", body=body, idempotent=True)

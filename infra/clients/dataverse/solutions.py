@@ -30,7 +30,7 @@ from infra.clients.dataverse.operations import AsyncOperationState
 from infra.clients.dataverse.staging import open_package, stage_body_length, stage_solution_body
 from infra.clients.errors import ConfigurationError
 from infra.clients.http import Timeouts
-from infra.clients.odata import guid, quote
+from infra.clients.odata import url_guid, quote
 
 __all__ = ["SolutionsApi", "SOLUTION_OPERATION_TYPES"]
 
@@ -82,7 +82,7 @@ class SolutionsApi(DataverseCore):
 
     def get_async_operation(self, operation_id: str) -> AsyncOperation:
         """The async operation's current row; :class:`NotFoundError` if there is none."""
-        oid = guid(operation_id, "async operation id")
+        oid = url_guid(operation_id, "async operation id")
         return AsyncOperation.from_json(self.get(f"asyncoperations({oid})", {"$select": ASYNC_OPERATION_SELECT}))
 
     def find_running_solution_operations(self) -> list[AsyncOperation]:
@@ -97,19 +97,19 @@ class SolutionsApi(DataverseCore):
         """``RetrieveSolutionImportResult`` for an import's ``ImportJobKey`` (a GUID, else quoted)."""
         key = str(import_job_key).strip()
         try:
-            arg = guid(key, "import job key")
+            arg = url_guid(key, "import job key")
         except ConfigurationError:
             arg = quote(key)
         return ImportResult.from_json(self.get(f"RetrieveSolutionImportResult(ImportJobId={arg})") or {})
 
     def get_import_job(self, import_job_id: str) -> ImportJob:
         """The import job, its log included (``data``, XML, can be large)."""
-        jid = guid(import_job_id, "import job id")
+        jid = url_guid(import_job_id, "import job id")
         return ImportJob.from_json(self.get(f"importjobs({jid})", {"$select": IMPORT_JOB_SELECT}), jid)
 
     def import_job_progress(self, import_job_id: str) -> float | None:
         """The import job's ``progress`` (0-100) alone -- not its XML log, which can be large."""
-        jid = guid(import_job_id, "import job id")
+        jid = url_guid(import_job_id, "import job id")
         d = self.get(f"importjobs({jid})", {"$select": "progress"}) or {}
         value = d.get("progress")
         return None if value is None else float(value)
@@ -121,7 +121,7 @@ class SolutionsApi(DataverseCore):
 
     def delete_solution(self, solution_id: str) -> bool:
         """Delete the solution row (uninstall); ``False`` when it was already gone."""
-        return self._delete(f"solutions({guid(solution_id, 'solution id')})")
+        return self._delete(f"solutions({url_guid(solution_id, 'solution id')})")
 
     def publish_all(self) -> None:
         """Publish all customizations; publishing twice is harmless, so it is retried."""

@@ -22,7 +22,7 @@ from infra.clients.dataverse.dto import (
     WhoAmI,
 )
 from infra.clients.errors import ConflictError, NotFoundError
-from infra.clients.odata import BatchRequest, guid
+from infra.clients.odata import BatchRequest, url_guid
 from infra.clients.redact import logger
 
 __all__ = ["UsersApi"]
@@ -53,7 +53,7 @@ class UsersApi(DataverseCore):
 
     def user_roles(self, user_id: str) -> list[Role]:
         """The roles the user holds directly (not through teams)."""
-        uid = guid(user_id, "user id")
+        uid = url_guid(user_id, "user id")
         rows = self.get_all(f"systemusers({uid})/{_ROLES_NAV}", {"$select": ROLE_SELECT})
         return [Role.from_json(r) for r in rows]
 
@@ -68,50 +68,50 @@ class UsersApi(DataverseCore):
 
     def get_user_with_roles(self, user_id: str) -> tuple[SystemUser, list[Role]]:
         """The user and its roles in ONE request (``$expand``); :class:`NotFoundError` if gone."""
-        uid = guid(user_id, "user id")
+        uid = url_guid(user_id, "user id")
         return self._with_roles(self.get(f"systemusers({uid})", {"$select": USER_SELECT,
                                                                "$expand": _ROLES_EXPAND}))
 
     def find_user_with_roles_by_object_id(self, object_id: str) -> tuple[SystemUser, list[Role]] | None:
         """The systemuser of an Entra object id and its roles in one request, or None."""
-        oid = guid(object_id, "Entra object id")
+        oid = url_guid(object_id, "Entra object id")
         rows = self.get_all("systemusers", {"$select": USER_SELECT, "$expand": _ROLES_EXPAND,
                                             "$filter": f"azureactivedirectoryobjectid eq {oid}"})
         return self._with_roles(rows[0]) if rows else None
 
     def find_users_with_roles_by_application_id(self, app_id: str) -> list[tuple[SystemUser, list[Role]]]:
         """Application users of a client id with their roles, in one request."""
-        aid = guid(app_id, "application (client) id")
+        aid = url_guid(app_id, "application (client) id")
         rows = self.get_all("systemusers", {"$select": USER_SELECT, "$expand": _ROLES_EXPAND,
                                             "$filter": f"applicationid eq {aid}"})
         return [self._with_roles(r) for r in rows]
 
     def user_privileges(self, user_id: str) -> list[RolePrivilege]:
         """Every privilege the user holds through its roles (``RetrieveUserPrivileges``)."""
-        uid = guid(user_id, "user id")
+        uid = url_guid(user_id, "user id")
         d = self.get(f"systemusers({uid})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()") or {}
         return [RolePrivilege.from_json(p) for p in d.get("RolePrivileges", [])]
 
     def find_user_by_object_id(self, object_id: str) -> SystemUser | None:
         """The systemuser of an Entra object id, or None."""
-        oid = guid(object_id, "Entra object id")
+        oid = url_guid(object_id, "Entra object id")
         rows = self.get_all("systemusers", {"$select": USER_SELECT, "$filter": f"azureactivedirectoryobjectid eq {oid}"})
         return SystemUser.from_json(rows[0]) if rows else None
 
     def find_users_by_application_id(self, app_id: str) -> list[SystemUser]:
         """The application users (any state) whose ``applicationid`` is ``app_id``."""
-        aid = guid(app_id, "application (client) id")
+        aid = url_guid(app_id, "application (client) id")
         rows = self.get_all("systemusers", {"$select": USER_SELECT, "$filter": f"applicationid eq {aid}"})
         return [SystemUser.from_json(r) for r in rows]
 
     def get_user(self, user_id: str) -> SystemUser:
         """The user; :class:`NotFoundError` if there is none."""
-        uid = guid(user_id, "user id")
+        uid = url_guid(user_id, "user id")
         return SystemUser.from_json(self.get(f"systemusers({uid})", {"$select": USER_SELECT}))
 
     def update_user(self, user_id: str, fields: Mapping[str, Any]) -> None:
         """PATCH with ``If-Match: *`` (update only, never an accidental create; safe to retry)."""
-        uid = guid(user_id, "user id")
+        uid = url_guid(user_id, "user id")
         self._json("PATCH", f"systemusers({uid})", body=dict(fields), headers={"If-Match": "*"})
 
     def create_application_user(self, app_id: str, business_unit_id: str) -> SystemUser:
@@ -120,8 +120,8 @@ class UsersApi(DataverseCore):
         Not retried on an unknown outcome (:class:`~infra.clients.errors.AmbiguousOutcomeError`):
         the caller looks it up with :meth:`find_users_by_application_id` first.
         """
-        aid = guid(app_id, "application (client) id")
-        bu = guid(business_unit_id, "business unit id")
+        aid = url_guid(app_id, "application (client) id")
+        bu = url_guid(business_unit_id, "business unit id")
         body = {"applicationid": aid, "accessmode": facts.ACCESS_MODE_NON_INTERACTIVE, "isdisabled": False,
                 "businessunitid@odata.bind": f"/businessunits({bu})"}
         d = self._json("POST", "systemusers", body=body, params={"$select": USER_SELECT},
@@ -144,7 +144,7 @@ class UsersApi(DataverseCore):
 
     def associate_role(self, user_id: str, role_id: str) -> None:
         """Give a user a role; already having it is success."""
-        uid, rid = guid(user_id, "user id"), guid(role_id, "role id")
+        uid, rid = url_guid(user_id, "user id"), url_guid(role_id, "role id")
         try:
             self._json("POST", f"systemusers({uid})/{_ROLES_NAV}/$ref",
                        body={"@odata.id": self._abs(f"roles({rid})")}, idempotent=True)
@@ -153,7 +153,7 @@ class UsersApi(DataverseCore):
 
     def disassociate_role(self, user_id: str, role_id: str) -> None:
         """Take a role away; not having it is success."""
-        uid, rid = guid(user_id, "user id"), guid(role_id, "role id")
+        uid, rid = url_guid(user_id, "user id"), url_guid(role_id, "role id")
         try:
             self._json("DELETE", f"systemusers({uid})/{_ROLES_NAV}({rid})/$ref")
         except NotFoundError:
@@ -165,8 +165,8 @@ class UsersApi(DataverseCore):
         If the change set fails because the user already holds one of the roles, the current
         roles are read and only the missing ones are sent again.
         """
-        uid = guid(user_id, "user id")
-        rids = list(dict.fromkeys(guid(r, "role id") for r in role_ids))
+        uid = url_guid(user_id, "user id")
+        rids = list(dict.fromkeys(url_guid(r, "role id") for r in role_ids))
         if not rids:
             return
         if len(rids) == 1:
@@ -181,8 +181,8 @@ class UsersApi(DataverseCore):
 
     def batch_disassociate(self, user_id: str, role_ids: Iterable[str]) -> None:
         """Take several roles away in one ``$batch`` change set; roles already gone are skipped."""
-        uid = guid(user_id, "user id")
-        rids = list(dict.fromkeys(guid(r, "role id") for r in role_ids))
+        uid = url_guid(user_id, "user id")
+        rids = list(dict.fromkeys(url_guid(r, "role id") for r in role_ids))
         if not rids:
             return
         if len(rids) == 1:
@@ -201,9 +201,9 @@ class UsersApi(DataverseCore):
         Should the change set fail because a role is already held or already gone (someone
         changed the user meanwhile), the additions and removals are sent again on their own,
         each of which treats those cases as success."""
-        uid = guid(user_id, "user id")
-        adds = list(dict.fromkeys(guid(r, "role id") for r in add))
-        removes = list(dict.fromkeys(guid(r, "role id") for r in remove))
+        uid = url_guid(user_id, "user id")
+        adds = list(dict.fromkeys(url_guid(r, "role id") for r in add))
+        removes = list(dict.fromkeys(url_guid(r, "role id") for r in remove))
         if not adds or not removes:
             if adds:
                 self.batch_associate(uid, adds)
