@@ -9,6 +9,9 @@ environment in administration mode, 8 privilege names and depths checked at prev
 
 from __future__ import annotations
 
+import threading
+import time
+
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +42,11 @@ def _add_table(folder: Path, schema: str) -> None:
 
 def test_rerun_while_our_import_runs_waits_for_it_and_adopts_it(
         emulator: Any, conn: dict, stack: Stack, tmp_path: Path) -> None:
-    """Import takes 4 s, the time-out is 1 s: the first up stops with "still running"; an
+    """The import outlasts the 1 s time-out: the first up stops with "still running"; an
     immediate rerun must not start a second import (Dataverse refuses it with 0x80071151); a
-    rerun with time to spare waits for the earlier import and adopts what it installed."""
-    emulator.settings.import_seconds = 4.0
+    rerun with time to spare waits for the earlier import and adopts what it installed.  (The
+    import lasts until the third up follows it, so a slow machine cannot change the case.)"""
+    emulator.settings.import_seconds = 3600.0
     path = package(tmp_path, "1.0.0.0")
     with pytest.raises(ProviderError) as first:
         stack.up(SolutionImport, "sol", sol_inputs(conn, path, timeout_seconds=1))
@@ -55,11 +59,27 @@ def test_rerun_while_our_import_runs_waits_for_it_and_adopts_it(
     assert "0x80071151" not in message and "Cannot start another" not in message
     assert len(_imports(emulator)) == 1
 
+    [op] = [o for o in emulator.dataverse.asyncoperations.values() if o.get("emu_kind") == "import"]
+    emulator.clear_log()  # the earlier ups followed it too; wait for the third one to
+    finisher = threading.Thread(target=_end_when_followed, args=(emulator, op), daemon=True)
+    finisher.start()
     step = stack.up(SolutionImport, "sol", sol_inputs(conn, path, timeout_seconds=30))
+    finisher.join(timeout=5)
     assert step.op == "create" and step.outputs["adopted"] is True
     assert step.outputs["installed_version"] == "1.0.0.0" and installed(emulator)["version"] == "1.0.0.0"
     assert len(_imports(emulator)) == 1  # never a second import
     assert any("adopting it" in line for line in stack.host.log)
+
+
+def _end_when_followed(emulator: Any, op: dict, limit_s: float = 60.0) -> None:
+    """Let the running import ``op`` end as soon as a client reads it (GET asyncoperations(<id>))."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if any(r.method == "GET" and op["asyncoperationid"] in r.path for r in emulator.requests):
+            with emulator.dataverse.lock:
+                op["emu_due"] = emulator.dataverse.now()
+            return
+        time.sleep(0.02)
 
 
 def test_rerun_reports_the_failure_of_our_earlier_import_instead_of_starting_another(
@@ -81,10 +101,16 @@ def test_rerun_reports_the_failure_of_our_earlier_import_instead_of_starting_ano
         "</MissingDependency></MissingDependencies>")
     (broken / "solution.xml").write_text(xml, encoding="utf-8")
     data = pack_source(broken)
-    # An earlier import of ours, sent without staging (CustomizationFile), that will fail.
-    solutions.start_import(emulator.dataverse, emulator_read(io.BytesIO(data), size=len(data)), duration=1.5)
+    # An earlier import of ours, sent without staging (CustomizationFile), that will fail.  It ends
+    # only once the rerun is seen following it, however slow the machine is (a fixed duration let a
+    # loaded CI machine reach the rerun after the import had already failed: a different case).
+    op = solutions.start_import(emulator.dataverse, emulator_read(io.BytesIO(data), size=len(data)),
+                                duration=3600)
+    finisher = threading.Thread(target=_end_when_followed, args=(emulator, op), daemon=True)
+    finisher.start()
     with pytest.raises(ProviderError) as err:
         stack.up(SolutionImport, "sol", sol_inputs(conn, path, timeout_seconds=30))
+    finisher.join(timeout=5)
     assert "the earlier import of bcsales_IntegrationStandIn" in err.value.message
     assert "failed" in err.value.message and "no new import was started" in err.value.message
     assert len(_imports(emulator)) == 1 and installed(emulator) is None
