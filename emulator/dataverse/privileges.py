@@ -82,16 +82,22 @@ class RolePrivileges:
                                  f"allowed depths: {allowed}.")
         return pid, d
 
+    def _editable_role(self, role_id: str) -> Record:
+        """The role whose privileges may change: a root role (copies in child business units follow
+        their root) that is customizable; call with the lock held."""
+        role = self.get_role(role_id)
+        if self.is_copy(role):
+            raise DataverseError(400, INHERITED_ROLE_READONLY,
+                                 f"Role {role['roleid']} is inherited; change the privileges of its root role.")
+        self._require_customizable(role)
+        return role
+
     def change_role_privileges(self, role_id: str, entries: list[tuple[str, Any]], *, replace: bool) -> None:
         """AddPrivilegesRole (replace=False: add or set depth) / ReplacePrivilegesRole (replace=True).
 
         Every entry is validated before anything changes."""
         with self.lock:
-            role = self.get_role(role_id)
-            if self.is_copy(role):
-                raise DataverseError(400, INHERITED_ROLE_READONLY,
-                                     f"Role {role['roleid']} is inherited; change the privileges of its root role.")
-            self._require_customizable(role)
+            role = self._editable_role(role_id)
             checked = [self.validate_privilege(pid, depth) for pid, depth in entries]
             target = self._privilege_map(role_id)
             if replace:
@@ -102,12 +108,9 @@ class RolePrivileges:
             self.changed()
 
     def remove_role_privilege(self, role_id: str, privilege_id: str) -> None:
+        """RemovePrivilegeRole: take one privilege off a root role; 404 when it has none such."""
         with self.lock:
-            role = self.get_role(role_id)
-            if self.is_copy(role):
-                raise DataverseError(400, INHERITED_ROLE_READONLY,
-                                     f"Role {role['roleid']} is inherited; change the privileges of its root role.")
-            self._require_customizable(role)
+            role = self._editable_role(role_id)
             pid = str(privilege_id).lower()
             if pid not in self.privileges:
                 raise not_found("privilege", str(privilege_id))

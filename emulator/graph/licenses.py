@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Callable
 
 from starlette.requests import Request
@@ -11,7 +10,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..context import EmulatorContext
-from .odata import GraphRequestError, ODataJSONResponse, json_body, project, require_user
+from .odata import ODataJSONResponse, project, require_user
+from .payload import assign_license_lists, json_body
 from .users import READ_USERS, user_json
 
 READ_SKUS = {"Organization.Read.All", "Organization.ReadWrite.All", "Directory.Read.All",
@@ -26,18 +26,8 @@ def routes(ctx: EmulatorContext, guarded: Callable[..., Any], base: Callable[[],
     async def assign_license(request: Request, claims: dict[str, Any]) -> Response:
         user = require_user(ctx, request.path_params["key"])
         body = await json_body(request)
-        missing = [k for k in ("addLicenses", "removeLicenses") if k not in body]
-        if missing:
-            raise GraphRequestError(400, "Request_BadRequest",
-                                    "One or more parameters of the operation 'assignLicense' are missing from the request "
-                                    f"payload. The missing parameters are: {', '.join(missing)}.")
-        add, remove = body["addLicenses"], body["removeLicenses"]
-        if not isinstance(add, list) or not all(isinstance(a, dict) for a in add) or not isinstance(remove, list):
-            raise GraphRequestError(400, "Request_BadRequest", "addLicenses must be a list of {skuId, disabledPlans} and removeLicenses a list of SKU ids.")
-        for a in add:
-            if not re.fullmatch(r"[0-9a-fA-F-]{36}", str(a.get("skuId", ""))):
-                raise GraphRequestError(400, "Request_BadRequest", "Cannot convert a primitive value to the expected type 'Edm.Guid'. See the inner exception for more details.")
-        updated = ctx.graph.assign_license(user.object_id, add, [str(r) for r in remove])
+        add, remove = assign_license_lists(body)
+        updated = ctx.graph.assign_license(user.object_id, add, remove)
         return ODataJSONResponse({"@odata.context": f"{base()}/$metadata#users/$entity",
                              **project(user_json(ctx, updated), None)})
 

@@ -1,12 +1,11 @@
 """Microsoft Graph's OData conventions as the emulator serves them: the success body type, the error
-raised inside handlers, ``$filter`` / ``$select`` on users, and reading a request's JSON body.
+raised inside handlers, ``$filter`` / ``$select`` on users (the JSON body is read by payload.py).
 
 Error codes follow Graph's; texts we could not confirm are marked GUESS.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Awaitable, Callable
 
@@ -14,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..context import EmulatorContext
+from .payload import select_names
 from .store import GraphUser
 
 DEFAULT_PAGE = 100
@@ -173,14 +173,8 @@ def parse_filter(text: str) -> Callable[[dict[str, Any]], bool]:
 
 
 def parse_select(raw: str | None) -> list[str] | None:
-    if not raw:
-        return None
-    names = [n.strip() for n in raw.split(",") if n.strip()]
-    for n in names:
-        if n not in DEFAULT_USER_PROPS and n not in EXTRA_USER_PROPS:
-            raise GraphRequestError(400, "Request_BadRequest",
-                                    f"Could not find a property named '{n}' on type 'Microsoft.DirectoryServices.User'.")
-    return names
+    """The user properties a ``$select`` names (None when there is none); an unknown one is Graph's 400."""
+    return select_names(raw, [*DEFAULT_USER_PROPS, *EXTRA_USER_PROPS], "Microsoft.DirectoryServices.User")
 
 
 def project(full: dict[str, Any], select: list[str] | None) -> dict[str, Any]:
@@ -195,14 +189,3 @@ def require_user(ctx: EmulatorContext, key: str) -> GraphUser:
         raise GraphRequestError(404, "Request_ResourceNotFound",
                                 f"Resource '{key}' does not exist or one of its queried reference-property objects are not present.")
     return user
-
-
-async def json_body(request: Request) -> dict[str, Any]:
-    """The request's JSON object, or Graph's 400 for a body that is not one."""
-    try:
-        body = json.loads(await request.body() or b"null")
-    except ValueError:
-        raise GraphRequestError(400, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.") from None
-    if not isinstance(body, dict):
-        raise GraphRequestError(400, "BadRequest", "Unable to read JSON request payload: expected a JSON object.")
-    return body

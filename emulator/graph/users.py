@@ -14,8 +14,9 @@ from starlette.routing import Route
 
 from ..context import EmulatorContext
 from . import groups as graph_groups
-from .odata import (DEFAULT_PAGE, EVENTUAL, MAX_TOP, GraphRequestError, ODataJSONResponse, json_body, parse_filter,
-                    parse_select, project, require_user)
+from .odata import (DEFAULT_PAGE, EVENTUAL, MAX_TOP, GraphRequestError, ODataJSONResponse, parse_filter, parse_select,
+                    project, require_user)
+from .payload import json_body
 from .store import GraphUser
 
 READ_USERS = {"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 
@@ -81,6 +81,16 @@ def _list(source: str, data: dict[str, Any], key: str) -> list[Any]:
     return value
 
 
+def _mappings(source: str, data: dict[str, Any], key: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each item of the list ``data[key]`` (stored back; null reads as []) with its key ("apps[0]"),
+    checked to be a mapping as it is reached, so errors come in file order."""
+    data[key] = _list(source, data, key)
+    for i, item in enumerate(data[key]):
+        if not isinstance(item, dict):
+            raise SeedError(source, f"{key}[{i}]", "must be a mapping")
+        yield f"{key}[{i}]", item
+
+
 def _validate(data: dict[str, Any], source: str) -> None:
     tenant = data.get("tenant")
     if not isinstance(tenant, dict) or "id" not in tenant:
@@ -88,12 +98,8 @@ def _validate(data: dict[str, Any], source: str) -> None:
     tenant["id"] = _guid(source, "tenant.id", tenant["id"])
     tenant.setdefault("default_domain", "contoso.example")
 
-    data["apps"] = _list(source, data, "apps")
     seen: set[str] = set()
-    for i, app in enumerate(data["apps"]):
-        key = f"apps[{i}]"
-        if not isinstance(app, dict):
-            raise SeedError(source, key, "must be a mapping")
+    for key, app in _mappings(source, data, "apps"):
         app["client_id"] = _guid(source, f"{key}.client_id", app.get("client_id"))
         if app["client_id"] in seen:
             raise SeedError(source, f"{key}.client_id", f"{app['client_id']} is listed twice")
@@ -116,10 +122,8 @@ def _validate(data: dict[str, Any], source: str) -> None:
             raise SeedError(source, f"oidc_issuers[{i}].issuer", "missing (an https URL)")
         iss["request_tokens"] = iss.get("request_tokens") or []
 
-    data["skus"] = _list(source, data, "skus")
     parts: dict[str, str] = {}
-    for i, sku in enumerate(data["skus"]):
-        key = f"skus[{i}]"
+    for key, sku in _mappings(source, data, "skus"):
         sku["sku_id"] = _guid(source, f"{key}.sku_id", sku.get("sku_id"))
         if not isinstance(sku.get("sku_part_number"), str):
             raise SeedError(source, f"{key}.sku_part_number", "missing (for example DYN365_ENTERPRISE_SALES)")
@@ -128,12 +132,8 @@ def _validate(data: dict[str, Any], source: str) -> None:
         sku["service_plans"] = sku.get("service_plans") or []
         parts[sku["sku_part_number"]] = sku["sku_id"]
 
-    data["users"] = _list(source, data, "users")
     upns: set[str] = set()
-    for i, user in enumerate(data["users"]):
-        key = f"users[{i}]"
-        if not isinstance(user, dict):
-            raise SeedError(source, key, "must be a mapping")
+    for key, user in _mappings(source, data, "users"):
         user["object_id"] = _guid(source, f"{key}.object_id", user.get("object_id"))
         upn = user.get("upn")
         if not isinstance(upn, str) or "@" not in upn:
@@ -155,13 +155,9 @@ def _validate(data: dict[str, Any], source: str) -> None:
 
 def _validate_groups(data: dict[str, Any], source: str, parts: dict[str, str]) -> None:
     """``groups:`` -- Entra security groups, optionally licensing their members (graph/groups.py)."""
-    data["groups"] = _list(source, data, "groups")
     users = {u["object_id"] for u in data["users"]}
     ids: set[str] = set()
-    for i, group in enumerate(data["groups"]):
-        key = f"groups[{i}]"
-        if not isinstance(group, dict):
-            raise SeedError(source, key, "must be a mapping")
+    for key, group in _mappings(source, data, "groups"):
         group["id"] = _guid(source, f"{key}.id", group.get("id"))
         if group["id"] in ids or group["id"] in users:
             raise SeedError(source, f"{key}.id", f"{group['id']} is used twice")

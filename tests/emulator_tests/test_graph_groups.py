@@ -132,8 +132,14 @@ def test_group_assign_license_gives_every_member_the_licence(graph, emulator: Em
     assert resp.status_code == 202 and resp.json()["id"] == GROUP
     skus = {a["skuId"] for a in http.get(f"{base}/users/{NEW_HIRE}?{STATES}", headers=h, timeout=5).json()["assignedLicenses"]}
     assert skus == {SALES_SKU, TEAM_MEMBERS_SKU}
-    _error(http.post(f"{base}/groups/{GROUP}/assignLicense", headers=h, timeout=5, json={"addLicenses": []}),
-           400, "Request_BadRequest")
+    msg = _error(http.post(f"{base}/groups/{GROUP}/assignLicense", headers=h, timeout=5, json={"addLicenses": []}),
+                 400, "Request_BadRequest")
+    assert msg.endswith("The missing parameters are: removeLicenses.")
+    # the same body rules as the user's assignLicense: skuId is an Edm.Guid
+    msg = _error(http.post(f"{base}/groups/{GROUP}/assignLicense", headers=h, timeout=5,
+                           json={"addLicenses": [{"skuId": "not-a-guid"}], "removeLicenses": []}),
+                 400, "Request_BadRequest")
+    assert msg.startswith("Cannot convert a primitive value to the expected type 'Edm.Guid'.")
 
 
 def test_groups_survive_a_snapshot(emulator_factory, tmp_path) -> None:
@@ -156,4 +162,11 @@ def test_seed_groups_are_validated() -> None:
         load_seed(seed)
     seed["groups"] = [{"id": GROUP, "members": ["6b1c2d3e-0000-4000-8000-0000000000ff"]}]
     with pytest.raises(SeedError, match=r"groups\[0\]\.members\[0\].*not a user"):
+        load_seed(seed)
+    seed["groups"] = ["not a mapping"]
+    with pytest.raises(SeedError, match=r"groups\[0\]: must be a mapping"):
+        load_seed(seed)
+    seed = load_seed()
+    seed["skus"] = [*seed["skus"], "not a mapping"]
+    with pytest.raises(SeedError, match=rf"skus\[{len(seed['skus']) - 1}\]: must be a mapping"):
         load_seed(seed)
