@@ -48,8 +48,6 @@ def routes(ctx: EmulatorContext) -> list[Route]:
                     return graph_error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.",
                                        client_request_id)
                 return await handler(request, claims)
-            except GraphRequestError as exc:
-                return graph_error(exc.status, exc.code, exc.message, client_request_id)
             except GraphError as exc:
                 return graph_error(exc.status, exc.code, exc.message, client_request_id)
         return endpoint
@@ -65,7 +63,7 @@ def routes(ctx: EmulatorContext) -> list[Route]:
         *users.routes(ctx, guarded, base),
         *licenses.routes(ctx, guarded, base),
         Route("/v1.0/me", guarded(None, me), methods=["GET"]),
-        *graph_groups.routes(ctx, guarded, base, GraphRequestError),
+        *graph_groups.routes(ctx, guarded, base),
     ]
     inner = Router(routes=[*user_routes, Route("/v1.0/{rest:path}", guarded(None, unknown_segment),
                                                methods=["GET", "POST", "PATCH", "PUT", "DELETE"])])

@@ -211,8 +211,7 @@ def group_json(group: Group, members_with_errors: bool) -> dict[str, Any]:
             "hasMembersWithLicenseErrors": members_with_errors}
 
 
-def routes(ctx: Any, guarded: Callable[[set[str] | None, Handler], Any], base: Callable[[], str],
-           request_error: type[Exception]) -> list[Route]:
+def routes(ctx: Any, guarded: Callable[[set[str] | None, Handler], Any], base: Callable[[], str]) -> list[Route]:
     """Group routes for graph.routes(); ``guarded`` checks the token and the permission."""
 
     def with_errors(group: Group) -> bool:
@@ -250,7 +249,7 @@ def routes(ctx: Any, guarded: Callable[[set[str] | None, Handler], Any], base: C
         ref = str(body.get("@odata.id") or "")
         object_id = ref.rstrip("/").rsplit("/", 1)[-1].strip("{}()'")
         if "/directoryObjects/" not in ref and "/users/" not in ref:
-            raise request_error(400, "BadRequest",  # GUESS text
+            raise GraphError(400, "BadRequest",  # GUESS text
                                 "The request body must be {\"@odata.id\": \"https://graph.microsoft.com/v1.0/directoryObjects/{id}\"}.")
         add_member(ctx.graph, request.path_params["gid"], object_id)
         return Response(status_code=204)
@@ -270,7 +269,7 @@ def routes(ctx: Any, guarded: Callable[[set[str] | None, Handler], Any], base: C
     async def reprocess(request: Request, claims: dict[str, Any]) -> Response:
         user = ctx.graph.get_user(request.path_params["key"])
         if user is None:
-            raise request_error(404, "Request_ResourceNotFound",
+            raise GraphError(404, "Request_ResourceNotFound",
                                 f"Resource '{request.path_params['key']}' does not exist or one of its queried "
                                 "reference-property objects are not present.")
         reprocess_user(ctx.graph, user.object_id)

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..context import EmulatorContext
+from .errors import GraphError
 from .payload import select_names
 from .store import GraphUser
 
@@ -43,12 +44,8 @@ class ODataJSONResponse(JSONResponse):
         super().__init__(content, status_code=status_code, headers={"OData-Version": "4.0", **(headers or {})})
 
 
-class GraphRequestError(Exception):
-    """Raised inside handlers; rendered as Graph's error JSON."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+#: The handlers' name for :class:`~emulator.graph.errors.GraphError` (one error, rendered once).
+GraphRequestError = GraphError
 
 
 # -- $filter ------------------------------------------------------------------------------------
