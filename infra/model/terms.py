@@ -11,7 +11,7 @@ import uuid
 from enum import Enum
 from typing import Any
 
-__all__ = ["PrivilegeDepth", "guid", "is_guid", "parse_version", "format_version"]
+__all__ = ["PrivilegeDepth", "guid", "is_guid", "parse_version"]
 
 
 class PrivilegeDepth(str, Enum):
@@ -110,8 +110,3 @@ def parse_version(text: str) -> tuple[int, int, int, int]:
         raise ValueError(f"{text!r} is not a solution version (major.minor[.build[.revision]], numbers only)")
     parts = [int(p) for p in value.split(".")] + [0, 0, 0]
     return parts[0], parts[1], parts[2], parts[3]
-
-
-def format_version(parts: tuple[int, ...]) -> str:
-    """``(1, 2, 0, 0)`` -> ``"1.2.0.0"``."""
-    return ".".join(str(p) for p in parts)

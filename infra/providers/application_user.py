@@ -41,14 +41,7 @@ from infra.providers.role_assignment import (
 )
 from infra.providers.runtime import dataverse_client
 
-__all__ = ["ApplicationUser", "ApplicationUserArgs", "ApplicationUserProvider", "find_or_create_app_user",
-           "find_or_create_app_user_with_roles"]
-
-
-def find_or_create_app_user(client: DataverseApi, app_id: str, label: str) -> tuple[SystemUser, bool]:
-    """(systemuser, created).  Adopt the single active user, re-enable a disabled one, or create."""
-    user, created, _ = find_or_create_app_user_with_roles(client, app_id, label)
-    return user, created
+__all__ = ["ApplicationUser", "ApplicationUserArgs", "ApplicationUserProvider", "find_or_create_app_user_with_roles"]
 
 
 def find_or_create_app_user_with_roles(client: DataverseApi, app_id: str, label: str,

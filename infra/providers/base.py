@@ -38,14 +38,9 @@ from infra.providers.runtime import (
 
 __all__ = [
     "is_guid", "guid", "is_unknown", "progress", "warn", "ProviderFailure", "DataverseProvider",
-    "connection_failures", "endpoints_of", "formerly", "client_for", "user_errors", "strip_internal", "FieldRule",
+    "endpoints_of", "formerly", "client_for", "user_errors", "strip_internal", "FieldRule",
     "credentials_available", "root_business_unit_id", "resource_props",
 ]
-
-
-def connection_failures(value: Any) -> list[CheckFailure]:
-    """Check failures for the ``connection`` input (none while preview does not know it yet)."""
-    return _checked_connection(value)[1]
 
 
 def _checked_connection(value: Any) -> tuple[EnvironmentEndpoints | None, list[CheckFailure]]:

@@ -20,7 +20,7 @@ from infra.model.terms import PrivilegeDepth
 from infra.providers.runtime import ProviderFailure
 from infra.providers.solution_install import resolve_package_path
 
-__all__ = ["role_depth", "privileges_digest", "catalog_privileges", "clear_catalog_cache", "privilege_problems",
+__all__ = ["role_depth", "privileges_digest", "catalog_privileges", "privilege_problems",
            "resolve_privileges", "privilege_drift", "package_allowed"]
 
 
@@ -51,12 +51,6 @@ def privileges_digest(privileges: Mapping[str, Any] | None) -> str:
 # Only privileges that exist are kept -- a name the import is about to add is asked again later.
 _CATALOG: dict[tuple[EnvironmentEndpoints, str], Privilege] = {}
 _CATALOG_LOCK = threading.Lock()
-
-
-def clear_catalog_cache() -> None:
-    """Forget the cached catalog entries (tests start cold this way)."""
-    with _CATALOG_LOCK:
-        _CATALOG.clear()
 
 
 def catalog_privileges(client: DataverseApi, names: Iterable[str]) -> dict[str, Privilege]:

@@ -21,7 +21,7 @@ from infra.clients.dataverse import DataverseApi, Role
 from infra.model.terms import guid, is_guid
 from infra.providers.runtime import ProviderFailure
 
-__all__ = ["resolve_roles", "role_copies", "remember_roles", "forget_role", "clear_role_cache", "PARALLEL"]
+__all__ = ["resolve_roles", "role_copies", "remember_roles", "forget_role", "PARALLEL"]
 
 #: At most this many requests in flight inside one operation (the host runs 4 operations).
 PARALLEL = 4
@@ -31,14 +31,6 @@ _BY_NAME: dict[tuple[EnvironmentEndpoints, str, str], list[Role]] = {}
 _COPIES: dict[tuple[EnvironmentEndpoints, str, str], str] = {}
 _CACHE_LOCK = threading.Lock()
 _LOOKUP_LOCKS: dict[EnvironmentEndpoints, threading.Lock] = {}
-
-
-def clear_role_cache() -> None:
-    """Forget every cached role (tests start from a cold process this way)."""
-    with _CACHE_LOCK:
-        _BY_ID.clear()
-        _BY_NAME.clear()
-        _COPIES.clear()
 
 
 def remember_roles(client: DataverseApi, roles: Iterable[Role]) -> None:
