@@ -39,10 +39,10 @@ def main(argv: list[str]) -> int:
     recorder = _Recorder()
     pulumi.runtime.set_mocks(recorder, project="bc-sales", stack=stack, preview=False)
     runpy.run_module("infra", run_name="__main__")
-    # let the pending registrations finish before reading the record
+    # Let the pending registrations finish before reading the record. A finished registration can
+    # start new tasks (a child waits on its parent's URN), so drain until nothing is left.
     loop = asyncio.get_event_loop()
-    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-    if pending:
+    while pending := [t for t in asyncio.all_tasks(loop) if not t.done()]:
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
     json.dump(recorder.resources, sys.stdout, default=str)
     return 0

@@ -57,14 +57,14 @@ def test_resources_register_with_expected_tokens_and_inputs(mocks: Mocks) -> Any
                                                privileges={"prvReadAccount": "Global"}))
     access = UserRoleAssignment("iu", UserRoleAssignmentArgs(connection=CONN, object_id="6b1c2d3e-0000-4000-8000-00000000e000",
                                              roles=[role.role_id], integration_user=True))
-    DeployerCheck("pf", DeployerCheckArgs(connection=CONN))
-    ApplicationUser("bc", ApplicationUserArgs(connection=CONN, application_id="6b1c2d3e-0000-4000-8000-00000000d003",
+    check = DeployerCheck("pf", DeployerCheckArgs(connection=CONN))
+    app_user = ApplicationUser("bc", ApplicationUserArgs(connection=CONN, application_id="6b1c2d3e-0000-4000-8000-00000000d003",
                                               roles=["Integration User"]))
-    SolutionImport("sol", SolutionImportArgs(connection=CONN, package_path="solution/standin",
+    solution = SolutionImport("sol", SolutionImportArgs(connection=CONN, package_path="solution/standin",
                                              unique_name="x", version="1.0", managed=True, sha256="0" * 64))
 
     def verify(values: list[Any]) -> None:
-        role_id, user_id = values
+        role_id, user_id = values[:2]
         assert role_id == "8c8d4f51-a72b-e511-80d9-3863bb349780"
         assert user_id == "00000000-0000-0000-0000-0000000000bb"
         tokens = sorted(a.typ for a in mocks.seen)
@@ -78,4 +78,7 @@ def test_resources_register_with_expected_tokens_and_inputs(mocks: Mocks) -> Any
         assert ua.inputs["integration_user"] is True and "wait_timeout_seconds" in ua.inputs
         assert ua.inputs["roles"] == ["8c8d4f51-a72b-e511-80d9-3863bb349780"]
 
-    return pulumi.Output.all(role.role_id, access.systemuser_id).apply(verify)
+    # Wait on every resource's id: the mock registers resources concurrently, so waiting on two
+    # outputs alone let verify run before the others had reached new_resource.
+    return pulumi.Output.all(role.role_id, access.systemuser_id,
+                             check.id, app_user.id, solution.id).apply(verify)
