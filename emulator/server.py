@@ -272,6 +272,19 @@ class Emulator:
         assert self._core.ctx.log is not None
         self._core.ctx.log.clear()
 
+    def settle(self, timeout: float = 5.0) -> bool:
+        """Wait until no request is in flight; False if some still were after ``timeout`` seconds.
+
+        A request is logged once its response is sent, so a client's last request can land in the
+        log just after the client returned; and a killed client's requests still run to the end.
+        """
+        deadline = time.monotonic() + timeout
+        while self.counters()["in_flight"] > 0:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
     def reset(self) -> None:
         """Back to the seed state (Graph + Dataverse), empty log, no faults."""
         self._core.reset()

@@ -21,6 +21,10 @@ for _var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
     os.environ.pop(_var, None)
 
 
+#: Ports this test process has served an emulator on.
+_PORTS_USED: set[int] = set()
+
+
 @pytest.fixture(scope="session")
 def emulator_tls_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One CA + server certificate for the whole session."""
@@ -35,6 +39,16 @@ def emulator_factory(emulator_tls_dir: Path) -> Iterator[Callable[..., Emulator]
     def start(seed: Any = None, **knobs: Any) -> Emulator:
         knobs.setdefault("tls_dir", emulator_tls_dir)
         emu = Emulator.start(seed, **knobs)
+        if not knobs.get("port"):
+            # A provider host lives for a whole module and caches per endpoint (port included):
+            # an emulator on a port this process has used before could meet stale cache entries.
+            held = []
+            while emu.port in _PORTS_USED and len(held) < 20:
+                held.append(emu)  # keep it bound so the next start gets another port
+                emu = Emulator.start(seed, **knobs)
+            for old in held:
+                old.stop()
+        _PORTS_USED.add(emu.port)
         started.append(emu)
         return emu
 

@@ -25,7 +25,6 @@ from pathlib import Path
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -36,6 +35,8 @@ from google.protobuf import empty_pb2, struct_pb2
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+
+from .pipe_lines import PipeLines
 
 PROVIDER_KEY = "__provider"
 STACK = "test"
@@ -130,7 +131,7 @@ class ProviderHost:
         self.proc: subprocess.Popen[bytes] | None = None
         self.channel: grpc.Channel | None = None
         self.stub: provider_pb2_grpc.ResourceProviderStub | None = None
-        self._stderr: list[str] = []
+        self._stderr: PipeLines | None = None
         self.start()
 
     # -- process lifecycle -------------------------------------------------------------------
@@ -159,8 +160,10 @@ class ProviderHost:
         if not line.isdigit():
             err = self.proc.stderr.read().decode() if self.proc.stderr else ""
             raise RuntimeError(f"provider host did not print a port: {line!r} {err}")
-        self._stderr = []
-        threading.Thread(target=self._drain_stderr, args=(self.proc,), daemon=True).start()
+        assert self.proc.stderr is not None
+        if self._stderr is not None:
+            self._stderr.close()
+        self._stderr = PipeLines(self.proc.stderr)
         self.channel = grpc.insecure_channel(f"127.0.0.1:{line}")
         grpc.channel_ready_future(self.channel).result(timeout=10)
         self.stub = provider_pb2_grpc.ResourceProviderStub(self.channel)
@@ -171,35 +174,17 @@ class ProviderHost:
             self.kill()  # never leave a host process behind when it could not be set up
             raise
 
-    def _drain_stderr(self, proc: subprocess.Popen[bytes]) -> None:
-        assert proc.stderr is not None
-        for raw in proc.stderr:
-            self._stderr.append(raw.decode(errors="replace").rstrip("\n"))
-
     @property
     def log(self) -> list[str]:
         """Lines the host wrote on stderr (where pulumi.log goes without an engine).
 
-        The host writes a line before it answers the RPC that logged it, but the drain thread
-        may not have read it yet when the test looks: wait (≤ 1 s) until the pipe is empty."""
-        import select
-
-        proc = self.proc
-        if proc is not None and proc.stderr is not None and not proc.stderr.closed:
-            deadline = time.monotonic() + 1.0
-            while time.monotonic() < deadline:
-                try:
-                    pending, _, _ = select.select([proc.stderr], [], [], 0)
-                except (ValueError, OSError):
-                    break
-                if not pending or proc.poll() is not None:
-                    break
-                time.sleep(0.005)
-            time.sleep(0.005)  # the line just read is appended right after readline returns
-        return list(self._stderr)
+        The host writes a line before it answers the RPC that logged it, and :class:`PipeLines`
+        reads the pipe dry before answering, so every line logged by a finished RPC is here."""
+        return self._stderr.lines() if self._stderr is not None else []
 
     def clear_log(self) -> None:
-        self._stderr.clear()
+        if self._stderr is not None:
+            self._stderr.clear()
 
     def cancel(self) -> None:
         """What the engine sends before it stops a host at the end of a deployment."""
@@ -226,9 +211,10 @@ class ProviderHost:
         self.cancel()
         self.kill()
         if self.proc is not None:
-            for stream in (self.proc.stdout, self.proc.stderr):
-                if stream:
-                    stream.close()
+            if self.proc.stdout:
+                self.proc.stdout.close()
+            if self._stderr is not None:
+                self._stderr.close()
 
     def __enter__(self) -> "ProviderHost":
         return self

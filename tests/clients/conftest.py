@@ -140,8 +140,5 @@ def wait_for_log(emu: Any, suffix: str, count: int, timeout: float = 2.0) -> lis
 def clear_log(emu: Any, timeout: float = 2.0) -> None:
     """Clear the emulator's request log once nothing is in flight (a request is logged just after
     its response is sent, so clearing right after a call could race with its log entry)."""
-    deadline = time.monotonic() + timeout
-    while emu.counters().get("in_flight", 0) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.02)
+    emu.settle(timeout)
     emu.clear_log()

@@ -72,7 +72,7 @@ def test_role_with_privileges_in_one_batch(emulator, dv: DataverseClient) -> Non
 
 
 def test_import_job_progress_reads_only_the_progress(emulator, dv: DataverseClient, tmp_path: Path) -> None:
-    emulator.settings.import_seconds = 2.0
+    emulator.settings.import_seconds = 3600  # still running when read, however slow we are
     package = tmp_path / "p.zip"
     package.write_bytes(solution_zip("emu_Progress", "1.0.0.0", managed=True))
     stage = dv.stage_solution(package)

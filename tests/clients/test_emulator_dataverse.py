@@ -158,10 +158,13 @@ def test_solution_stage_import_poll_result_and_uninstall(emulator, dv: Dataverse
     assert dv.find_solution("emu_Test") is None
     staged = dv.stage_solution(package)
     assert staged.passed and staged.unique_name == "emu_Test" and staged.version == "1.0.0.0"
+    emulator.settings.import_seconds = 3600  # still running when it is listed, however slow we are
     job = dv.import_solution_async(staged.upload_id)
     assert job.async_operation_id
     running = dv.find_running_solution_operations()
     assert job.async_operation_id in {op.async_operation_id for op in running}
+    with emulator.dataverse.lock:
+        emulator.dataverse.asyncoperations[job.async_operation_id]["emu_due"] = emulator.dataverse.now()
     deadline = time.monotonic() + 10
     op = dv.get_async_operation(job.async_operation_id)
     while not op.is_completed and time.monotonic() < deadline:
@@ -187,6 +190,7 @@ def test_import_start_with_unknown_outcome_is_reported_not_repeated(emulator, dv
     package.write_bytes(solution_zip("emu_Amb", "1.0.0.0", managed=True))
     staged = dv.stage_solution(package)
     clear_log(emulator)
+    emulator.settings.import_seconds = 3600  # still running when the reconcile step looks
     emulator.faults.add(FaultRule(kind="reset", phase="after", method="POST", path_regex="ImportSolutionAsync"))
     with pytest.raises(AmbiguousOutcomeError):
         dv.import_solution_async(staged.upload_id)

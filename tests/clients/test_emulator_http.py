@@ -30,7 +30,7 @@ def test_429_retry_after_is_honoured_and_measured(emulator, conn) -> None:
     started = time.monotonic()
     dv.whoami()
     elapsed = time.monotonic() - started
-    assert 1.0 <= elapsed < 1.6
+    assert 1.0 <= elapsed < 3.0  # at least Retry-After; the upper bound only catches a second wait
     assert len(dv.http.stats.waits) == 1 and 1.0 <= dv.http.stats.waits[0] <= 1.1
     assert wait_for_log(emulator, "/WhoAmI", 3)[-2:] == [429, 200]
 

@@ -211,14 +211,15 @@ def test_hooks_see_responses_and_retries() -> None:
 def test_real_connection_refused_is_retried_then_reported() -> None:
     import socket
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()  # nothing listens there now
-    waits: list[float] = []
-    http = ServiceHttp(f"https://127.0.0.1:{port}", FakeCredential(), "s", service="test", sleep=waits.append,
-                       retry=RetryPolicy(max_attempts=3, backoff_initial_s=0.01))
-    with pytest.raises(ConnectionFailedError) as err:
-        http.request("POST", "x", json={}, idempotent=False)  # nothing was sent: safe to retry a POST
+    # Bound but not listening: Linux refuses connections to it, and no other test can take the
+    # port while we hold it (closing it first left a window for a parallel worker to bind it).
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        waits: list[float] = []
+        http = ServiceHttp(f"https://127.0.0.1:{port}", FakeCredential(), "s", service="test", sleep=waits.append,
+                           retry=RetryPolicy(max_attempts=3, backoff_initial_s=0.01))
+        with pytest.raises(ConnectionFailedError) as err:
+            http.request("POST", "x", json={}, idempotent=False)  # nothing was sent: safe to retry a POST
     assert http.stats.attempts == 3 and len(waits) == 2
     assert "unreachable" in str(err.value)

@@ -38,7 +38,8 @@ def test_request_limit_per_window(emulator_factory) -> None:
 
 
 def test_execution_time_limit(emulator_factory) -> None:
-    emu = emulator_factory(latency_ms=60, service_protection=ServiceProtection(execution_ms_per_window=100))
+    # Each request costs at least its latency; a first request over budget would need > 500 ms.
+    emu = emulator_factory(latency_ms=300, service_protection=ServiceProtection(execution_ms_per_window=500))
     http = session(emu)
     h, url = _dataverse(emu)
     statuses = [http.get(url, headers=h, timeout=5).status_code for _ in range(3)]

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -37,6 +38,8 @@ class Run:
     stack: str
     record: dict[str, Any]
     stderr: str
+    #: when the subprocess was started and when it ended (UTC): the program read the clock in between
+    window: tuple[datetime, datetime]
 
     @property
     def error(self) -> str | None:
@@ -89,12 +92,14 @@ def run_stack(stack: str, tmp: Path, *, overrides: dict[str, Any] | None = None,
            "--overrides", json.dumps(overrides or {})]
     if preview:
         cmd.append("--preview")
+    started = datetime.now(UTC)
     proc = subprocess.run(cmd, cwd=ROOT, env=clean_env(tmp, env), capture_output=True, text=True, timeout=120)
+    ended = datetime.now(UTC)
     assert out.is_file(), f"mockrun {stack} wrote no record:\n{proc.stdout}\n{proc.stderr}"
     record = json.loads(out.read_text())
     # a failed program run exits non-zero (people run it as `bc-sales mock-run`)
     assert proc.returncode == (1 if record["error"] else 0), f"mockrun {stack}:\n{proc.stdout}\n{proc.stderr}"
-    return Run(stack, record, proc.stderr)
+    return Run(stack, record, proc.stderr, (started, ended))
 
 
 @pytest.fixture(scope="session")

@@ -73,6 +73,9 @@ def crash_and_converge(emulator: Any, k: int, salespeople: int) -> bool:
             pass  # the host died under an operation: that is the point
         hook.remove()
         killed = hook.fired
+        # The killed host's requests still in flight run to their end, as they would in Dataverse;
+        # the rerun starts after them (it comes minutes later in real life, not milliseconds).
+        emulator.settle()
         dep.restart_host()
         dep.attempt(dep.up, attempts=2)
         dep.assert_converged(dep.workload)

@@ -3,11 +3,13 @@ and helpers that read the emulator's request log.
 
 The host is one ``python -m pulumi.dynamic`` process per module (starting it costs ~0.5 s);
 each test still gets a fresh emulator on a new port, so the per-process caches of the host
-(deployer check, clients, tokens) never carry state from one test into the next.
+(deployer check, clients, tokens) never carry state from one test into the next: tests/conftest.py
+never serves two emulators of one test process on the same port.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, Callable, Iterator
 
@@ -39,9 +41,32 @@ def endpoints_for(emu: Any) -> dict[str, Any]:
 def settle(emu: Any, timeout: float = 2.0) -> None:
     """Wait until no request is in flight: the emulator logs a request after its response is
     sent, so the last request of an operation can land in the log just after the RPC returns."""
-    deadline = time.monotonic() + timeout
-    while emu.counters()["in_flight"] > 0 and time.monotonic() < deadline:
-        time.sleep(0.005)
+    emu.settle(timeout)
+
+
+def end_when_followed(emu: Any, op: dict[str, Any], *, limit_s: float = 60.0,
+                      then_import_seconds: float | None = None) -> threading.Thread:
+    """Start a thread that ends the running async operation ``op`` as soon as a client reads it
+    (``GET asyncoperations(<id>)``), and return it.
+
+    A fixed import duration races the provider host, which is slow to start on a loaded machine:
+    if the import has already ended when the provider arrives, the test exercises another case.
+    ``then_import_seconds`` sets how long imports started after this one take.
+    """
+    def run() -> None:
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            if any(r.method == "GET" and op["asyncoperationid"] in r.path for r in emu.requests):
+                if then_import_seconds is not None:
+                    emu.settings.import_seconds = then_import_seconds
+                with emu.dataverse.lock:
+                    op["emu_due"] = emu.dataverse.now()
+                return
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
 
 
 def clear_log(emu: Any) -> None:

@@ -9,8 +9,6 @@ environment in administration mode, 8 privilege names and depths checked at prev
 
 from __future__ import annotations
 
-import threading
-import time
 
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ import pytest
 from devkit.harness import CheckFailed, ProviderError, Stack
 from infra.providers import SolutionImport
 
-from .conftest import dataverse_requests, writes
+from .conftest import dataverse_requests, end_when_followed, writes
 from .test_solution_import import installed, package, sol_inputs
 
 
@@ -61,25 +59,13 @@ def test_rerun_while_our_import_runs_waits_for_it_and_adopts_it(
 
     [op] = [o for o in emulator.dataverse.asyncoperations.values() if o.get("emu_kind") == "import"]
     emulator.clear_log()  # the earlier ups followed it too; wait for the third one to
-    finisher = threading.Thread(target=_end_when_followed, args=(emulator, op), daemon=True)
-    finisher.start()
+    finisher = end_when_followed(emulator, op)
     step = stack.up(SolutionImport, "sol", sol_inputs(conn, path, timeout_seconds=30))
     finisher.join(timeout=5)
     assert step.op == "create" and step.outputs["adopted"] is True
     assert step.outputs["installed_version"] == "1.0.0.0" and installed(emulator)["version"] == "1.0.0.0"
     assert len(_imports(emulator)) == 1  # never a second import
     assert any("adopting it" in line for line in stack.host.log)
-
-
-def _end_when_followed(emulator: Any, op: dict, limit_s: float = 60.0) -> None:
-    """Let the running import ``op`` end as soon as a client reads it (GET asyncoperations(<id>))."""
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        if any(r.method == "GET" and op["asyncoperationid"] in r.path for r in emulator.requests):
-            with emulator.dataverse.lock:
-                op["emu_due"] = emulator.dataverse.now()
-            return
-        time.sleep(0.02)
 
 
 def test_rerun_reports_the_failure_of_our_earlier_import_instead_of_starting_another(
@@ -106,8 +92,7 @@ def test_rerun_reports_the_failure_of_our_earlier_import_instead_of_starting_ano
     # loaded CI machine reach the rerun after the import had already failed: a different case).
     op = solutions.start_import(emulator.dataverse, emulator_read(io.BytesIO(data), size=len(data)),
                                 duration=3600)
-    finisher = threading.Thread(target=_end_when_followed, args=(emulator, op), daemon=True)
-    finisher.start()
+    finisher = end_when_followed(emulator, op)
     with pytest.raises(ProviderError) as err:
         stack.up(SolutionImport, "sol", sol_inputs(conn, path, timeout_seconds=30))
     finisher.join(timeout=5)

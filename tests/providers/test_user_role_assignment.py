@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -213,15 +215,29 @@ def test_unknown_role_creates_no_application_user(emulator: Any, conn: dict, sta
 def test_waits_for_a_newly_licensed_user_to_appear(emulator_factory: Any, stack: Stack) -> None:
     from .conftest import endpoints_for
 
-    emulator = emulator_factory(provisioning_delay_s=1.5)
+    # The user stays unprovisioned until the provider has looked once, however late the host gets
+    # there (a fixed delay let a slow start find the user at once: a different case).
+    emulator = emulator_factory(provisioning_delay_s=3600)
     conn = endpoints_for(emulator)
     emulator.graph.update_user(NEW_HIRE_OID, {"usageLocation": "US"})
     emulator.graph.assign_license(NEW_HIRE_OID, [{"skuId": ids.SALES_SKU_ID}], [])
     stack.host.clear_log()
     clear_log(emulator)
+
+    def provision_after_first_look() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if any(r.method == "GET" and r.path.endswith("/systemusers") for r in emulator.requests):
+                emulator.settings.provisioning_delay_s = 0
+                return
+            time.sleep(0.02)
+
+    provisioner = threading.Thread(target=provision_after_first_look, daemon=True)
+    provisioner.start()
     step = stack.up(UserRoleAssignment, "nh", access(conn, NEW_HIRE_OID, ["Salesperson"], wait_timeout_seconds=20))
     assert step.outputs["role_ids"] == [SALESPERSON]
     finds = [r for r in dataverse_requests(emulator) if r.path.endswith("/systemusers")]
+    provisioner.join(timeout=5)
     assert 2 <= len(finds) <= 3  # 1 s, then 2 s back-off: no busy polling
     assert any("waiting up to 20s" in line for line in stack.host.log)
     assert any("appeared" in line for line in stack.host.log)
