@@ -82,7 +82,7 @@ start_emulator() {  # $1 = port; sets EMU_PID and EMU_JSON, returns 1 if it did 
   : > "$STATE/emulator.json"
   "$VPY" -m emulator --port "$1" --state "$STATE" --snapshot >"$STATE/emulator.json" 2>"$STATE/emulator.log" &
   EMU_PID=$!
-  for _ in $(seq 1 150); do
+  for _ in $(seq 1 600); do  # up to 120 s: a first start on a busy machine imports, makes keys
     if [ -s "$STATE/emulator.json" ]; then EMU_JSON="$(head -n 1 "$STATE/emulator.json")"; return 0; fi
     kill -0 "$EMU_PID" 2>/dev/null || { EMU_PID=""; return 1; }
     sleep 0.2

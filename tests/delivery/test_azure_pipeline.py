@@ -119,6 +119,8 @@ def test_every_run_tests_first(azure_pipeline: dict[str, Any]) -> None:
     [job] = _stage(azure_pipeline, "Test")["jobs"]
     assert "condition" not in _stage(azure_pipeline, "Test")
     assert any(s.get("bash") == "bash scripts/test.sh" for s in job["steps"])
+    # tests/engine/test_upgrade builds the stack from an older commit: a shallow checkout lacks it
+    assert job["steps"][0] == {"checkout": "self", "fetchDepth": 0}
     [setup] = _templates(job["steps"])
     assert setup["parameters"] == {"purpose": "test"}
     test_steps = " ".join(str(s.get("bash", "")) for s in _flat_steps(_template(setup["template"])))

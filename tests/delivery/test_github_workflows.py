@@ -112,6 +112,14 @@ def test_pull_requests_run_the_test_suite(preview_workflow: dict[Any, Any]) -> N
     assert "bash scripts/test.sh" in run
 
 
+def test_test_jobs_check_out_the_history(preview_workflow: dict[Any, Any], deploy_workflow: dict[Any, Any]) -> None:
+    """tests/engine/test_upgrade builds the stack from an older commit (git archive), which a
+    shallow checkout (actions/checkout's default depth 1) does not have."""
+    for workflow in (preview_workflow, deploy_workflow):
+        [checkout] = _uses(workflow["jobs"]["test"], "actions/checkout")
+        assert checkout["with"]["fetch-depth"] == 0
+
+
 def test_previews_of_one_pull_request_cancel_older_ones(preview_workflow: dict[Any, Any]) -> None:
     concurrency = preview_workflow["concurrency"]
     assert "github.event.pull_request.number" in concurrency["group"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -237,7 +238,10 @@ def test_pack_files() -> None:
     meta = yaml.safe_load((POLICY_DIR / "PulumiPolicy.yaml").read_text(encoding="utf-8"))
     assert meta["runtime"] == {"name": "python", "options": {"virtualenv": "venv"}}
     requirements = (POLICY_DIR / "requirements.txt").read_text(encoding="utf-8")
-    assert "pulumi-policy" in requirements
+    pins = dict(line.split("==", 1) for line in requirements.splitlines()
+                if line.strip() and not line.startswith("#"))
+    assert set(pins) == {"pulumi", "pulumi-policy"}, requirements
+    assert all(re.fullmatch(r"\d+(\.\d+)+", v) for v in pins.values()), "pin exact versions"
     main = (POLICY_DIR / "__main__.py").read_text(encoding="utf-8")
     assert "PolicyPack(" in main and "EnforcementLevel.MANDATORY" in main
     assert p.PACK_NAME == "bc-sales-guardrails"

@@ -57,9 +57,13 @@ def check_no_duplicates(emu: Emulator) -> None:
 
 def crash_then_converge(stack: EngineStack, emu: Emulator, moment: Callable[[Emulator], bool], what: str) -> Any:
     proc = stack.start("up", "--yes", "--skip-preview")
-    wait_until(lambda: moment(emu) or proc.poll() is not None, timeout=120, what=what)
+    # generous: on a loaded machine the deployer check, import polls and role creation come first
+    wait_until(lambda: moment(emu) or proc.poll() is not None, timeout=300, what=what)
     assert proc.poll() is None, f"pulumi up ended before {what}"
     kill_group(proc)
+    # The killed run's requests still in flight run to their end, as they would in Dataverse; the
+    # recovery starts after them (in real life it comes minutes later, not milliseconds).
+    assert emu.settle(timeout=30), "the killed run's requests were still in flight after 30 s"
 
     recover(stack)
     stack.up("--skip-preview")

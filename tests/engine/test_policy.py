@@ -1,7 +1,7 @@
 """The policy pack through the real engine (issue 10, engine test 5).
 
 The pack runs from its own virtualenv (``policy/venv``, as docs/ci-cd.md sets it up), created
-once per session from ``policy/requirements.txt``.
+once per test run from ``policy/requirements.txt``.
 
 How the pack is started: with ``--policy-pack policy`` the engine asks the Python language host to
 run the pack (RunPlugin). The language host this project can build (sdk v3.68.0, see README "The
@@ -15,6 +15,9 @@ violations failing the preview) is the real engine's.
 
 from __future__ import annotations
 
+import fcntl
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -34,11 +37,22 @@ cd "{pack}" && exec "{pack}/venv/bin/python" -u -m pulumi.policy "$1" "{pack}"
 
 @pytest.fixture(scope="session")
 def policy_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """policy/venv as docs/ci-cd.md makes it: python -m venv + pip install -r policy/requirements.txt."""
-    venv = tmp_path_factory.mktemp("policy") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "-r", str(ROOT / "policy" / "requirements.txt")], check=True, timeout=900)
+    """policy/venv as docs/ci-cd.md makes it: python -m venv + pip install -r policy/requirements.txt.
+
+    Built once per test run: pytest-xdist workers share the run's base temporary folder, and a
+    lock keeps a second worker from building (downloading, compiling grpcio) at the same time."""
+    shared = tmp_path_factory.getbasetemp().parent if "PYTEST_XDIST_WORKER" in os.environ \
+        else tmp_path_factory.getbasetemp()
+    venv = shared / "policy-venv"
+    with open(shared / "policy-venv.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (venv / ".complete").is_file():
+            shutil.rmtree(venv, ignore_errors=True)
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+            subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                            "--disable-pip-version-check", "--retries", "10", "--timeout", "60",
+                            "-r", str(ROOT / "policy" / "requirements.txt")], check=True, timeout=900)
+            (venv / ".complete").touch()
     return venv
 
 
