@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Callable
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ class RequestLog:
         self._counters: Counter[str] = Counter()
         self.in_flight = 0
         self.max_in_flight = 0
+        self._listeners: list[Callable[[RequestRecord], None]] = []
 
     def started(self) -> None:
         with self._lock:
@@ -68,6 +69,22 @@ class RequestLog:
             c[f"method:{record.method}"] += 1
             if record.fault:
                 c[f"fault:{record.fault}"] += 1
+            listeners = list(self._listeners)
+        for listener in listeners:  # outside the lock: a listener may read the log
+            listener(record)
+
+    def subscribe(self, listener: Callable[[RequestRecord], None]) -> Callable[[], None]:
+        """Call ``listener(record)`` for every request logged from now on, on the server's thread,
+        just before the response's last byte is sent. Returns the function that unsubscribes it."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
 
     def count(self, name: str, n: int = 1) -> None:
         """Bump a named counter (e.g. ``tokens_issued``) from a surface."""

@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import uvicorn
 
@@ -272,11 +272,19 @@ class Emulator:
         assert self._core.ctx.log is not None
         self._core.ctx.log.clear()
 
+    def on_request(self, listener: Callable[[RequestRecord], None]) -> Callable[[], None]:
+        """Call ``listener(record)`` for each request logged from now on (see
+        :meth:`RequestLog.subscribe`); returns the function that stops it. Lets a test act at an
+        exact point of a client's conversation (end an import once it is polled, kill a client
+        after its k-th request) instead of racing it with timers."""
+        assert self._core.ctx.log is not None
+        return self._core.ctx.log.subscribe(listener)
+
     def settle(self, timeout: float = 5.0) -> bool:
         """Wait until no request is in flight; False if some still were after ``timeout`` seconds.
 
-        A request is logged once its response is sent, so a client's last request can land in the
-        log just after the client returned; and a killed client's requests still run to the end.
+        A request is logged as its response's last byte leaves; a request whose client gave up or
+        was killed still runs to its end, and is logged only then.
         """
         deadline = time.monotonic() + timeout
         while self.counters()["in_flight"] > 0:

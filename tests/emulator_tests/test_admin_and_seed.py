@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -29,6 +30,19 @@ def test_request_log_and_counters_over_http(emulator: Emulator) -> None:
     assert counters["by_surface"] == {"entra": 1, "graph": 1}
     assert http.delete(f"{admin}/requests", timeout=5).status_code == 204
     assert http.get(f"{admin}/requests", timeout=5).json() == [] and emulator.requests == []
+
+
+def test_request_listener_sees_each_request_before_the_client_has_its_answer(emulator: Emulator) -> None:
+    http = session(emulator)
+    discovery = f"{emulator.urls.authority}/v2.0/.well-known/openid-configuration"
+    seen: list[tuple[str, int, int]] = []
+    stop = emulator.on_request(lambda r: seen.append((r.path, r.status, len(emulator.requests))))
+    http.get(discovery, timeout=5)
+    # already there when the response is in hand, and the record is in the log when it is called
+    assert seen == [(urlsplit(discovery).path, 200, 1)]
+    stop()
+    http.get(discovery, timeout=5)
+    assert len(seen) == 1 and len(emulator.requests) == 2
 
 
 def test_caller_is_recorded_from_the_token(emulator: Emulator) -> None:

@@ -28,26 +28,19 @@ from tests.proof.deployment import DATAVERSE, Deployment
 
 
 class KillAfter:
-    """Emulator hook: SIGKILL ``pid_of()`` right after the k-th Dataverse response is sent."""
+    """Emulator hook: SIGKILL ``pid_of()`` as the k-th Dataverse response is sent."""
 
     def __init__(self, emulator: Any, k: int, pid_of: Callable[[], int]) -> None:
         self.k, self.seen, self.fired = k, 0, False
-        log = emulator.ctx.log
-        original = log.add
 
-        def add(record: Any) -> None:
-            original(record)
+        def on_request(record: Any) -> None:
             if record.path.startswith(DATAVERSE) and not self.fired:
                 self.seen += 1
                 if self.seen == self.k:
                     self.fired = True
                     os.kill(pid_of(), signal.SIGKILL)
 
-        log.add = add  # type: ignore[method-assign]
-        self._restore = lambda: setattr(log, "add", original)
-
-    def remove(self) -> None:
-        self._restore()
+        self.remove = emulator.on_request(on_request)
 
 
 def _count_requests(emulator: Any, salespeople: int) -> int:

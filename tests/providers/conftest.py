@@ -9,8 +9,6 @@ never serves two emulators of one test process on the same port.
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -38,45 +36,33 @@ def endpoints_for(emu: Any) -> dict[str, Any]:
                       ca_bundle=u.ca_bundle, power_platform_url=u.power_platform_url).to_dict()
 
 
-def settle(emu: Any, timeout: float = 2.0) -> None:
-    """Wait until no request is in flight: the emulator logs a request after its response is
-    sent, so the last request of an operation can land in the log just after the RPC returns."""
-    emu.settle(timeout)
-
-
-def end_when_followed(emu: Any, op: dict[str, Any], *, limit_s: float = 60.0,
-                      then_import_seconds: float | None = None) -> threading.Thread:
-    """Start a thread that ends the running async operation ``op`` as soon as a client reads it
-    (``GET asyncoperations(<id>)``), and return it.
+def end_when_followed(emu: Any, op: dict[str, Any], *, then_import_seconds: float | None = None) -> None:
+    """End the running async operation ``op`` as soon as a client reads it
+    (``GET asyncoperations(<id>)``): that read still answers "in progress", the next one "done".
 
     A fixed import duration races the provider host, which is slow to start on a loaded machine:
     if the import has already ended when the provider arrives, the test exercises another case.
     ``then_import_seconds`` sets how long imports started after this one take.
     """
-    def run() -> None:
-        deadline = time.monotonic() + limit_s
-        while time.monotonic() < deadline:
-            if any(r.method == "GET" and op["asyncoperationid"] in r.path for r in emu.requests):
-                if then_import_seconds is not None:
-                    emu.settings.import_seconds = then_import_seconds
-                with emu.dataverse.lock:
-                    op["emu_due"] = emu.dataverse.now()
-                return
-            time.sleep(0.02)
+    def on_request(record: Any) -> None:
+        if record.method == "GET" and op["asyncoperationid"] in record.path:
+            stop()
+            if then_import_seconds is not None:
+                emu.settings.import_seconds = then_import_seconds
+            with emu.dataverse.lock:
+                op["emu_due"] = emu.dataverse.now()
 
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
+    stop = emu.on_request(on_request)
 
 
 def clear_log(emu: Any) -> None:
-    settle(emu)
+    emu.settle()  # a request still running (one a client gave up on) is logged when it ends
     emu.clear_log()
 
 
 def dataverse_requests(emu: Any) -> list[Any]:
     """Requests to the Dataverse Web API (token requests are Entra's, not counted)."""
-    settle(emu)
+    emu.settle()  # a request still running (one a client gave up on) is logged when it ends
     return [r for r in emu.requests if r.path.startswith("/api/data/")]
 
 

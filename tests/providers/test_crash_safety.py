@@ -18,7 +18,7 @@ from emulator import FaultRule
 from emulator.seed import ids
 from infra.providers import ApplicationUser, DeployerCheck, SecurityRole, SolutionImport, UserRoleAssignment
 
-from .conftest import BC_APP_ID, settle, dataverse_requests, salesperson_oid
+from .conftest import BC_APP_ID, dataverse_requests, salesperson_oid
 from .test_solution_import import package, sol_inputs
 
 ROLE_ID = "6f960e32-a72b-e511-80d9-3863bb349780"
@@ -33,7 +33,7 @@ def _warm(emulator: Any, host: ProviderHost, cls: type, inputs: dict[str, Any]) 
     host.restart()
     Stack(host).up(DeployerCheck, "warm-up", {"connection": inputs["connection"]})
     Stack(host).preview(cls, "probe", inputs)
-    settle(emulator)
+    emulator.settle()
     emulator.reset()
 
 
@@ -46,7 +46,7 @@ def _probe(emulator: Any, host: ProviderHost, cls: type, inputs: dict[str, Any])
 
 def _rerun_converges(emulator: Any, host: ProviderHost, run: Stack, cls: type, name: str,
                      inputs: dict[str, Any], check: Callable[[], None]) -> None:
-    settle(emulator)
+    emulator.settle()
     emulator.faults.clear()
     emulator.settings.latency_ms = 0
     if name not in run.state:
@@ -96,7 +96,7 @@ def _interrupt_each_request(emulator: Any, host: ProviderHost, cls: type, inputs
     lost = 0
     for i, record in enumerate(writes):
         nth = sum(1 for r in writes[: i + 1] if r.method == record.method)
-        settle(emulator)
+        emulator.settle()
         emulator.reset()
         emulator.faults.add(FaultRule(kind="reset", nth=nth, limit=1, phase="after", method=record.method,
                                       path_regex=r"^/api/data/"))

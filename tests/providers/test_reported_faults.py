@@ -59,9 +59,8 @@ def test_rerun_while_our_import_runs_waits_for_it_and_adopts_it(
 
     [op] = [o for o in emulator.dataverse.asyncoperations.values() if o.get("emu_kind") == "import"]
     emulator.clear_log()  # the earlier ups followed it too; wait for the third one to
-    finisher = end_when_followed(emulator, op)
+    end_when_followed(emulator, op)
     step = stack.up(SolutionImport, "sol", sol_inputs(conn, path, timeout_seconds=30))
-    finisher.join(timeout=5)
     assert step.op == "create" and step.outputs["adopted"] is True
     assert step.outputs["installed_version"] == "1.0.0.0" and installed(emulator)["version"] == "1.0.0.0"
     assert len(_imports(emulator)) == 1  # never a second import
@@ -92,10 +91,9 @@ def test_rerun_reports_the_failure_of_our_earlier_import_instead_of_starting_ano
     # loaded CI machine reach the rerun after the import had already failed: a different case).
     op = solutions.start_import(emulator.dataverse, emulator_read(io.BytesIO(data), size=len(data)),
                                 duration=3600)
-    finisher = end_when_followed(emulator, op)
+    end_when_followed(emulator, op)
     with pytest.raises(ProviderError) as err:
         stack.up(SolutionImport, "sol", sol_inputs(conn, path, timeout_seconds=30))
-    finisher.join(timeout=5)
     assert "the earlier import of bcsales_IntegrationStandIn" in err.value.message
     assert "failed" in err.value.message and "no new import was started" in err.value.message
     assert len(_imports(emulator)) == 1 and installed(emulator) is None

@@ -160,10 +160,9 @@ def test_start_refused_by_a_running_import_waits_then_imports_once(
     with open_package(other) as stream:
         job = dv.import_solution_async(dv.stage_solution(stream).upload_id)
     clear_log(emulator)
-    finisher = end_when_followed(emulator, emulator.dataverse.asyncoperations[job.async_operation_id],
-                                 then_import_seconds=0.5)
+    end_when_followed(emulator, emulator.dataverse.asyncoperations[job.async_operation_id],
+                      then_import_seconds=0.5)
     step = stack.up(SolutionImport, "sol", sol_inputs(conn, ours))
-    finisher.join(timeout=5)
     assert step.op == "create" and installed(emulator)["version"] == "1.0.0.0"
     calls = describe(dataverse_requests(emulator))
     assert calls.count("GET asyncoperations") == 1, calls  # listed once, after the refusal

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 import pytest
@@ -224,20 +222,14 @@ def test_waits_for_a_newly_licensed_user_to_appear(emulator_factory: Any, stack:
     stack.host.clear_log()
     clear_log(emulator)
 
-    def provision_after_first_look() -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if any(r.method == "GET" and r.path.endswith("/systemusers") for r in emulator.requests):
-                emulator.settings.provisioning_delay_s = 0
-                return
-            time.sleep(0.02)
+    def provision_after_first_look(record: Any) -> None:
+        if record.method == "GET" and record.path.endswith("/systemusers"):
+            emulator.settings.provisioning_delay_s = 0
 
-    provisioner = threading.Thread(target=provision_after_first_look, daemon=True)
-    provisioner.start()
+    emulator.on_request(provision_after_first_look)
     step = stack.up(UserRoleAssignment, "nh", access(conn, NEW_HIRE_OID, ["Salesperson"], wait_timeout_seconds=20))
     assert step.outputs["role_ids"] == [SALESPERSON]
     finds = [r for r in dataverse_requests(emulator) if r.path.endswith("/systemusers")]
-    provisioner.join(timeout=5)
     assert 2 <= len(finds) <= 3  # 1 s, then 2 s back-off: no busy polling
     assert any("waiting up to 20s" in line for line in stack.host.log)
     assert any("appeared" in line for line in stack.host.log)
