@@ -81,12 +81,6 @@ class EmulatorProcess:
     def counters(self) -> dict[str, Any]:
         return self.http.get("/_emulator/counters").raise_for_status().json()
 
-    def add_fault(self, **rule: Any) -> None:
-        self.http.post("/_emulator/faults", json=rule).raise_for_status()
-
-    def clear_faults(self) -> None:
-        self.http.delete("/_emulator/faults").raise_for_status()
-
     # -- lifecycle ----------------------------------------------------------------------------
 
     def stop(self) -> None:

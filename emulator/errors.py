@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from email.utils import formatdate
 from typing import Any
 
 from starlette.responses import JSONResponse
@@ -67,7 +66,3 @@ def surface_error(path: str, status: int, kind: str, retry_after: int | None, su
     if status == 429:
         return entra_error(429, "temporarily_unavailable", 50196, "Too many requests (injected fault).", headers)  # GUESS code
     return entra_error(503, "temporarily_unavailable", 90033, "A transient error has occurred (injected fault).", headers)
-
-
-def http_date() -> str:
-    return formatdate(usegmt=True)

@@ -115,10 +115,6 @@ def _sentinels(value: Any) -> Any:
     return value
 
 
-def _strip(props: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in props.items() if k != PROVIDER_KEY}
-
-
 class ProviderHost:
     """One ``python -m pulumi.dynamic`` subprocess and a gRPC stub connected to it."""
 

@@ -116,9 +116,6 @@ class GraphStore:
     def changed(self) -> None:
         self._on_change()
 
-    def sku_by_part_number(self, part: str) -> Sku | None:
-        return next((s for s in self.skus.values() if s.sku_part_number == part), None)
-
     # -- writes ----------------------------------------------------------------------------------
     def update_user(self, user_id: str, fields: dict[str, Any]) -> GraphUser:
         """Apply a PATCH (only usageLocation, displayName and accountEnabled are writable here)."""
