@@ -269,7 +269,10 @@ class Emulator:
         return self._core.ctx.log.counters()
 
     def clear_log(self) -> None:
+        """Forget every request made so far: waits (:meth:`settle`) for those still in flight,
+        which would otherwise be logged after the clear."""
         assert self._core.ctx.log is not None
+        self.settle()
         self._core.ctx.log.clear()
 
     def on_request(self, listener: Callable[[RequestRecord], None]) -> Callable[[], None]:
@@ -283,11 +286,13 @@ class Emulator:
     def settle(self, timeout: float = 5.0) -> bool:
         """Wait until no request is in flight; False if some still were after ``timeout`` seconds.
 
-        A request is logged as its response's last byte leaves; a request whose client gave up or
-        was killed still runs to its end, and is logged only then.
+        A request is logged just before its response's last byte is sent; a request whose client
+        gave up or was killed still runs to its end, and is logged only then.
         """
+        log = self._core.ctx.log
+        assert log is not None
         deadline = time.monotonic() + timeout
-        while self.counters()["in_flight"] > 0:
+        while log.in_flight > 0:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.005)

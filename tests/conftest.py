@@ -42,12 +42,16 @@ def emulator_factory(emulator_tls_dir: Path) -> Iterator[Callable[..., Emulator]
         if not knobs.get("port"):
             # A provider host lives for a whole module and caches per endpoint (port included):
             # an emulator on a port this process has used before could meet stale cache entries.
-            held = []
-            while emu.port in _PORTS_USED and len(held) < 20:
-                held.append(emu)  # keep it bound so the next start gets another port
-                emu = Emulator.start(seed, **knobs)
-            for old in held:
-                old.stop()
+            held: list[Emulator] = []
+            try:
+                while emu.port in _PORTS_USED:
+                    held.append(emu)  # keep it bound so the next start gets another port
+                    if len(held) > 20:
+                        raise RuntimeError(f"no unused port after {len(held)} emulator starts")
+                    emu = Emulator.start(seed, **knobs)
+            finally:
+                for old in held:
+                    old.stop()
         _PORTS_USED.add(emu.port)
         started.append(emu)
         return emu

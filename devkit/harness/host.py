@@ -146,6 +146,8 @@ class ProviderHost:
         env["PULUMI_CONFIG"] = json.dumps({k: v if isinstance(v, str) else json.dumps(v)
                                            for k, v in self._config.items()})
         env["PYTHONUNBUFFERED"] = "1"
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()  # the previous process's, after a restart
         # -u like the SDK's pulumi-resource-pulumi-python launcher: the port is written unflushed.
         self.proc = subprocess.Popen(
             [sys.executable, "-u", "-m", "pulumi.dynamic"],
@@ -158,7 +160,7 @@ class ProviderHost:
             raise RuntimeError(f"provider host did not print a port: {line!r} {err}")
         assert self.proc.stderr is not None
         if self._stderr is not None:
-            self._stderr.close()
+            self._stderr.close()  # the previous process's, after a restart
         self._stderr = PipeLines(self.proc.stderr)
         self.channel = grpc.insecure_channel(f"127.0.0.1:{line}")
         grpc.channel_ready_future(self.channel).result(timeout=10)

@@ -126,19 +126,8 @@ def az_calls(directory: Path) -> list[list[str]]:
     return [line.split() for line in args.read_text().splitlines()] if args.exists() else []
 
 
-def wait_for_log(emu: Any, suffix: str, count: int, timeout: float = 2.0) -> list[int]:
-    """Statuses of logged requests whose path ends with ``suffix`` (the log is written just after
-    the response is sent, so give it a moment)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        statuses = [r.status for r in emu.requests if r.path.endswith(suffix)]
-        if len(statuses) >= count or time.monotonic() > deadline:
-            return statuses
-        time.sleep(0.02)
-
-
-def clear_log(emu: Any, timeout: float = 2.0) -> None:
-    """Clear the emulator's request log once nothing is in flight (a request is logged just after
-    its response is sent, so clearing right after a call could race with its log entry)."""
-    emu.settle(timeout)
-    emu.clear_log()
+def logged_statuses(emu: Any, suffix: str) -> list[int]:
+    """Statuses of the logged requests whose path ends with ``suffix``, once none is in flight
+    (a request whose connection the emulator cut is logged only when it ends)."""
+    emu.settle()
+    return [r.status for r in emu.requests if r.path.endswith(suffix)]

@@ -12,7 +12,7 @@ from infra.clients.errors import NotFoundError
 from tests.emulator_tests.testkit import solution_zip
 
 
-from .conftest import clear_log, secret_env, wait_for_log
+from .conftest import secret_env
 from .test_emulator_dataverse import NEW_ROLE, ROOT_BU, SALES01_OID, SALES01_USER, SALESPERSON
 
 MISSING = "6b1c2d3e-0000-4000-8000-0000000fffff"
@@ -31,7 +31,7 @@ def _api(emu) -> list[str]:
 def test_user_with_roles_is_one_request_and_matches_two_reads(emulator, dv: DataverseClient) -> None:
     expected = sorted(r.role_id for r in dv.user_roles(SALES01_USER))
     assert SALESPERSON in expected
-    clear_log(emulator)
+    emulator.clear_log()
     found = dv.find_user_with_roles_by_object_id(SALES01_OID)
     assert found is not None
     user, roles = found
@@ -39,7 +39,7 @@ def test_user_with_roles_is_one_request_and_matches_two_reads(emulator, dv: Data
     assert all(r.business_unit_id == ROOT_BU for r in roles if r.role_id == SALESPERSON)
     user2, roles2 = dv.get_user_with_roles(SALES01_USER)
     assert user2 == user and sorted(r.role_id for r in roles2) == expected
-    wait_for_log(emulator, "", 2)
+    emulator.settle()
     assert _api(emulator) == ["GET systemusers", f"GET systemusers({SALES01_USER})"]
     assert dv.find_user_with_roles_by_object_id(MISSING) is None
     with pytest.raises(NotFoundError):
@@ -47,11 +47,11 @@ def test_user_with_roles_is_one_request_and_matches_two_reads(emulator, dv: Data
 
 
 def test_roles_by_ids_or_names_one_request(emulator, dv: DataverseClient) -> None:
-    clear_log(emulator)
+    emulator.clear_log()
     roles = dv.roles_by_ids_or_names([SALESPERSON.upper(), MISSING], ["Sales Manager", "No Such Role"], ROOT_BU)
     assert sorted(r.name for r in roles) == ["Sales Manager", "Salesperson"]
     assert all(r.business_unit_id == ROOT_BU for r in roles)
-    wait_for_log(emulator, "/roles", 1)
+    emulator.settle()
     assert _api(emulator) == ["GET roles"]
     assert dv.roles_by_ids_or_names() == []
 
@@ -62,11 +62,11 @@ def test_role_with_privileges_in_one_batch(emulator, dv: DataverseClient) -> Non
     dv.replace_role_privileges(NEW_ROLE, {ids["prvReadAccount"].privilege_id: "Global",
                                           ids["prvReadContact"].privilege_id: "Local"},
                                business_unit_id=ROOT_BU)
-    clear_log(emulator)
+    emulator.clear_log()
     role, privileges = dv.get_role_with_privileges(NEW_ROLE)
     assert role.role_id == NEW_ROLE and role.name == "Batch Read Role"
     assert {p.privilege_name: p.depth for p in privileges} == {"prvReadAccount": "Global", "prvReadContact": "Local"}
-    wait_for_log(emulator, "$batch", 1)
+    emulator.settle()
     assert _api(emulator) == ["POST $batch"]
     assert dv.get_role_with_privileges(MISSING) is None
 
@@ -77,7 +77,7 @@ def test_import_job_progress_reads_only_the_progress(emulator, dv: DataverseClie
     package.write_bytes(solution_zip("emu_Progress", "1.0.0.0", managed=True))
     stage = dv.stage_solution(package)
     job = dv.import_solution_async(stage.upload_id)
-    clear_log(emulator)
+    emulator.clear_log()
     done = dv.import_job_progress(job.import_job_key)
     assert done is not None and 0 <= done < 100
     [read] = [r for r in emulator.requests if "/importjobs(" in r.path]

@@ -24,8 +24,8 @@ from infra.clients.credentials import CredentialSettings, resolve_credential
 from infra.clients.dataverse import DataverseClient
 from infra.clients.errors import AuthenticationError
 
-from .conftest import (DEPLOYER_ID, GITHUB_SUBJECT, LIMITED_ID, LIMITED_SECRET, az_calls, az_path, clear_log,
-                       endpoints_for, secret_env, wait_for_log, write_fake_az)
+from .conftest import (DEPLOYER_ID, GITHUB_SUBJECT, LIMITED_ID, LIMITED_SECRET, az_calls, az_path,
+                       endpoints_for, secret_env, logged_statuses, write_fake_az)
 
 DEPLOYER_USER = ids.DEPLOYER_SYSTEMUSER_ID
 LIMITED_USER = ids.LIMITED_SYSTEMUSER_ID
@@ -220,9 +220,9 @@ def test_401_forces_one_refresh_and_a_resend(emulator, conn) -> None:
     tokens = emulator.ctx.tokens
     base_clock = tokens.clock
     tokens.clock = lambda: base_clock() + 3700
-    clear_log(emulator)
+    emulator.clear_log()
     assert dv.whoami().user_id == DEPLOYER_USER
-    assert wait_for_log(emulator, "/WhoAmI", 2) == [401, 200]
+    assert logged_statuses(emulator, "/WhoAmI") == [401, 200]
     assert dv.http.stats.token_refreshes == 1
     assert token_requests(emulator) == [200]
 

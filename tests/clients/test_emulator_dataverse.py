@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from emulator.dataverse import solutions
 from emulator.seed import ids
 from infra.clients.dataverse import DataverseClient, RolePrivilege
 from infra.clients.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from tests.emulator_tests.testkit import solution_zip
 
-from .conftest import clear_log, LIMITED_ID, LIMITED_SECRET, secret_env, wait_for_log
+from .conftest import LIMITED_ID, LIMITED_SECRET, secret_env, logged_statuses
 
 ROOT_BU = ids.ROOT_BUSINESS_UNIT_ID
 CHILD_BU = ids.CHILD_BUSINESS_UNIT_ID
@@ -52,12 +53,12 @@ def test_identity_and_users(dv: DataverseClient) -> None:
 
 def test_paging_is_followed(emulator, dv: DataverseClient) -> None:
     everything = dv.find_roles()
-    clear_log(emulator)
+    emulator.clear_log()
     small = DataverseClient(dv.connection, dv.credential, page_size=3)
     paged = small.find_roles()
     assert [r.role_id for r in paged] == [r.role_id for r in everything]
     assert len(everything) > 3
-    pages = wait_for_log(emulator, "/roles", -(-len(everything) // 3))
+    pages = logged_statuses(emulator, "/roles")
     assert len(pages) == -(-len(everything) // 3)
     assert sum("skiptoken" in p for p in paths(emulator, "/roles")) == len(pages) - 1
 
@@ -82,11 +83,11 @@ def test_role_lifecycle_and_copies(emulator, dv: DataverseClient) -> None:
 
 def test_privileges_one_request_and_role_privileges(emulator, dv: DataverseClient) -> None:
     dv.create_role(NEW_ROLE, "BC Privileges", ROOT_BU)
-    clear_log(emulator)
+    emulator.clear_log()
     names = ["prvReadAccount", "prvWriteAccount", "prvCreateContact", "prvNoSuchThing"]
     found = dv.privileges_by_name(names)
     assert set(found) == {"prvReadAccount", "prvWriteAccount", "prvCreateContact"}
-    assert len(wait_for_log(emulator, "/privileges", 1)) == 1
+    assert len(logged_statuses(emulator, "/privileges")) == 1
     read, write = found["prvReadAccount"], found["prvWriteAccount"]
     dv.replace_role_privileges(NEW_ROLE, {read.privilege_id: "Global", write.privilege_id: "Basic"}, business_unit_id=ROOT_BU)
     held = {p.privilege_id: p.depth for p in dv.role_privileges(NEW_ROLE)}
@@ -107,7 +108,7 @@ def test_remove_privilege_sends_an_entity_reference(emulator, dv: DataverseClien
         dv._json("POST", f"roles({NEW_ROLE})/Microsoft.Dynamics.CRM.RemovePrivilegeRole",
                  body={"PrivilegeId": read.privilege_id})
     assert [p.privilege_id for p in dv.role_privileges(NEW_ROLE)] == [read.privilege_id]
-    clear_log(emulator)
+    emulator.clear_log()
     dv.remove_role_privilege(NEW_ROLE, read.privilege_id)
     assert dv.role_privileges(NEW_ROLE) == []
 
@@ -117,9 +118,9 @@ def test_role_assignment_single_and_batched(emulator, dv: DataverseClient) -> No
     dv.create_role(NEW_ROLE_2, "BC Assign 2", ROOT_BU)
     before = {r.role_id for r in dv.user_roles(SALES01_USER)}
     dv.associate_role(SALES01_USER, SALESPERSON)  # already held: success
-    clear_log(emulator)
+    emulator.clear_log()
     dv.batch_associate(SALES01_USER, [NEW_ROLE, NEW_ROLE_2])
-    assert len(wait_for_log(emulator, "/$batch", 1)) == 1
+    assert len(logged_statuses(emulator, "/$batch")) == 1
     assert not [r for r in emulator.requests if "systemuserroles_association" in r.path]
     assert {r.role_id for r in dv.user_roles(SALES01_USER)} == before | {NEW_ROLE, NEW_ROLE_2}
     # one already held -> the change set fails as a whole; the client sends only the missing one
@@ -163,8 +164,7 @@ def test_solution_stage_import_poll_result_and_uninstall(emulator, dv: Dataverse
     assert job.async_operation_id
     running = dv.find_running_solution_operations()
     assert job.async_operation_id in {op.async_operation_id for op in running}
-    with emulator.dataverse.lock:
-        emulator.dataverse.asyncoperations[job.async_operation_id]["emu_due"] = emulator.dataverse.now()
+    solutions.end_now(emulator.dataverse, job.async_operation_id)
     deadline = time.monotonic() + 10
     op = dv.get_async_operation(job.async_operation_id)
     while not op.is_completed and time.monotonic() < deadline:
@@ -189,13 +189,13 @@ def test_import_start_with_unknown_outcome_is_reported_not_repeated(emulator, dv
     package = tmp_path / "emu_Amb.zip"
     package.write_bytes(solution_zip("emu_Amb", "1.0.0.0", managed=True))
     staged = dv.stage_solution(package)
-    clear_log(emulator)
+    emulator.clear_log()
     emulator.settings.import_seconds = 3600  # still running when the reconcile step looks
     emulator.faults.add(FaultRule(kind="reset", phase="after", method="POST", path_regex="ImportSolutionAsync"))
     with pytest.raises(AmbiguousOutcomeError):
         dv.import_solution_async(staged.upload_id)
     emulator.faults.clear()
-    assert len(wait_for_log(emulator, "/ImportSolutionAsync", 1)) == 1
+    assert len(logged_statuses(emulator, "/ImportSolutionAsync")) == 1
     # the reconcile step the providers do: the import is running although we got no answer
     running = dv.find_running_solution_operations()
     assert any("emu_Amb" in (op.name or "") for op in running)

@@ -6,7 +6,7 @@ from emulator import FaultRule
 from emulator.seed import ids
 from infra.clients.graph import GraphClient
 
-from .conftest import clear_log, secret_env, wait_for_log
+from .conftest import secret_env, logged_statuses
 
 SALES_SKU = ids.SALES_SKU_ID
 
@@ -33,9 +33,9 @@ def test_users_and_license_details(conn) -> None:
 def test_batch_is_chunked_by_20(emulator, conn) -> None:
     g = GraphClient.for_connection(conn, env=secret_env())
     upns = [f"sales{n:02d}@contoso.example" for n in range(1, 31)] + ["ghost@contoso.example"]
-    clear_log(emulator)
+    emulator.clear_log()
     users = g.get_users(upns)
-    assert len(wait_for_log(emulator, "/$batch", 2)) == 2
+    assert len(logged_statuses(emulator, "/$batch")) == 2
     assert users["ghost@contoso.example"] is None
     assert users["sales07@contoso.example"].id == ids.salesperson_object_id(7)
     lic = g.license_details_many([users[u].id for u in upns[:25]])

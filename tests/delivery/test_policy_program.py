@@ -12,10 +12,11 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 import policies as p
 from tests.delivery.conftest import REPO
@@ -23,19 +24,36 @@ from tests.delivery.policy_helpers import run_policy
 
 
 def _program_resources(stack: str, **overrides: Any) -> list[dict[str, Any]]:
-    config = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))["config"]
-    values = {key.split(":", 1)[1]: value for key, value in config.items()}
-    values.update(solutionPath="solution/standin", environmentUrl="https://127.0.0.1:8443", seatCheck="off")
-    values.update(overrides)
+    """The resources the program registers for ``stack`` (devkit.mockrun), with their inputs as
+    the analyzer sees them: secrets unwrapped, no engine-internal (``__``) properties."""
+    values: dict[str, Any] = {"solutionPath": "solution/standin", "environmentUrl": "https://127.0.0.1:8443",
+                              "seatCheck": "off", **overrides}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ARM_", "AZURE_", "PULUMI_", "BC_SALES_"))}
-    proc = subprocess.run(
-        [sys.executable, "-m", "tests.delivery.program_resources", stack, json.dumps(values)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    resources = json.loads(proc.stdout)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "record.json"
+        proc = subprocess.run(
+            [sys.executable, "-m", "devkit.mockrun", "--stack", stack, "--overrides", json.dumps(values),
+             "--out", str(out)],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False,
+        )
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        record = json.loads(out.read_text(encoding="utf-8"))
+    resources = [{"type": r["type"], "name": r["name"],
+                  "inputs": {k: _unwrap(v) for k, v in r["inputs"].items() if not k.startswith("__")}}
+                 for r in record["resources"] if r["type"] != "pulumi:pulumi:Stack"]
     assert resources, "the program registered nothing"
     return resources
+
+
+def _unwrap(value: Any) -> Any:
+    """mockrun marks secrets as ``{"__secret__": value}``; a policy sees the plain value."""
+    if isinstance(value, dict):
+        if set(value) == {"__secret__"}:
+            return _unwrap(value["__secret__"])
+        return {k: _unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap(v) for v in value]
+    return value
 
 
 def _violations(stack: str, resources: list[dict[str, Any]]) -> list[tuple[str, str, str]]:

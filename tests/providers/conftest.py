@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from devkit.harness import ProviderHost, Stack
+from emulator.dataverse import solutions
 from emulator.seed import ids
 from infra.clients.endpoints import EnvironmentEndpoints
 
@@ -49,15 +50,9 @@ def end_when_followed(emu: Any, op: dict[str, Any], *, then_import_seconds: floa
             stop()
             if then_import_seconds is not None:
                 emu.settings.import_seconds = then_import_seconds
-            with emu.dataverse.lock:
-                op["emu_due"] = emu.dataverse.now()
+            solutions.end_now(emu.dataverse, op["asyncoperationid"])
 
     stop = emu.on_request(on_request)
-
-
-def clear_log(emu: Any) -> None:
-    emu.settle()  # a request still running (one a client gave up on) is logged when it ends
-    emu.clear_log()
 
 
 def dataverse_requests(emu: Any) -> list[Any]:

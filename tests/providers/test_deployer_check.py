@@ -10,7 +10,7 @@ from devkit.harness import CheckFailed, ProviderError, ProviderHost, Stack
 from emulator.seed import ids
 from infra.providers import DeployerCheck, SecurityRole, UserRoleAssignment
 
-from .conftest import clear_log, LIMITED, dataverse_requests, describe, salesperson_oid, writes
+from .conftest import LIMITED, dataverse_requests, describe, salesperson_oid, writes
 
 DEPLOYER_USER = ids.DEPLOYER_SYSTEMUSER_ID
 
@@ -43,7 +43,7 @@ def test_limited_identity_is_refused_in_check_and_in_create(emulator: Any, conn:
 
 
 def test_deployer_check_resource_and_cache(emulator: Any, conn: dict, stack: Stack) -> None:
-    clear_log(emulator)
+    emulator.clear_log()
     step = stack.up(DeployerCheck, "deployer-check", {"connection": conn})
     assert step.outputs["caller_user_id"] == DEPLOYER_USER
     assert ids.DEPLOYER_CLIENT_ID in step.outputs["identity"]
@@ -53,7 +53,7 @@ def test_deployer_check_resource_and_cache(emulator: Any, conn: dict, stack: Sta
     caller_roles = f"GET systemusers({DEPLOYER_USER})/systemuserroles_association"
     assert sorted(first) == ["GET WhoAmI", "GET businessunits", caller_roles]
     assert first.index("GET WhoAmI") < first.index(caller_roles)
-    clear_log(emulator)
+    emulator.clear_log()
     assert stack.up(DeployerCheck, "deployer-check", {"connection": conn}).op == "same"
     stack.up(SecurityRole, "r", {"connection": conn, "name": "X", "role_id": None,
                                  "privileges": {"prvReadAccount": "Global"}})

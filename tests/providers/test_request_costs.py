@@ -14,7 +14,7 @@ from devkit.harness import Stack
 from emulator.seed import ids
 from infra.providers import ApplicationUser, DeployerCheck, SecurityRole, SolutionImport, UserRoleAssignment
 
-from .conftest import BC_APP_ID, clear_log, dataverse_requests, describe, salesperson_oid
+from .conftest import BC_APP_ID, dataverse_requests, describe, salesperson_oid
 from .test_solution_import import package, sol_inputs
 
 ROLE_ID = "8c8d4f51-a72b-e511-80d9-3863bb349780"
@@ -23,24 +23,24 @@ ROLE_ID = "8c8d4f51-a72b-e511-80d9-3863bb349780"
 def _measure(emulator: Any, stack: Stack, cls: type, name: str, first: dict, second: dict,
              drift: Any) -> dict[str, list[str]]:
     costs: dict[str, list[str]] = {}
-    clear_log(emulator)
+    emulator.clear_log()
     stack.up(cls, name, first)
     costs["create"] = describe(dataverse_requests(emulator))
-    clear_log(emulator)
+    emulator.clear_log()
     assert stack.up(cls, name, first).op == "same"
     costs["no-op"] = describe(dataverse_requests(emulator))
-    clear_log(emulator)
+    emulator.clear_log()
     assert stack.up(cls, name, second).op == "update"
     costs["update"] = describe(dataverse_requests(emulator))
     drift()
-    clear_log(emulator)
+    emulator.clear_log()
     stack.refresh(name)
     costs["refresh"] = describe(dataverse_requests(emulator))
     return costs
 
 
 def test_request_costs(emulator: Any, conn: dict, stack: Stack, tmp_path: Path, capsys: Any) -> None:
-    clear_log(emulator)
+    emulator.clear_log()
     stack.up(DeployerCheck, "deployer-check", {"connection": conn})
     table: dict[str, dict[str, list[str]]] = {"DeployerCheck (once per process)": {
         "create": describe(dataverse_requests(emulator))}}
@@ -113,11 +113,11 @@ def test_second_user_of_the_same_roles_costs_two_requests(emulator: Any, conn: d
     stack.up(DeployerCheck, "deployer-check", {"connection": conn})
     roles = ["Sales Manager", "System Customizer"]
     stack.up(UserRoleAssignment, "first", {"connection": conn, "object_id": salesperson_oid(11), "roles": roles})
-    clear_log(emulator)
+    emulator.clear_log()
     stack.up(UserRoleAssignment, "second", {"connection": conn, "object_id": salesperson_oid(12), "roles": roles})
     assert describe(dataverse_requests(emulator)) == ["GET systemusers", "POST $batch"]
     # sales01..10 hold Salesperson in the seed: once the name is known, one request each.
     stack.up(UserRoleAssignment, "held1", {"connection": conn, "object_id": salesperson_oid(1), "roles": ["Salesperson"]})
-    clear_log(emulator)
+    emulator.clear_log()
     stack.up(UserRoleAssignment, "held2", {"connection": conn, "object_id": salesperson_oid(2), "roles": ["Salesperson"]})
     assert describe(dataverse_requests(emulator)) == ["GET systemusers"]

@@ -11,7 +11,7 @@ from emulator.seed import ids
 from infra.providers import SecurityRole
 from infra.providers.security_role import privileges_digest
 
-from .conftest import clear_log, dataverse_requests, describe, writes
+from .conftest import dataverse_requests, describe, writes
 
 ROLE_ID = "8c8d4f51-a72b-e511-80d9-3863bb349780"
 CHILD_BU = ids.CHILD_BUSINESS_UNIT_ID
@@ -35,7 +35,7 @@ def test_lifecycle_create_noop_update_refresh_delete(emulator: Any, conn: dict, 
     assert live_privileges(emulator, ROLE_ID) == PRIVS
     assert any("creating role" in line for line in stack.host.log)
 
-    clear_log(emulator)
+    emulator.clear_log()
     again = stack.up(SecurityRole, "ia", role_inputs(conn))
     assert again.op == "same" and again.diff.changes is False
     assert dataverse_requests(emulator) == []  # deployer check cached, diff is local
@@ -48,7 +48,7 @@ def test_lifecycle_create_noop_update_refresh_delete(emulator: Any, conn: dict, 
     # Someone edits the role in the UI: refresh shows it in outputs AND inputs.
     emulator.dataverse.set_role_privileges(ROLE_ID, {"prvReadAccount": "Basic"})
     emulator.dataverse.update_role(ROLE_ID, {"name": "Renamed In UI"})
-    clear_log(emulator)
+    emulator.clear_log()
     refreshed = stack.refresh("ia")
     assert describe(dataverse_requests(emulator)) == ["POST $batch"]  # role + privileges, one request
     # Outputs keep a digest of the map, the inputs the map itself (drift shows per privilege).
@@ -103,7 +103,7 @@ def test_adopts_existing_role_by_id(emulator: Any, conn: dict, stack: Stack) -> 
 def test_bad_privileges_are_rejected_before_any_write(emulator: Any, conn: dict, stack: Stack) -> None:
     bad = {"prvReadAccount": "Global", "prvReadNoSuchTable": "Global", "prvReadProduct": "Basic",
            "prvReadUserEntityUISettings": "Global"}
-    clear_log(emulator)
+    emulator.clear_log()
     # Refused in check() (preview, credentials present), before the create: issue 11 kind 8.
     with pytest.raises(CheckFailed) as err:
         stack.up(SecurityRole, "ia", role_inputs(conn, privileges=bad))

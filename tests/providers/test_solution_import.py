@@ -14,7 +14,7 @@ from emulator.seed import ids
 from infra.model.solution_package import read_package
 from infra.providers import SolutionImport
 
-from .conftest import clear_log, dataverse_requests, describe, end_when_followed
+from .conftest import dataverse_requests, describe, end_when_followed
 
 STANDIN = Path(__file__).resolve().parents[2] / "solution" / "standin"
 
@@ -53,12 +53,12 @@ def test_lifecycle_import_noop_upgrade_refresh_delete(emulator: Any, conn: dict,
     # The solution's tables got privileges: the roles can now reference them.
     assert any(p["name"].lower() == "prvreadnav_connection" for p in emulator.dataverse.privileges.values())
 
-    clear_log(emulator)
+    emulator.clear_log()
     assert stack.up(SolutionImport, "sol", sol_inputs(conn, v1)).op == "same"
     assert dataverse_requests(emulator) == []
 
     v2 = package(tmp_path, "1.1.0.0")
-    clear_log(emulator)
+    emulator.clear_log()
     step = stack.up(SolutionImport, "sol", sol_inputs(conn, v2))
     assert step.op == "update" and step.outputs["installed_version"] == "1.1.0.0"
     paths = describe(dataverse_requests(emulator))
@@ -83,7 +83,7 @@ def test_lifecycle_import_noop_upgrade_refresh_delete(emulator: Any, conn: dict,
 def test_unmanaged_import_publishes_and_uninstall_on_delete(emulator: Any, conn: dict, stack: Stack,
                                                             tmp_path: Path) -> None:
     path = package(tmp_path, "1.0.0.0", managed=False)
-    clear_log(emulator)
+    emulator.clear_log()
     stack.up(SolutionImport, "sol", sol_inputs(conn, path, uninstall_on_delete=True))
     paths = describe(dataverse_requests(emulator))
     assert "POST ImportSolutionAsync" in paths and "POST PublishAllXml" in paths
@@ -95,7 +95,7 @@ def test_unmanaged_import_publishes_and_uninstall_on_delete(emulator: Any, conn:
 def test_same_version_installed_is_adopted(emulator: Any, conn: dict, stack: Stack, tmp_path: Path) -> None:
     v1 = package(tmp_path, "1.0.0.0")
     stack.up(SolutionImport, "first", sol_inputs(conn, v1))
-    clear_log(emulator)
+    emulator.clear_log()
     step = stack.up(SolutionImport, "second", sol_inputs(conn, v1))
     assert step.outputs["adopted"] is True
     assert [r for r in dataverse_requests(emulator) if r.method != "GET"] == []
@@ -120,7 +120,7 @@ def test_standin_is_refused_outside_the_emulator(stack: Stack, tmp_path: Path) -
 
 def test_import_end_is_noticed_within_a_second(emulator: Any, conn: dict, stack: Stack, tmp_path: Path) -> None:
     emulator.settings.import_seconds = 3.0
-    clear_log(emulator)
+    emulator.clear_log()
     stack.up(SolutionImport, "sol", sol_inputs(conn, package(tmp_path)))
     [op] = [o for o in emulator.dataverse.asyncoperations.values() if o.get("emu_kind") == "import"]
     polls = [r for r in dataverse_requests(emulator) if r.path.endswith(f"asyncoperations({op['asyncoperationid']})")]
@@ -159,7 +159,7 @@ def test_start_refused_by_a_running_import_waits_then_imports_once(
     dv = DataverseClient.for_connection(conn, env=DEPLOYER)
     with open_package(other) as stream:
         job = dv.import_solution_async(dv.stage_solution(stream).upload_id)
-    clear_log(emulator)
+    emulator.clear_log()
     end_when_followed(emulator, emulator.dataverse.asyncoperations[job.async_operation_id],
                       then_import_seconds=0.5)
     step = stack.up(SolutionImport, "sol", sol_inputs(conn, ours))
@@ -180,7 +180,7 @@ def test_missing_dependencies_are_shown_and_nothing_is_imported(emulator: Any, c
         'solution="bcbi_CdsBaseIntegration (1.0.0.0)" /><Dependent type="1" schemaName="nav_connection" />'
         "</MissingDependency></MissingDependencies>")
     (path / "solution.xml").write_text(xml, encoding="utf-8")
-    clear_log(emulator)
+    emulator.clear_log()
     with pytest.raises(ProviderError) as err:
         stack.up(SolutionImport, "sol", sol_inputs(conn, path))
     msg = err.value.message
@@ -205,7 +205,7 @@ def test_project_relative_path_and_a_moved_package_is_no_change(
 
     moved = tmp_path / "elsewhere" / "standin"
     shutil.copytree(STANDIN, moved)
-    clear_log(emulator)
+    emulator.clear_log()
     assert stack.up(SolutionImport, "sol", {**inputs, "package_path": str(moved)}).op == "same"
     assert dataverse_requests(emulator) == []
 

@@ -29,7 +29,7 @@ from tests.program.conftest import emulator_endpoints
 from tests.program.packages import vendor_like_zip
 from tests.program.test_config import load
 
-from .conftest import clear_log, writes
+from .conftest import writes
 
 BC = {"solutionSource": "business-central", "solutionPath": None}
 
@@ -61,7 +61,7 @@ def test_solution_present_roles_are_adopted_by_business_centrals_ids(emulator: A
     plan = bc_plan(emulator, solutionMinimumVersion="9.0")
     assert plan.solution == {"unique_name": facts.SALES_INTEGRATION_SOLUTION, "minimum_version": "9.0",
                              "require_managed": False}
-    clear_log(emulator)
+    emulator.clear_log()
     stack.up(DeployerCheck, "deployer-check", inputs(deployer_check_args(plan)))
     step = stack.up(SolutionRequirement, "solution", inputs(solution_requirement_args(plan)))
     assert step.op == "create"
@@ -80,7 +80,7 @@ def test_solution_present_roles_are_adopted_by_business_centrals_ids(emulator: A
     access = plan.accesses[0]
     assert stack.up(UserRoleAssignment, access.resource_name, inputs(access_args(plan, access, role_ids))).op == "create"
     # a second run: no change, no write; destroying the requirement leaves the solution installed
-    clear_log(emulator)
+    emulator.clear_log()
     assert stack.up(SolutionRequirement, "solution", inputs(solution_requirement_args(plan))).op == "same"
     assert writes(emulator) == []
     stack.destroy("solution")
@@ -89,7 +89,7 @@ def test_solution_present_roles_are_adopted_by_business_centrals_ids(emulator: A
 
 def test_solution_absent_fails_before_any_role_work_with_what_to_do(emulator: Any, stack: Stack) -> None:
     plan = bc_plan(emulator)
-    clear_log(emulator)
+    emulator.clear_log()
     with pytest.raises(CheckFailed) as err:   # refused by Check: already at preview
         stack.preview(SolutionRequirement, "solution", inputs(solution_requirement_args(plan)))
     message = str(err.value)
@@ -103,7 +103,7 @@ def test_solution_absent_fails_before_any_role_work_with_what_to_do(emulator: An
 def test_solution_too_old_fails_with_what_to_do(emulator: Any, stack: Stack, conn: dict, tmp_path: Path) -> None:
     business_central_imports(stack, conn, tmp_path, "9.0.0.1")
     plan = bc_plan(emulator, solutionMinimumVersion="9.1.0.0")
-    clear_log(emulator)
+    emulator.clear_log()
     with pytest.raises(CheckFailed) as err:
         stack.up(SolutionRequirement, "solution", inputs(solution_requirement_args(plan)))
     assert "9.0.0.1 is installed" in str(err.value)

@@ -11,7 +11,6 @@ from emulator.seed import ids
 from infra.providers import ApplicationUser, UserRoleAssignment
 
 from .conftest import (
-    clear_log,
     BC_APP_ID, INTEGRATION_USER_OID, NEW_HIRE_OID, dataverse_requests, describe, salesperson_oid, writes,
 )
 
@@ -42,7 +41,7 @@ def test_user_access_lifecycle(emulator: Any, conn: dict, stack: Stack) -> None:
     assert roles_of(emulator, uid) == {SALESPERSON, SALES_MANAGER}
     assert step.outputs["managed_role_ids"] == [SALES_MANAGER]
 
-    clear_log(emulator)
+    emulator.clear_log()
     assert stack.up(UserRoleAssignment, "s1", access(conn, oid, ["Sales Manager"])).op == "same"
     assert dataverse_requests(emulator) == []
     # Order and spelling of ids do not matter: roles are a set.
@@ -79,7 +78,7 @@ def test_child_business_unit_gets_the_role_copy(emulator: Any, conn: dict, stack
 
 def test_integration_user_mode_and_sysadmin_refusal(emulator: Any, conn: dict, stack: Stack) -> None:
     uid = user_id_for(emulator, INTEGRATION_USER_OID)
-    clear_log(emulator)
+    emulator.clear_log()
     with pytest.raises(ProviderError) as err:
         stack.up(UserRoleAssignment, "iu", access(conn, INTEGRATION_USER_OID, ["System Administrator"],
                                           integration_user=True))
@@ -100,7 +99,7 @@ def test_integration_user_mode_and_sysadmin_refusal(emulator: Any, conn: dict, s
 
 
 def test_missing_user_fails_with_likely_causes(emulator: Any, conn: dict, stack: Stack) -> None:
-    clear_log(emulator)
+    emulator.clear_log()
     with pytest.raises(ProviderError) as err:
         stack.up(UserRoleAssignment, "nh", access(conn, NEW_HIRE_OID, ["Salesperson"], wait_timeout_seconds=1))
     msg = err.value.message
@@ -111,7 +110,7 @@ def test_missing_user_fails_with_likely_causes(emulator: Any, conn: dict, stack:
 
 
 def test_unknown_role_reference_is_reported_before_writes(emulator: Any, conn: dict, stack: Stack) -> None:
-    clear_log(emulator)
+    emulator.clear_log()
     with pytest.raises(ProviderError) as err:
         stack.up(UserRoleAssignment, "s2", access(conn, salesperson_oid(2),
                                           ["No Such Role", "6b1c2d3e-0000-4000-8000-0000000000ee"]))
@@ -138,7 +137,7 @@ def test_application_user_lifecycle(emulator: Any, conn: dict, stack: Stack) -> 
     assert user["_businessunitid_value"] == emulator.dataverse.root_business_unit()["businessunitid"]
     assert roles_of(emulator, user["systemuserid"]) == {SALESPERSON}
 
-    clear_log(emulator)
+    emulator.clear_log()
     assert stack.up(ApplicationUser, "bc", app_inputs(conn, ["Salesperson"], delete_on_destroy=True)).op == "same"
     assert dataverse_requests(emulator) == []
 
@@ -203,7 +202,7 @@ def test_roles_held_before_the_stack_are_never_taken_away(emulator: Any, conn: d
 
 
 def test_unknown_role_creates_no_application_user(emulator: Any, conn: dict, stack: Stack) -> None:
-    clear_log(emulator)
+    emulator.clear_log()
     with pytest.raises(ProviderError) as err:
         stack.up(ApplicationUser, "bc", app_inputs(conn, ["No Such Role"]))
     assert "'No Such Role'" in err.value.message
@@ -220,7 +219,7 @@ def test_waits_for_a_newly_licensed_user_to_appear(emulator_factory: Any, stack:
     emulator.graph.update_user(NEW_HIRE_OID, {"usageLocation": "US"})
     emulator.graph.assign_license(NEW_HIRE_OID, [{"skuId": ids.SALES_SKU_ID}], [])
     stack.host.clear_log()
-    clear_log(emulator)
+    emulator.clear_log()
 
     def provision_after_first_look(record: Any) -> None:
         if record.method == "GET" and record.path.endswith("/systemusers"):
@@ -238,7 +237,7 @@ def test_waits_for_a_newly_licensed_user_to_appear(emulator_factory: Any, stack:
 def test_disabled_user_is_refused_with_the_reason(emulator: Any, conn: dict, stack: Stack) -> None:
     uid = user_id_for(emulator, salesperson_oid(7))
     emulator.dataverse.update_user(uid, {"isdisabled": True})
-    clear_log(emulator)
+    emulator.clear_log()
     with pytest.raises(ProviderError) as err:
         stack.up(UserRoleAssignment, "s7", access(conn, salesperson_oid(7), ["Sales Manager"]))
     assert f"systemuser {uid} is disabled" in err.value.message
