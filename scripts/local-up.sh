@@ -30,7 +30,7 @@ for arg in "$@"; do
     --keep) KEEP=1 ;;
     --no-install) INSTALL=0 ;;
     --destroy) ACTION=destroy ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;;
     *) echo "local-up: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done

@@ -152,11 +152,16 @@ def _mock_run(args: argparse.Namespace) -> int:
                "--overrides", args.overrides, "--project-dir", str(root)]
         if args.preview:
             cmd.append("--preview")
-        done = subprocess.run(cmd, cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, check=False)
+        # The run's stderr is held back: a program failure is in the record, and printed once below.
+        done = subprocess.run(cmd, cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, check=False,
+                              stderr=subprocess.PIPE, text=True)
         if not out.is_file():
+            sys.stderr.write(done.stderr)
             print(f"{PROG} mock-run: the run wrote no record (exit status {done.returncode})", file=sys.stderr)
             return done.returncode or EXIT_PROBLEMS
         record = json.loads(out.read_text())
+    if not record.get("error"):
+        sys.stderr.write(done.stderr)
     kinds = Counter(r["type"] for r in record.get("resources", []))
     print(f"stack {args.stack}: {sum(kinds.values())} resources registered under the mock runtime")
     for kind, count in sorted(kinds.items()):

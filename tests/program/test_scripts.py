@@ -68,6 +68,18 @@ def emulator_processes(state: Path) -> list[psutil.Process]:
     return found
 
 
+def test_help_is_the_header_comment_and_unknown_options_are_refused(tmp_path: Path) -> None:
+    env = base_env(tmp_path, with_fake_pulumi=True)
+    shown = run(["--help"], env)
+    assert shown.returncode == 0
+    text = shown.stdout.splitlines()
+    assert text[0].startswith("One command for a fresh machine") and "BC_SALES_PULUMI_BACKEND" in text[-1]
+    assert not any(line.startswith(("#", "set -")) for line in text), text[-3:]
+    wrong = run(["--bogus"], env)
+    assert wrong.returncode == 2 and "unknown option '--bogus' (try --help)" in wrong.stderr
+    assert not (tmp_path / "emu").exists()
+
+
 def test_missing_cli_says_how_to_get_one(tmp_path: Path) -> None:
     """No CLI on PATH, no cached build, no Go, no network: scripts/pulumi-cli.sh's one error."""
     result = run(["--no-install"], base_env(tmp_path, with_fake_pulumi=False))

@@ -127,6 +127,7 @@ def test_mock_run_summarises_and_fails_on_a_broken_config(tmp_path: Path) -> Non
     broken = bc_sales("mock-run", "--stack", "dev", "--overrides", json.dumps({"tenantId": "nope"}), cwd=tmp_path)
     assert broken.returncode == 1
     assert "bc-sales:tenantId = 'nope': expected a GUID" in broken.stderr
+    assert broken.stderr.count("expected a GUID") == 1, broken.stderr  # said once, not by both processes
     assert "Traceback" not in broken.stderr
 
 
